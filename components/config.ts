@@ -1,0 +1,590 @@
+/**
+ * The one typed loader for stack configuration. It reads every key, validates all of them, and either returns a
+ * `StackConfig` or throws one `ConfigError` listing every problem (each naming its key, the bad value and what is
+ * allowed). It runs before any resource is created and makes no AWS calls.
+ */
+import { Address4, Address6 } from "ip-address";
+import { ConfigSource, ENCRYPTED } from "./config-source";
+import { ConfigProblems, SecretValue, show } from "./config-problems";
+import { parseDuration, Duration } from "./duration";
+
+export { ConfigError, SecretValue } from "./config-problems";
+export type { Duration } from "./duration";
+
+export const ENVIRONMENTS = ["dev", "stg", "prd"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+export const ARCHITECTURES = ["x86_64", "arm64"] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+export const ACCESS_MODES = ["ssm", "ssh"] as const;
+export type AccessMode = (typeof ACCESS_MODES)[number];
+export const RECEIVER_TYPES = ["slack", "pagerduty", "email", "webhook"] as const;
+export type ReceiverType = (typeof RECEIVER_TYPES)[number];
+/** Alert severities the rules emit, plus `watchdog` for the always-firing dead-man's-switch alert. */
+export const ROUTED_SEVERITIES = ["page", "ticket", "watchdog"] as const;
+export type RoutedSeverity = (typeof ROUTED_SEVERITIES)[number];
+
+/** Safe minimums: below these the services do not fit (root) or Prometheus' size-based retention is useless. */
+export const MIN_ROOT_VOLUME_GIB = 16;
+export const MIN_DATA_VOLUME_GIB = 20;
+export const MAX_VOLUME_GIB = 16384;
+
+export interface AlertReceiver {
+  name: string;
+  type: ReceiverType;
+  /** Which alerts it gets. */
+  severities: RoutedSeverity[];
+  /** Slack channel (`#name`). */
+  channel?: string;
+  /** Email: recipient, sender, SMTP smarthost (`host:port`) and optional SMTP user. */
+  to?: string;
+  from?: string;
+  smarthost?: string;
+  authUsername?: string;
+  /**
+   * The receiver's secret (Slack webhook URL, PagerDuty routing key, webhook URL, SMTP password) from
+   * `alertReceiverSecrets.<name>`. Stored in SSM Parameter Store and read into a file at boot, never inline.
+   */
+  secret?: SecretValue;
+}
+
+export interface StackConfig {
+  project: string;
+  stack: string;
+  environment: Environment;
+  /** `prd`: data protected from deletion, no force-destroy. */
+  isProduction: boolean;
+  /** Data volume and buckets are `protect`ed and retained when the stack deletes them. */
+  protectData: boolean;
+  region: string;
+  vpcId: string;
+  subnetId: string;
+  instanceType: string;
+  architecture: Architecture;
+  rootVolumeSizeGiB: number;
+  dataVolume: { sizeGiB: number; iops: number; throughputMiBps: number };
+  retention: { metrics: Duration; logs: Duration; traces: Duration };
+  access: { mode: AccessMode; sshUser: string; adminCidrs: string[]; authorizedKeys: string[] };
+  otlp: { allowedCidrs: string[]; allowedSecurityGroupIds: string[] };
+  grafanaAdminPassword: SecretValue;
+  alerting: { receivers: AlertReceiver[] };
+  /** Base URL under which docs/runbooks/ is published; every alert's runbook_url is `<base>/<file>.md`. */
+  runbookBaseUrl: string;
+  /** Extra tags for every resource (Name, environment and stack are always set). */
+  tags: Record<string, string>;
+}
+
+export interface LoadOptions {
+  /**
+   * Whether a missing secret is an error. `pulumi up` needs them; the offline render never reads secret values
+   * (they go to SSM, not into files), so it only warns.
+   */
+  requireSecrets: boolean;
+}
+
+/** Keys of this program's namespace. Anything else set there is a typo and is reported. */
+const KNOWN_KEYS = [
+  "environment",
+  "protectData",
+  "vpcId",
+  "subnetId",
+  "instanceType",
+  "architecture",
+  "rootVolumeSizeGiB",
+  "dataVolumeSizeGiB",
+  "dataVolumeIops",
+  "dataVolumeThroughputMiBps",
+  "metricsRetention",
+  "logsRetention",
+  "tracesRetention",
+  "accessMode",
+  "sshUser",
+  "sshAdminCidrs",
+  "sshAuthorizedKeys",
+  "otlpAllowedCidrs",
+  "otlpAllowedSecurityGroupIds",
+  "grafanaAdminPassword",
+  "alertReceivers",
+  "alertReceiverSecrets",
+  "runbookBaseUrl",
+  "tags",
+] as const;
+
+export function loadStackConfig(source: ConfigSource, options: LoadOptions = { requireSecrets: true }): StackConfig {
+  const p = new ConfigProblems();
+  const r = new Reader(source, p);
+  const k = (key: string) => `${source.project}:${key}`;
+
+  for (const full of source.keys()) {
+    const [ns, key] = splitKey(full);
+    if (ns === source.project && !(KNOWN_KEYS as readonly string[]).includes(key)) {
+      const near = KNOWN_KEYS.find((known) => known.toLowerCase() === key.toLowerCase());
+      p.add(full, `unknown key${near ? `; did you mean ${k(near)}?` : ""} (docs/configuration.md lists the keys)`);
+    }
+  }
+
+  const environment = r.oneOf("environment", ENVIRONMENTS, { required: true });
+  const isProduction = environment === "prd";
+  const protectData = r.boolean("protectData", true);
+  if (isProduction && protectData === false) {
+    p.add(k("protectData"), "is false, but the prd environment always protects its data; remove the key or set it to true");
+  }
+
+  const region = r.string("aws:region", { required: true, qualified: true });
+  if (region !== undefined && !/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(region)) {
+    p.add("aws:region", `${show(region)} is not an AWS region name (like eu-west-1)`);
+  }
+
+  const vpcId = r.string("vpcId", { required: true });
+  if (vpcId !== undefined && !/^vpc-([0-9a-f]{8}|[0-9a-f]{17})$/.test(vpcId)) {
+    p.add(k("vpcId"), `${show(vpcId)} is not a VPC id (vpc- followed by 8 or 17 hex digits)`);
+  }
+  const subnetId = r.string("subnetId", { required: true });
+  if (subnetId !== undefined && !/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/.test(subnetId)) {
+    p.add(k("subnetId"), `${show(subnetId)} is not a subnet id (subnet- followed by 8 or 17 hex digits)`);
+  }
+
+  const instanceType = r.string("instanceType", { required: true });
+  let architecture = r.oneOf("architecture", ARCHITECTURES, { required: true });
+  if (instanceType !== undefined) {
+    const m = /^([a-z][a-z0-9-]*)\.([a-z0-9]+)$/.exec(instanceType);
+    if (!m) {
+      p.add(k("instanceType"), `${show(instanceType)} is not an EC2 instance type of the form family.size (like t3.large or m7g.xlarge)`);
+    } else {
+      const [, family, size] = m;
+      if (["nano", "micro", "small"].includes(size)) {
+        p.add(k("instanceType"), `${show(instanceType)} has too little memory for six services; use size medium or larger`);
+      }
+      const familyArch: Architecture = isGravitonFamily(family) ? "arm64" : "x86_64";
+      if (architecture !== undefined && architecture !== familyArch) {
+        p.add(
+          k("architecture"),
+          `is ${show(architecture)} but instance type ${instanceType} is ${familyArch}; set architecture to ${familyArch} or pick a matching instance type`,
+        );
+      }
+      architecture ??= familyArch;
+    }
+  }
+
+  const rootVolumeSizeGiB = r.integer("rootVolumeSizeGiB", MIN_ROOT_VOLUME_GIB, MAX_VOLUME_GIB);
+  const dataVolume = {
+    sizeGiB: r.integer("dataVolumeSizeGiB", MIN_DATA_VOLUME_GIB, MAX_VOLUME_GIB),
+    iops: r.integer("dataVolumeIops", 3000, 16000),
+    throughputMiBps: r.integer("dataVolumeThroughputMiBps", 125, 1000),
+  };
+
+  const retention = {
+    metrics: r.duration("metricsRetention", { minSeconds: 2 * 3600, what: "at least 2h (one TSDB block)" }),
+    logs: r.duration("logsRetention", { minSeconds: 86400, multipleOfSeconds: 86400, what: "whole days (Loki's index period is 24h)" }),
+    traces: r.duration("tracesRetention", { minSeconds: 3600, what: "at least 1h" }),
+  };
+
+  const mode = r.oneOf("accessMode", ACCESS_MODES, { required: true });
+  const sshUser = r.string("sshUser", { required: true });
+  if (sshUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser)) {
+    p.add(k("sshUser"), `${show(sshUser)} is not a valid Linux user name`);
+  }
+  const adminCidrs = r.cidrList("sshAdminCidrs");
+  if (mode === "ssh" && adminCidrs.length === 0) {
+    p.add(k("sshAdminCidrs"), `is empty, but accessMode is "ssh": list the admin networks allowed to reach port 22, or use accessMode "ssm" (no open port)`);
+  }
+  if (mode === "ssm" && adminCidrs.length > 0) {
+    p.add(k("sshAdminCidrs"), `is set, but accessMode is "ssm", which opens no ssh port; remove the CIDRs or set accessMode to "ssh"`);
+  }
+  const authorizedKeys = r.stringList("sshAuthorizedKeys");
+  authorizedKeys.forEach((key, i) => {
+    const problem = sshPublicKeyProblem(key);
+    if (problem) p.add(`${k("sshAuthorizedKeys")}[${i}]`, `${show(key)} ${problem}`);
+  });
+  reportDuplicates(p, k("sshAuthorizedKeys"), authorizedKeys.map((key) => key.split(/\s+/).slice(0, 2).join(" ")));
+
+  const otlp = {
+    allowedCidrs: r.cidrList("otlpAllowedCidrs"),
+    allowedSecurityGroupIds: r.stringList("otlpAllowedSecurityGroupIds"),
+  };
+  otlp.allowedSecurityGroupIds.forEach((id, i) => {
+    if (!/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) {
+      p.add(`${k("otlpAllowedSecurityGroupIds")}[${i}]`, `${show(id)} is not a security group id (sg- followed by 8 or 17 hex digits)`);
+    }
+  });
+  reportDuplicates(p, k("otlpAllowedSecurityGroupIds"), otlp.allowedSecurityGroupIds);
+  if (otlp.allowedCidrs.length === 0 && otlp.allowedSecurityGroupIds.length === 0) {
+    p.add(
+      k("otlpAllowedCidrs"),
+      "is empty and so is otlpAllowedSecurityGroupIds: no application could send telemetry; list the CIDRs or security groups of the applications",
+    );
+  }
+
+  const grafanaAdminPassword = r.secret("grafanaAdminPassword", options, {
+    check: (v) => (v.length < 16 ? "must be at least 16 characters long" : undefined),
+  });
+
+  const receivers = readReceivers(r, p, k, options);
+  const runbookBaseUrl = r.string("runbookBaseUrl", { required: true });
+  if (runbookBaseUrl !== undefined && !/^https?:\/\/[^\s]+[^/\s]$/.test(runbookBaseUrl)) {
+    p.add(k("runbookBaseUrl"), `${show(runbookBaseUrl)} must be an http(s) URL without a trailing slash`);
+  }
+  const tags = readTags(r, p, k);
+
+  p.throwIfAny(source.stack);
+  // Every field below was checked above; the problems list is empty, so none is undefined.
+  return {
+    project: source.project,
+    stack: source.stack,
+    environment: environment!,
+    isProduction,
+    protectData: isProduction || protectData!,
+    region: region!,
+    vpcId: vpcId!,
+    subnetId: subnetId!,
+    instanceType: instanceType!,
+    architecture: architecture!,
+    rootVolumeSizeGiB: rootVolumeSizeGiB!,
+    dataVolume: dataVolume as StackConfig["dataVolume"],
+    retention: retention as StackConfig["retention"],
+    access: { mode: mode!, sshUser: sshUser!, adminCidrs, authorizedKeys },
+    otlp,
+    grafanaAdminPassword: grafanaAdminPassword!,
+    alerting: { receivers },
+    runbookBaseUrl: runbookBaseUrl!,
+    tags,
+  };
+}
+
+/** Graviton families: a digit, then `g` (t4g, m7g, m7gd, c6gn, im4gn, is4gen, g5g), plus the first-generation a1. */
+export function isGravitonFamily(family: string): boolean {
+  return family === "a1" || /^[a-z]+\d+g[a-z]*$/.test(family);
+}
+
+const SSH_KEY_TYPES = [
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/** Returns why `line` is not an OpenSSH public key line, or undefined when it is one. */
+export function sshPublicKeyProblem(line: string): string | undefined {
+  const parts = line.trim().split(/\s+/);
+  if (parts.length < 2) return "is not an OpenSSH public key (expected `<type> <base64> [comment]`)";
+  const [type, blob] = parts;
+  if (!SSH_KEY_TYPES.includes(type)) return `has key type ${show(type)}; allowed: ${SSH_KEY_TYPES.join(", ")}`;
+  if (!/^[A-Za-z0-9+/]+={0,3}$/.test(blob)) return "has a key body that is not base64";
+  const bytes = Buffer.from(blob, "base64");
+  if (bytes.length < 4) return "has a key body that is too short";
+  const len = bytes.readUInt32BE(0);
+  const inner = bytes.subarray(4, 4 + len).toString("latin1");
+  if (inner !== type) return `says ${type} but its key body encodes ${show(inner)} (was the key truncated or pasted wrongly?)`;
+  if (type === "ssh-rsa" && bytes.length < 270) return "is an RSA key shorter than 2048 bits";
+  return undefined;
+}
+
+function splitKey(full: string): [string, string] {
+  const i = full.indexOf(":");
+  return i < 0 ? ["", full] : [full.slice(0, i), full.slice(i + 1)];
+}
+
+function reportDuplicates(p: ConfigProblems, key: string, values: string[]): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) p.add(key, `lists ${show(v)} more than once; each entry must be unique`);
+    seen.add(v);
+  }
+}
+
+function readReceivers(
+  r: Reader,
+  p: ConfigProblems,
+  k: (key: string) => string,
+  options: LoadOptions,
+): AlertReceiver[] {
+  const key = k("alertReceivers");
+  const raw = r.raw("alertReceivers");
+  const secretsKey = k("alertReceiverSecrets");
+  const secretsRaw = r.raw("alertReceiverSecrets");
+  const secretsEncrypted = secretsRaw === ENCRYPTED;
+  let secrets: Record<string, unknown> = {};
+  if (secretsRaw !== undefined && !secretsEncrypted) {
+    if (!r.isSecret("alertReceiverSecrets")) {
+      p.add(secretsKey, "holds receiver credentials but is stored in plain text; set it with `pulumi config set --secret --path`");
+    }
+    if (typeof secretsRaw !== "object" || secretsRaw === null || Array.isArray(secretsRaw)) {
+      p.add(secretsKey, "must be an object mapping receiver name to its secret (webhook URL, routing key or SMTP password)");
+    } else {
+      secrets = secretsRaw as Record<string, unknown>;
+    }
+  }
+  if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) {
+    p.add(key, "is empty: alerts would reach nobody; add at least one receiver for severities page and ticket");
+    return [];
+  }
+  if (!Array.isArray(raw)) {
+    p.add(key, `must be a list of receivers, got ${show(raw)}`);
+    return [];
+  }
+  const receivers: AlertReceiver[] = [];
+  raw.forEach((item, i) => {
+    const at = `${key}[${i}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      p.add(at, `must be an object with name, type and severities, got ${show(item)}`);
+      return;
+    }
+    const o = item as Record<string, unknown>;
+    const allowedFields = ["name", "type", "severities", "channel", "to", "from", "smarthost", "authUsername"];
+    for (const field of Object.keys(o)) {
+      if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}`);
+    }
+    const name = o.name;
+    if (typeof name !== "string" || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
+      p.add(`${at}.name`, `${show(name)} must be lower-case letters, digits and dashes (at most 63)`);
+    }
+    const type = o.type as ReceiverType;
+    if (!RECEIVER_TYPES.includes(type)) p.add(`${at}.type`, `${show(type)} is not allowed; allowed: ${RECEIVER_TYPES.join(", ")}`);
+    const severities = o.severities;
+    if (!Array.isArray(severities) || severities.length === 0) {
+      p.add(`${at}.severities`, `must be a non-empty list of ${ROUTED_SEVERITIES.join(", ")}`);
+    } else {
+      severities.forEach((s, j) => {
+        if (!ROUTED_SEVERITIES.includes(s)) p.add(`${at}.severities[${j}]`, `${show(s)} is not allowed; allowed: ${ROUTED_SEVERITIES.join(", ")}`);
+      });
+    }
+    const str = (field: string) => (typeof o[field] === "string" ? (o[field] as string) : undefined);
+    if (type === "slack" && !/^#?[a-z0-9._-]{1,80}$/.test(str("channel") ?? "")) {
+      p.add(`${at}.channel`, `${show(o.channel)} is required for slack receivers (like "#alerts")`);
+    }
+    if (type === "email") {
+      for (const f of ["to", "from"]) {
+        if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(str(f) ?? "")) p.add(`${at}.${f}`, `${show(o[f])} must be an email address`);
+      }
+      if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(str("smarthost") ?? "")) {
+        p.add(`${at}.smarthost`, `${show(o.smarthost)} must be an SMTP server as host:port (like email-smtp.eu-west-1.amazonaws.com:587)`);
+      }
+    }
+    // Which receivers need a secret: all but an email receiver without SMTP auth.
+    const needsSecret = type !== "email" || str("authUsername") !== undefined;
+    let secret: SecretValue | undefined;
+    if (typeof name === "string" && needsSecret) {
+      const value = secrets[name];
+      if (secretsEncrypted) {
+        secret = new SecretValue(undefined);
+      } else if (value === undefined || value === "") {
+        if (options.requireSecrets) {
+          p.add(
+            `${secretsKey}.${name}`,
+            `missing required secret for ${type} receiver ${show(name)}; set it with \`pulumi config set --secret --path '${secretsKey}.${name}' <value>\``,
+          );
+        }
+      } else if (typeof value !== "string") {
+        p.add(`${secretsKey}.${name}`, "must be a string");
+      } else {
+        const problem = receiverSecretProblem(type, value);
+        if (problem) p.add(`${secretsKey}.${name}`, problem);
+        secret = new SecretValue(value);
+      }
+    }
+    receivers.push({
+      name: name as string,
+      type,
+      severities: (Array.isArray(severities) ? severities : []) as RoutedSeverity[],
+      channel: str("channel"),
+      to: str("to"),
+      from: str("from"),
+      smarthost: str("smarthost"),
+      authUsername: str("authUsername"),
+      secret,
+    });
+  });
+  reportDuplicates(p, `${key}[].name`, receivers.map((x) => x.name).filter((n) => typeof n === "string"));
+  for (const severity of ["page", "ticket"] as const) {
+    if (receivers.length > 0 && !receivers.some((x) => x.severities.includes(severity))) {
+      p.add(key, `no receiver takes severity ${show(severity)}: those alerts would reach nobody`);
+    }
+  }
+  const unknownSecrets = Object.keys(secrets).filter((n) => !receivers.some((x) => x.name === n));
+  for (const n of unknownSecrets) p.add(`${secretsKey}.${n}`, `names no receiver in alertReceivers`);
+  return receivers;
+}
+
+/** Checks the shape of a receiver secret without ever echoing it. */
+function receiverSecretProblem(type: ReceiverType, value: string): string | undefined {
+  if (type === "slack" && !/^https:\/\/hooks\.slack\.com\/\S+$/.test(value)) return "must be a Slack incoming-webhook URL (https://hooks.slack.com/...); value not shown";
+  if (type === "webhook" && !/^https:\/\/\S+$/.test(value)) return "must be an https:// URL; value not shown";
+  if (type === "pagerduty" && !/^[A-Za-z0-9]{32}$/.test(value)) return "must be a 32-character PagerDuty Events API v2 routing key; value not shown";
+  return undefined;
+}
+
+function readTags(r: Reader, p: ConfigProblems, k: (key: string) => string): Record<string, string> {
+  const raw = r.raw("tags");
+  if (raw === undefined) return {};
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    p.add(k("tags"), `must be an object of tag name to value, got ${show(raw)}`);
+    return {};
+  }
+  const tags: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (["Name", "environment", "stack"].includes(name)) {
+      p.add(`${k("tags")}.${name}`, "is set by the program itself and cannot be overridden");
+    } else if (typeof value !== "string" || name.length > 128 || value.length > 256 || name.startsWith("aws:")) {
+      p.add(`${k("tags")}.${name}`, "must be a string value (tag keys ≤ 128, values ≤ 256 characters, no aws: prefix)");
+    } else {
+      tags[name] = value;
+    }
+  }
+  return tags;
+}
+
+/** Typed, problem-collecting access to raw config values. */
+class Reader {
+  constructor(
+    private readonly source: ConfigSource,
+    private readonly p: ConfigProblems,
+  ) {}
+
+  full(key: string, qualified = false): string {
+    return qualified ? key : `${this.source.project}:${key}`;
+  }
+
+  raw(key: string, qualified = false): unknown {
+    return this.source.get(this.full(key, qualified));
+  }
+
+  isSecret(key: string): boolean {
+    return this.source.isSecret(this.full(key));
+  }
+
+  string(key: string, opts: { required?: boolean; qualified?: boolean } = {}): string | undefined {
+    const full = this.full(key, opts.qualified);
+    const v = this.source.get(full);
+    if (v === undefined || v === "") {
+      if (opts.required) this.p.add(full, "is required but not set");
+      return undefined;
+    }
+    if (typeof v !== "string") {
+      this.p.add(full, `must be a string, got ${show(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], opts: { required?: boolean } = {}): T | undefined {
+    const v = this.string(key, opts);
+    if (v === undefined) return undefined;
+    if (!allowed.includes(v as T)) {
+      this.p.add(this.full(key), `${show(v)} is not allowed; allowed: ${allowed.join(", ")}`);
+      return undefined;
+    }
+    return v as T;
+  }
+
+  boolean(key: string, fallback: boolean): boolean | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return fallback;
+    if (v === true || v === "true") return true;
+    if (v === false || v === "false") return false;
+    this.p.add(this.full(key), `${show(v)} must be true or false`);
+    return undefined;
+  }
+
+  integer(key: string, min: number, max: number): number | undefined {
+    const full = this.full(key);
+    const v = this.source.get(full);
+    const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+    if (v === undefined) {
+      this.p.add(full, "is required but not set");
+      return undefined;
+    }
+    if (!Number.isInteger(n)) {
+      this.p.add(full, `${show(v)} must be a whole number from ${min} to ${max}`);
+      return undefined;
+    }
+    if (n < min || n > max) {
+      this.p.add(full, `${n} is out of range; allowed: ${min} to ${max}`);
+      return undefined;
+    }
+    return n;
+  }
+
+  duration(key: string, rule: { minSeconds: number; multipleOfSeconds?: number; what: string }): Duration | undefined {
+    const full = this.full(key);
+    const v = this.source.get(full);
+    if (v === undefined || v === "") {
+      this.p.add(full, "is required but not set");
+      return undefined;
+    }
+    const d = typeof v === "string" ? parseDuration(v) : undefined;
+    if (!d) {
+      this.p.add(full, `${show(v)} is not a duration; use a number with a unit, like 15d, 36h or 2w (units: y w d h m s)`);
+      return undefined;
+    }
+    if (d.seconds <= 0 || d.seconds < rule.minSeconds || (rule.multipleOfSeconds && d.seconds % rule.multipleOfSeconds !== 0)) {
+      this.p.add(full, `${show(v)} is not allowed; it must be ${rule.what}`);
+      return undefined;
+    }
+    return d;
+  }
+
+  stringList(key: string): string[] {
+    const full = this.full(key);
+    const v = this.source.get(full);
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+      this.p.add(full, `must be a list of strings, got ${show(v)}`);
+      return [];
+    }
+    return v as string[];
+  }
+
+  cidrList(key: string): string[] {
+    const full = this.full(key);
+    const list = this.stringList(key);
+    list.forEach((cidr, i) => {
+      const problem = cidrProblem(cidr);
+      if (problem) this.p.add(`${full}[${i}]`, `${show(cidr)} ${problem}`);
+    });
+    reportDuplicates(this.p, full, list);
+    return list;
+  }
+
+  secret(key: string, options: LoadOptions, rule: { check(v: string): string | undefined }): SecretValue | undefined {
+    const full = this.full(key);
+    const v = this.source.get(full);
+    if (v === ENCRYPTED) return new SecretValue(undefined);
+    if (v === undefined || v === "") {
+      if (options.requireSecrets) {
+        this.p.add(full, `missing required secret; set it with \`pulumi config set --secret ${key} <value>\``);
+        return undefined;
+      }
+      return new SecretValue(undefined);
+    }
+    if (!this.source.isSecret(full)) {
+      this.p.add(full, `is stored in plain text; store it as a secret with \`pulumi config set --secret ${key} <value>\` (value not shown)`);
+    }
+    if (typeof v !== "string") {
+      this.p.add(full, "must be a string (value not shown)");
+      return undefined;
+    }
+    const problem = rule.check(v);
+    if (problem) this.p.add(full, `${problem} (value not shown)`);
+    return new SecretValue(v);
+  }
+}
+
+/**
+ * Why `cidr` may not be used as an ingress source, or undefined when it may. World-open and very broad ranges
+ * are refused: the host must never be reachable from the internet (Security Hub EC2.19).
+ */
+export function cidrProblem(cidr: string): string | undefined {
+  if (!cidr.includes("/")) return "has no prefix length; write it as a CIDR like 10.20.0.0/16 (or 10.20.0.5/32 for one host)";
+  const v6 = cidr.includes(":");
+  if (v6 ? !Address6.isValid(cidr) : !Address4.isValid(cidr)) return `is not a valid ${v6 ? "IPv6" : "IPv4"} CIDR`;
+  const addr = v6 ? new Address6(cidr) : new Address4(cidr);
+  const min = v6 ? 32 : 8;
+  if (addr.subnetMask === 0) return "opens the port to the whole internet; list your own networks instead";
+  if (addr.subnetMask < min) return `is broader than /${min}; list your own networks instead`;
+  const network = addr.startAddress().correctForm();
+  const given = v6 ? new Address6(addr.addressMinusSuffix).correctForm() : addr.addressMinusSuffix;
+  if (network !== given) return `has host bits set; the network is ${network}/${addr.subnetMask}`;
+  return undefined;
+}

@@ -1,0 +1,110 @@
+/**
+ * Where things live on a monitoring host: mount point, per-service data directories, users, ports.
+ *
+ * This is the single place that decides the host's layout. Templates, units, the bootstrap script, the
+ * security group and the tests all read it, so two services can never be given the same port by accident
+ * (a test asserts the ports are unique).
+ */
+
+/** Mount point of the separate EBS data volume. Every service's state lives below it. */
+export const DATA_MOUNT = "/var/lib/monitoring";
+
+/** Device name used in the EC2 volume attachment. On Nitro instances it shows up as NVMe; the bootstrap resolves
+ * the real device by the volume id (`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…`). */
+export const DATA_DEVICE_NAME = "/dev/sdf";
+
+/** Filesystem label written when (and only when) the data volume is blank. */
+export const DATA_FS_LABEL = "monitoring-data";
+
+/** Config bundle and helper scripts installed on the host. */
+export const CONFIG_ROOT = "/etc/monitoring-host";
+export const BIN_ROOT = "/usr/local/lib/monitoring-host";
+/** Files read from SSM Parameter Store at boot (secrets). tmpfs-backed, never on the data volume. */
+export const SECRETS_DIR = "/run/monitoring-host/secrets";
+
+/**
+ * The services of the stack: system user, data directory (on the data volume), binary, main config file and
+ * ports. Units, templates and the install script all take their paths from here.
+ */
+export const SERVICES = {
+  prometheus: {
+    user: "prometheus",
+    dataDir: `${DATA_MOUNT}/prometheus`,
+    bin: "/usr/local/bin/prometheus",
+    config: "/etc/prometheus/prometheus.yml",
+    ports: { http: 9090 },
+  },
+  alertmanager: {
+    user: "alertmanager",
+    dataDir: `${DATA_MOUNT}/alertmanager`,
+    bin: "/usr/local/bin/alertmanager",
+    config: "/etc/alertmanager/alertmanager.yml",
+    ports: { http: 9093 },
+  },
+  grafana: {
+    user: "grafana",
+    dataDir: `${DATA_MOUNT}/grafana`,
+    bin: "/opt/grafana/bin/grafana",
+    config: "/etc/grafana/grafana.ini",
+    ports: { http: 3000 },
+  },
+  loki: {
+    user: "loki",
+    dataDir: `${DATA_MOUNT}/loki`,
+    bin: "/usr/local/bin/loki",
+    config: "/etc/loki/loki.yaml",
+    // Loki and Tempo both default to gRPC 9095 and memberlist 7946: Loki keeps the defaults, Tempo moves.
+    ports: { http: 3100, grpc: 9095 },
+  },
+  tempo: {
+    user: "tempo",
+    dataDir: `${DATA_MOUNT}/tempo`,
+    bin: "/usr/local/bin/tempo",
+    config: "/etc/tempo/tempo.yaml",
+    // Tempo's own OTLP receivers would clash with the collector's 4317/4318; they listen on loopback only.
+    ports: { http: 3200, grpc: 9096, otlpGrpc: 4417, otlpHttp: 4418 },
+  },
+  otelcol: {
+    user: "otelcol",
+    dataDir: `${DATA_MOUNT}/otelcol`,
+    bin: "/usr/local/bin/otelcol-contrib",
+    config: "/etc/otelcol-contrib/config.yaml",
+    ports: { otlpGrpc: 4317, otlpHttp: 4318, metrics: 8888, health: 13133, prometheusExporter: 8889 },
+  },
+  nodeExporter: {
+    user: "node_exporter",
+    dataDir: "",
+    bin: "/usr/local/bin/node_exporter",
+    config: "",
+    ports: { http: 9100 },
+  },
+} as const;
+
+export type ServiceName = keyof typeof SERVICES;
+
+/** The only ports reachable from the VPC: the collector's OTLP receivers (TLS). Everything else binds 127.0.0.1. */
+export const OTLP_PORTS = [SERVICES.otelcol.ports.otlpGrpc, SERVICES.otelcol.ports.otlpHttp] as const;
+
+/** Every port any service listens on, for collision tests. */
+export function allPorts(): { service: ServiceName; name: string; port: number }[] {
+  return (Object.keys(SERVICES) as ServiceName[]).flatMap((service) =>
+    Object.entries(SERVICES[service].ports).map(([name, port]) => ({ service, name, port: port as number })),
+  );
+}
+
+/** Directory Prometheus loads rule files from (`rule_files: [<dir>/*.yml]`). The SLO rules and the meta-alerts
+ * each drop one file here. */
+export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
+
+/**
+ * Production timing of the alerting path. The physical floor of "problem starts" → "page sent" is
+ * scrape + evaluation + the rule's `for` + Alertmanager `group_wait`; benchmarks print it from these values.
+ */
+export const ALERTING_TIMING = {
+  scrapeInterval: "15s",
+  evaluationInterval: "15s",
+  groupWait: "30s",
+  groupInterval: "5m",
+  repeatIntervalPage: "4h",
+  repeatIntervalTicket: "24h",
+} as const;
