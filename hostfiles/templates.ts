@@ -1,0 +1,40 @@
+/**
+ * Renders the Handlebars templates in templates/. Templates only lay out text: every value they print comes from
+ * a typed view model, and structured blocks (YAML, JSON) arrive already serialised by a library (`yamlBlock`).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import Handlebars from "handlebars";
+import * as YAML from "yaml";
+
+export const TEMPLATES_DIR = path.resolve(__dirname, "..", "templates");
+
+const hb = Handlebars.create();
+// Indent a pre-serialised block under a YAML key: {{indent block 4}}.
+hb.registerHelper("indent", (text: string, spaces: number) =>
+  String(text)
+    .split("\n")
+    .map((line) => (line.length ? " ".repeat(spaces) + line : line))
+    .join("\n"),
+);
+
+const cache = new Map<string, Handlebars.TemplateDelegate>();
+
+/**
+ * Renders `templates/<name>` with `view`. Strict mode: a template that names a value the view model lacks fails
+ * loudly instead of printing an empty string. No HTML escaping: these are config files, not web pages.
+ */
+export function renderTemplate(name: string, view: object): string {
+  let t = cache.get(name);
+  if (!t) {
+    const file = path.join(TEMPLATES_DIR, name);
+    t = hb.compile(fs.readFileSync(file, "utf8"), { noEscape: true, strict: true });
+    cache.set(name, t);
+  }
+  return t(view);
+}
+
+/** Serialises a value as a YAML block (no document marker, no trailing newline) for a template to place. */
+export function yamlBlock(value: unknown): string {
+  return YAML.stringify(value, { lineWidth: 0 }).trimEnd();
+}
