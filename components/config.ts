@@ -47,6 +47,17 @@ export interface AlertReceiver {
   secret?: SecretValue;
 }
 
+/** An application that exposes Prometheus metrics itself (not through the collector); scraped as job `<service>`. */
+export interface AppScrapeTarget {
+  service: string;
+  /** `host:port` of each instance. */
+  targets: string[];
+  /** Default `/metrics`. */
+  metricsPath?: string;
+  /** Default `http`. */
+  scheme?: "http" | "https";
+}
+
 export interface StackConfig {
   project: string;
   stack: string;
@@ -71,6 +82,8 @@ export interface StackConfig {
   runbookBaseUrl: string;
   /** Extra tags for every resource (Name, environment and stack are always set). */
   tags: Record<string, string>;
+  /** Applications Prometheus scrapes directly (`appScrapeTargets`); empty when unset. */
+  appScrapeTargets: AppScrapeTarget[];
 }
 
 export interface LoadOptions {
@@ -107,6 +120,7 @@ const KNOWN_KEYS = [
   "alertReceiverSecrets",
   "runbookBaseUrl",
   "tags",
+  "appScrapeTargets",
 ] as const;
 
 export function loadStackConfig(source: ConfigSource, options: LoadOptions = { requireSecrets: true }): StackConfig {
@@ -224,6 +238,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     p.add(k("runbookBaseUrl"), `${show(runbookBaseUrl)} must be an http(s) URL without a trailing slash`);
   }
   const tags = readTags(r, p, k);
+  const appScrapeTargets = readAppScrapeTargets(r, p, k);
 
   p.throwIfAny(source.stack);
   // Every field below was checked above; the problems list is empty, so none is undefined.
@@ -247,6 +262,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     alerting: { receivers },
     runbookBaseUrl: runbookBaseUrl!,
     tags,
+    appScrapeTargets,
   };
 }
 
@@ -413,6 +429,64 @@ function receiverSecretProblem(type: ReceiverType, value: string): string | unde
   if (type === "webhook" && !/^https:\/\/\S+$/.test(value)) return "must be an https:// URL; value not shown";
   if (type === "pagerduty" && !/^[A-Za-z0-9]{32}$/.test(value)) return "must be a 32-character PagerDuty Events API v2 routing key; value not shown";
   return undefined;
+}
+
+function readAppScrapeTargets(r: Reader, p: ConfigProblems, k: (key: string) => string): AppScrapeTarget[] {
+  const key = k("appScrapeTargets");
+  const raw = r.raw("appScrapeTargets");
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    p.add(key, `must be a list of {service, targets, metricsPath?, scheme?}, got ${show(raw)}`);
+    return [];
+  }
+  const result: AppScrapeTarget[] = [];
+  raw.forEach((item, i) => {
+    const at = `${key}[${i}]`;
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      p.add(at, `must be an object with service and targets, got ${show(item)}`);
+      return;
+    }
+    const o = item as Record<string, unknown>;
+    const allowedFields = ["service", "targets", "metricsPath", "scheme"];
+    for (const field of Object.keys(o)) {
+      if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}`);
+    }
+    // The service becomes the Prometheus job label: keep it a plain label value that reads well in queries.
+    const service = o.service;
+    const serviceOk = typeof service === "string" && /^[a-z0-9][a-z0-9_-]{0,62}$/.test(service);
+    if (!serviceOk) p.add(`${at}.service`, `${show(service)} must be lower-case letters, digits, dashes and underscores (at most 63)`);
+    const targets = o.targets;
+    let targetsOk = Array.isArray(targets) && targets.length > 0;
+    if (!targetsOk) {
+      p.add(`${at}.targets`, `must be a non-empty list of "host:port", got ${show(targets)}`);
+    } else {
+      (targets as unknown[]).forEach((t, j) => {
+        if (typeof t !== "string" || !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(t) || Number(t.split(":")[1]) > 65535) {
+          p.add(`${at}.targets[${j}]`, `${show(t)} must be host:port (like 10.0.1.5:8080 or api.internal:9102)`);
+          targetsOk = false;
+        }
+      });
+      reportDuplicates(p, `${at}.targets`, (targets as unknown[]).filter((t): t is string => typeof t === "string"));
+    }
+    const metricsPath = o.metricsPath;
+    if (metricsPath !== undefined && (typeof metricsPath !== "string" || !/^\/\S*$/.test(metricsPath))) {
+      p.add(`${at}.metricsPath`, `${show(metricsPath)} must be a URL path starting with / (like /metrics)`);
+    }
+    const scheme = o.scheme;
+    if (scheme !== undefined && scheme !== "http" && scheme !== "https") {
+      p.add(`${at}.scheme`, `${show(scheme)} is not allowed; allowed: http, https`);
+    }
+    if (serviceOk && targetsOk) {
+      result.push({
+        service: service as string,
+        targets: targets as string[],
+        ...(typeof metricsPath === "string" ? { metricsPath } : {}),
+        ...(scheme === "http" || scheme === "https" ? { scheme } : {}),
+      });
+    }
+  });
+  reportDuplicates(p, `${key}[].service`, raw.map((x) => (x as Record<string, unknown> | null)?.service).filter((s): s is string => typeof s === "string"));
+  return result;
 }
 
 function readTags(r: Reader, p: ConfigProblems, k: (key: string) => string): Record<string, string> {
