@@ -1,0 +1,56 @@
+/** Small shared pieces of the service config renderers: loopback addresses, unit names, file ownership. */
+import * as path from "path";
+import { SERVICES, ServiceName } from "../layout";
+import type { HostFile } from "../types";
+
+/** Every listener except the collector's OTLP receivers binds here: nothing else is reachable from the VPC. */
+export const LOOPBACK = "127.0.0.1";
+
+export function loopback(port: number): string {
+  return `${LOOPBACK}:${port}`;
+}
+
+/**
+ * systemd unit of each service. The units themselves are written elsewhere (systemd/); these names are the
+ * contract for `HostFile.onChange`.
+ */
+export const SERVICE_UNITS: Record<ServiceName, string> = {
+  prometheus: "prometheus.service",
+  alertmanager: "alertmanager.service",
+  grafana: "grafana.service",
+  loki: "loki.service",
+  tempo: "tempo.service",
+  otelcol: "otelcol.service",
+  nodeExporter: "node_exporter.service",
+};
+
+/**
+ * Memberlist gossip ports. Loki and Tempo both default to 7946; neither needs gossip on one host, but the
+ * modules may still open the listener, so each is pinned to loopback on its own port.
+ * TODO(layout owner): move into SERVICES.<svc>.ports in hostfiles/layout.ts.
+ */
+export const MEMBERLIST_PORTS = { loki: 7946, tempo: 7947 } as const;
+
+/** Config directory of a service (the directory of its main config file). */
+export function configDir(service: ServiceName): string {
+  return path.posix.dirname(SERVICES[service].config);
+}
+
+/**
+ * A config file readable by the service (group) but writable only by root: a compromised service cannot rewrite
+ * its own configuration.
+ */
+export function configFile(
+  service: Exclude<ServiceName, "nodeExporter">,
+  filePath: string,
+  content: string,
+  action: "reload" | "restart",
+): HostFile {
+  return {
+    path: filePath,
+    content: content.endsWith("\n") ? content : `${content}\n`,
+    mode: "0640",
+    owner: `root:${SERVICES[service].user}`,
+    onChange: { unit: SERVICE_UNITS[service], action },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Command-line flags of each service, for the systemd units' ExecStart (`<bin> <flags...>`). Settings that the
+ * services only take as flags (Prometheus retention, listen addresses, Alertmanager clustering) live here so the
+ * units and the config files cannot disagree.
+ */
+import * as path from "path";
+import type { StackConfig } from "../../components/config";
+import { SERVICES } from "../layout";
+import { loopback } from "./common";
+
+/**
+ * Share of the data volume Prometheus may fill before size-based retention deletes the oldest blocks.
+ *
+ * The volume also holds Loki's WAL, TSDB index and caches, Tempo's WAL, live-store and metrics-generator WAL,
+ * Grafana's database and plugins, the collector's persistent sending queues (which grow while Loki or Tempo are
+ * down) and Alertmanager's silences. Those are bounded by time (WAL flushes, block uploads to S3) rather than by
+ * size, so they get the other 40 %: Prometheus at 60 % keeps the whole volume under the ~80 % the TSDB docs
+ * recommend while the others stay within 20 %, and the DataVolumeFillingUp alert catches the case when they don't.
+ */
+export const PROMETHEUS_VOLUME_SHARE = 0.6;
+
+/** `--storage.tsdb.retention.size` value, whole GiB (Prometheus' `GB` is 2^30 bytes). */
+export function prometheusRetentionSize(cfg: Pick<StackConfig, "dataVolume">): string {
+  return `${Math.floor(cfg.dataVolume.sizeGiB * PROMETHEUS_VOLUME_SHARE)}GB`;
+}
+
+export function prometheusFlags(cfg: Pick<StackConfig, "dataVolume" | "retention">): string[] {
+  const s = SERVICES.prometheus;
+  return [
+    `--config.file=${s.config}`,
+    `--storage.tsdb.path=${s.dataDir}`,
+    `--storage.tsdb.retention.time=${cfg.retention.metrics.text}`,
+    `--storage.tsdb.retention.size=${prometheusRetentionSize(cfg)}`,
+    `--web.listen-address=${loopback(s.ports.http)}`,
+    // POST /-/reload: the config renderer's `reload` action.
+    "--web.enable-lifecycle",
+    // Tempo's metrics-generator remote-writes service-graph and span metrics.
+    "--web.enable-remote-write-receiver",
+    // Keeps exemplars (trace ids) from the collector's OpenMetrics endpoint for Grafana's metric→trace links.
+    "--enable-feature=exemplar-storage",
+  ];
+}
+
+export function alertmanagerFlags(): string[] {
+  const s = SERVICES.alertmanager;
+  return [
+    `--config.file=${s.config}`,
+    `--storage.path=${s.dataDir}`,
+    `--web.listen-address=${loopback(s.ports.http)}`,
+    // Clustering is on by default (0.0.0.0:9094); a single host has no peers, so no gossip port at all.
+    "--cluster.listen-address=",
+  ];
+}
+
+export function lokiFlags(): string[] {
+  return [`-config.file=${SERVICES.loki.config}`, "-target=all"];
+}
+
+export function tempoFlags(): string[] {
+  // Monolithic mode: every component in one process, no Kafka.
+  return [`-config.file=${SERVICES.tempo.config}`, "-target=all"];
+}
+
+export function otelcolFlags(): string[] {
+  return [`--config=${SERVICES.otelcol.config}`];
+}
+
+/** Grafana's home (public/, conf/defaults.ini) is the directory above its bin/. */
+export function grafanaHomePath(): string {
+  return path.posix.dirname(path.posix.dirname(SERVICES.grafana.bin));
+}
+
+export function grafanaFlags(): string[] {
+  return ["server", `--config=${SERVICES.grafana.config}`, `--homepath=${grafanaHomePath()}`];
+}
+
+export function nodeExporterFlags(): string[] {
+  return [`--web.listen-address=${loopback(SERVICES.nodeExporter.ports.http)}`];
+}
+
+/** Every service's flags by name, for the unit renderer and for tests. */
+export function serviceFlags(cfg: StackConfig): Record<keyof typeof SERVICES, string[]> {
+  return {
+    prometheus: prometheusFlags(cfg),
+    alertmanager: alertmanagerFlags(),
+    loki: lokiFlags(),
+    tempo: tempoFlags(),
+    otelcol: otelcolFlags(),
+    grafana: grafanaFlags(),
+    nodeExporter: nodeExporterFlags(),
+  };
+}

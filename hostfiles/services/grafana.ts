@@ -1,0 +1,163 @@
+/**
+ * Grafana: grafana.ini, the provisioned data sources (stable uids, cross-linked: metrics → traces, logs → traces,
+ * traces → logs and service map) and the dashboards provider.
+ */
+import type { StackConfig } from "../../components/config";
+import { SERVICES } from "../layout";
+import { secretFiles } from "../secrets";
+import type { HostFile } from "../types";
+import { renderTemplate, yamlBlock } from "../templates";
+import { configDir, configFile, loopback } from "./common";
+
+export const GRAFANA_PROVISIONING_DIR = `${configDir("grafana")}/provisioning`;
+export const GRAFANA_DATASOURCES_FILE = `${GRAFANA_PROVISIONING_DIR}/datasources/monitoring-host.yaml`;
+export const GRAFANA_DASHBOARD_PROVIDERS_FILE = `${GRAFANA_PROVISIONING_DIR}/dashboards/monitoring-host.yaml`;
+/** Dashboard JSON files (filled by a later issue); subfolders become Grafana folders. */
+export const GRAFANA_DASHBOARDS_DIR = `${configDir("grafana")}/dashboards`;
+
+export const GRAFANA_ADMIN_PASSWORD_SECRET_ID = "grafana-admin-password";
+
+/** Data source uids other provisioning (dashboards, links) refers to. Never change them: links break. */
+export const DATASOURCE_UIDS = {
+  prometheus: "prometheus",
+  loki: "loki",
+  tempo: "tempo",
+  alertmanager: "alertmanager",
+} as const;
+
+export interface GrafanaIniView {
+  httpAddr: string;
+  httpPort: number;
+  dataDir: string;
+  logsDir: string;
+  pluginsDir: string;
+  provisioningDir: string;
+  adminPasswordFile: string;
+}
+
+export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
+  const secret = secretFiles(cfg).find((f) => f.id === GRAFANA_ADMIN_PASSWORD_SECRET_ID);
+  if (!secret) throw new Error(`secrets manifest has no "${GRAFANA_ADMIN_PASSWORD_SECRET_ID}" entry`);
+  const g = SERVICES.grafana;
+  return {
+    httpAddr: "127.0.0.1",
+    httpPort: g.ports.http,
+    dataDir: g.dataDir,
+    logsDir: `${g.dataDir}/log`,
+    pluginsDir: `${g.dataDir}/plugins`,
+    provisioningDir: GRAFANA_PROVISIONING_DIR,
+    adminPasswordFile: secret.path,
+  };
+}
+
+interface Datasource {
+  name: string;
+  type: string;
+  uid: string;
+  access: "proxy";
+  url: string;
+  isDefault?: boolean;
+  editable: boolean;
+  jsonData: Record<string, unknown>;
+}
+
+function url(port: number): string {
+  return `http://${loopback(port)}`;
+}
+
+export function grafanaDatasources(): Datasource[] {
+  const s = SERVICES;
+  const u = DATASOURCE_UIDS;
+  return [
+    {
+      name: "Prometheus",
+      type: "prometheus",
+      uid: u.prometheus,
+      access: "proxy",
+      url: url(s.prometheus.ports.http),
+      isDefault: true,
+      editable: false,
+      jsonData: {
+        httpMethod: "POST",
+        prometheusType: "Prometheus",
+        // Exemplars carry the trace id: a click on one opens the trace in Tempo.
+        exemplarTraceIdDestinations: [{ name: "trace_id", datasourceUid: u.tempo }],
+      },
+    },
+    {
+      name: "Loki",
+      type: "loki",
+      uid: u.loki,
+      access: "proxy",
+      url: url(s.loki.ports.http),
+      editable: false,
+      jsonData: {
+        // OTLP logs keep trace_id as structured metadata; `$$` survives provisioning's env interpolation.
+        derivedFields: [
+          { name: "trace_id", matcherType: "label", matcherRegex: "trace_id", datasourceUid: u.tempo, url: "$${__value.raw}" },
+        ],
+      },
+    },
+    {
+      name: "Tempo",
+      type: "tempo",
+      uid: u.tempo,
+      access: "proxy",
+      url: url(s.tempo.ports.http),
+      editable: false,
+      jsonData: {
+        tracesToLogsV2: {
+          datasourceUid: u.loki,
+          spanStartTimeShift: "-5m",
+          spanEndTimeShift: "5m",
+          filterByTraceID: true,
+          filterBySpanID: false,
+          tags: [{ key: "service.name", value: "service_name" }],
+        },
+        serviceMap: { datasourceUid: u.prometheus },
+        nodeGraph: { enabled: true },
+        lokiSearch: { datasourceUid: u.loki },
+      },
+    },
+    {
+      name: "Alertmanager",
+      type: "alertmanager",
+      uid: u.alertmanager,
+      access: "proxy",
+      url: url(s.alertmanager.ports.http),
+      editable: false,
+      jsonData: { implementation: "prometheus", handleGrafanaManagedAlerts: false },
+    },
+  ];
+}
+
+export function grafanaDashboardProviders(): Record<string, unknown>[] {
+  return [
+    {
+      name: "monitoring-host",
+      type: "file",
+      disableDeletion: true,
+      allowUiUpdates: false,
+      updateIntervalSeconds: 60,
+      options: { path: GRAFANA_DASHBOARDS_DIR, foldersFromFilesStructure: true },
+    },
+  ];
+}
+
+export function grafanaFiles(cfg: StackConfig): HostFile[] {
+  return [
+    configFile("grafana", SERVICES.grafana.config, renderTemplate("services/grafana.ini.hbs", grafanaIniView(cfg)), "restart"),
+    configFile(
+      "grafana",
+      GRAFANA_DATASOURCES_FILE,
+      renderTemplate("services/grafana-datasources.yaml.hbs", { datasources: yamlBlock({ apiVersion: 1, datasources: grafanaDatasources() }) }),
+      "restart",
+    ),
+    configFile(
+      "grafana",
+      GRAFANA_DASHBOARD_PROVIDERS_FILE,
+      renderTemplate("services/grafana-dashboards.yaml.hbs", { providers: yamlBlock({ apiVersion: 1, providers: grafanaDashboardProviders() }) }),
+      "restart",
+    ),
+  ];
+}

@@ -1,0 +1,34 @@
+/**
+ * Every service config file of a monitoring host. Pure: stack config and context in, files out (templates are the
+ * only thing read). The systemd units take their command-line flags from ./flags.
+ */
+import type { StackConfig } from "../../components/config";
+import type { HostContext, HostFile } from "../types";
+import { alertmanagerFiles } from "./alertmanager";
+import { grafanaFiles } from "./grafana";
+import { lokiFiles } from "./loki";
+import { metaAlertFiles } from "./meta-alerts";
+import { otelcolFiles } from "./otelcol";
+import { prometheusFiles } from "./prometheus";
+import { tempoFiles } from "./tempo";
+
+export { serviceFlags, prometheusFlags, alertmanagerFlags, lokiFlags, tempoFlags, otelcolFlags, grafanaFlags, nodeExporterFlags } from "./flags";
+export { SERVICE_UNITS, MEMBERLIST_PORTS } from "./common";
+
+export function serviceFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+  const files = [
+    ...prometheusFiles(cfg),
+    ...metaAlertFiles(cfg),
+    ...alertmanagerFiles(cfg),
+    ...lokiFiles(cfg, ctx),
+    ...tempoFiles(cfg, ctx),
+    ...otelcolFiles(cfg, ctx),
+    ...grafanaFiles(cfg),
+  ];
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path)) throw new Error(`two service files claim ${f.path}`);
+    seen.add(f.path);
+  }
+  return files;
+}

@@ -1,0 +1,237 @@
+/**
+ * Alerts about the monitoring stack itself, generated from a typed list into one rule file in
+ * PROMETHEUS_RULES_DIR. Every alert links a runbook in docs/runbooks/ (a test checks each file exists).
+ */
+import type { RoutedSeverity, StackConfig } from "../../components/config";
+import { DATA_MOUNT, PROMETHEUS_RULES_DIR } from "../layout";
+import type { HostFile } from "../types";
+import { renderTemplate, yamlBlock } from "../templates";
+import { configFile } from "./common";
+import { STACK_JOBS } from "./prometheus";
+
+export const META_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/meta.yml`;
+
+export interface MetaAlert {
+  alert: string;
+  severity: RoutedSeverity;
+  expr: string;
+  /** How long the condition must hold; omitted: fires at the first evaluation. */
+  for?: string;
+  summary: string;
+  /** Go template; `{{ $value }}` is the measured value. */
+  description: string;
+  /** File name under docs/runbooks/, without `.md`. */
+  runbook: string;
+}
+
+export interface MetaAlertGroup {
+  name: string;
+  alerts: MetaAlert[];
+}
+
+const stackJobs = Object.values(STACK_JOBS).join("|");
+const dataFs = `node_filesystem_avail_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
+const dataFsSize = `node_filesystem_size_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
+/** otelcol counters are named with or without `_total` depending on the collector's telemetry exporter version. */
+const otelcol = (prefix: string) => `{__name__=~"${prefix}_(spans|metric_points|log_records)(_total)?"}`;
+
+export const META_ALERT_GROUPS: MetaAlertGroup[] = [
+  {
+    name: "monitoring-host.availability",
+    alerts: [
+      {
+        alert: "Watchdog",
+        severity: "watchdog",
+        expr: "vector(1)",
+        summary: "Always firing: proves Prometheus → Alertmanager → receiver works",
+        description:
+          "This alert fires all the time (value {{ $value }}). A dead man's switch outside this host must alarm when it stops arriving.",
+        runbook: "watchdog",
+      },
+      {
+        alert: "MonitoringTargetDown",
+        severity: "page",
+        expr: `up{job=~"${stackJobs}"} == 0`,
+        for: "5m",
+        summary: "{{ $labels.job }} on the monitoring host cannot be scraped",
+        description:
+          "Prometheus has failed to scrape {{ $labels.job }} ({{ $labels.instance }}) for 5 minutes (up = {{ $value }}). Telemetry handled by it may be lost.",
+        runbook: "monitoring-target-down",
+      },
+      {
+        alert: "ApplicationScrapeTargetDown",
+        severity: "ticket",
+        expr: `up{job!~"${stackJobs}"} == 0`,
+        for: "10m",
+        summary: "Application scrape target {{ $labels.job }} ({{ $labels.instance }}) is down",
+        description:
+          "Prometheus has failed to scrape {{ $labels.instance }} of {{ $labels.job }} for 10 minutes (up = {{ $value }}): no metrics from it.",
+        runbook: "application-scrape-target-down",
+      },
+    ],
+  },
+  {
+    name: "monitoring-host.data-volume",
+    alerts: [
+      {
+        alert: "DataVolumeFillingUp",
+        severity: "ticket",
+        expr: `(${dataFs} / ${dataFsSize} < 0.20) and predict_linear(${dataFs}[6h], 4 * 86400) < 0`,
+        for: "30m",
+        summary: "The data volume {{ $labels.mountpoint }} will be full within 4 days",
+        description: "Only {{ $value | humanize1024 }}B would be free in 4 days at the rate of the last 6 hours; less than 20 % is free now.",
+        runbook: "data-volume-filling-up",
+      },
+      {
+        alert: "DataVolumeAlmostFull",
+        severity: "page",
+        expr: `${dataFs} / ${dataFsSize} < 0.05`,
+        for: "5m",
+        summary: "The data volume {{ $labels.mountpoint }} is almost full",
+        description: "Only {{ $value | humanizePercentage }} of the data volume is free. Prometheus, Loki and Tempo stop writing when it is full.",
+        runbook: "data-volume-almost-full",
+      },
+    ],
+  },
+  {
+    name: "monitoring-host.prometheus",
+    alerts: [
+      {
+        alert: "PrometheusWalCorruption",
+        severity: "ticket",
+        expr: "increase(prometheus_tsdb_wal_corruptions_total[1h]) > 0",
+        summary: "Prometheus found a corrupted WAL",
+        description: "{{ $value }} WAL corruptions in the last hour: recent samples were lost on replay.",
+        runbook: "prometheus-wal-corruption",
+      },
+      {
+        alert: "PrometheusTsdbCompactionsFailing",
+        severity: "ticket",
+        expr: "increase(prometheus_tsdb_compactions_failed_total[3h]) > 0",
+        summary: "Prometheus TSDB compactions are failing",
+        description: "{{ $value }} compactions failed in the last 3 hours; the head block grows and memory with it.",
+        runbook: "prometheus-tsdb-compactions-failing",
+      },
+      {
+        alert: "PrometheusRuleEvaluationFailures",
+        severity: "page",
+        expr: "increase(prometheus_rule_evaluation_failures_total[5m]) > 0",
+        for: "10m",
+        summary: "Prometheus fails to evaluate rules in {{ $labels.rule_group }}",
+        description: "{{ $value }} rule evaluations failed in 5 minutes: alerts of that group may not fire.",
+        runbook: "prometheus-rule-evaluation-failures",
+      },
+      {
+        alert: "PrometheusNotificationsFailing",
+        severity: "page",
+        expr: "rate(prometheus_notifications_errors_total[5m]) > 0",
+        for: "10m",
+        summary: "Prometheus cannot send alerts to Alertmanager",
+        description: "{{ $value | humanize }} errors per second sending alerts to {{ $labels.alertmanager }}: alerts are not delivered.",
+        runbook: "prometheus-notifications-failing",
+      },
+      {
+        alert: "AlertmanagerNotificationsFailing",
+        severity: "page",
+        expr: "rate(alertmanager_notifications_failed_total[5m]) > 0",
+        for: "10m",
+        summary: "Alertmanager cannot deliver notifications through {{ $labels.integration }}",
+        description: "{{ $value | humanize }} failed notifications per second through {{ $labels.integration }}: a receiver gets no alerts.",
+        runbook: "alertmanager-notifications-failing",
+      },
+    ],
+  },
+  {
+    name: "monitoring-host.collector",
+    alerts: [
+      {
+        alert: "CollectorRefusingData",
+        severity: "ticket",
+        expr: `sum by (job, receiver) (rate(${otelcol("otelcol_receiver_refused")}[5m])) > 0`,
+        for: "10m",
+        summary: "The collector refuses incoming telemetry on {{ $labels.receiver }}",
+        description: "{{ $value | humanize }} items per second are refused (usually the memory limiter): senders retry or drop them.",
+        runbook: "collector-refusing-data",
+      },
+      {
+        alert: "CollectorExportFailing",
+        severity: "ticket",
+        expr: `sum by (job, exporter) (rate(${otelcol("otelcol_exporter_send_failed")}[5m])) > 0`,
+        for: "15m",
+        summary: "The collector fails to export to {{ $labels.exporter }}",
+        description: "{{ $value | humanize }} items per second fail to export; they wait in the persistent queue until it is full.",
+        runbook: "collector-export-failing",
+      },
+      {
+        alert: "CollectorQueueAlmostFull",
+        severity: "page",
+        expr: "max by (job, exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.8",
+        for: "5m",
+        summary: "The collector's sending queue to {{ $labels.exporter }} is almost full",
+        description: "The queue is {{ $value | humanizePercentage }} full; once full, new telemetry is dropped.",
+        runbook: "collector-queue-almost-full",
+      },
+      {
+        alert: "CollectorDroppingData",
+        severity: "page",
+        expr: `sum by (job, exporter) (rate(${otelcol("otelcol_exporter_enqueue_failed")}[5m])) > 0`,
+        for: "5m",
+        summary: "The collector drops telemetry for {{ $labels.exporter }}: its queue is full",
+        description: "{{ $value | humanize }} items per second are dropped because the sending queue is full.",
+        runbook: "collector-dropping-data",
+      },
+    ],
+  },
+  {
+    name: "monitoring-host.storage",
+    alerts: [
+      {
+        alert: "LokiChunkFlushFailing",
+        severity: "ticket",
+        expr: "sum by (job) (rate(loki_ingester_chunks_flush_failures_total[5m])) > 0",
+        for: "15m",
+        summary: "Loki fails to flush chunks to S3",
+        description: "{{ $value | humanize }} chunk flushes per second fail; logs stay in memory and the WAL until S3 accepts them.",
+        runbook: "loki-chunk-flush-failing",
+      },
+      {
+        alert: "TempoBackendWriteFailing",
+        severity: "ticket",
+        expr: 'sum by (job) (rate(tempodb_backend_request_duration_seconds_count{operation=~"PUT|POST",status_code!~"2.."}[5m])) > 0',
+        for: "15m",
+        summary: "Tempo fails to write blocks to S3",
+        description: "{{ $value | humanize }} S3 write requests per second fail; traces stay in the local WAL until S3 accepts them.",
+        runbook: "tempo-backend-write-failing",
+      },
+    ],
+  },
+];
+
+/** Every meta-alert, flattened. */
+export function metaAlerts(): MetaAlert[] {
+  return META_ALERT_GROUPS.flatMap((g) => g.alerts);
+}
+
+export function metaAlertRules(cfg: Pick<StackConfig, "runbookBaseUrl">): { groups: unknown[] } {
+  return {
+    groups: META_ALERT_GROUPS.map((g) => ({
+      name: g.name,
+      rules: g.alerts.map((a) => ({
+        alert: a.alert,
+        expr: a.expr,
+        ...(a.for ? { for: a.for } : {}),
+        labels: { severity: a.severity },
+        annotations: {
+          summary: a.summary,
+          description: a.description,
+          runbook_url: `${cfg.runbookBaseUrl}/${a.runbook}.md`,
+        },
+      })),
+    })),
+  };
+}
+
+export function metaAlertFiles(cfg: StackConfig): HostFile[] {
+  const content = renderTemplate("services/meta-alerts.yml.hbs", { rules: yamlBlock(metaAlertRules(cfg)) });
+  return [configFile("prometheus", META_ALERTS_FILE, content, "reload")];
+}

@@ -1,0 +1,129 @@
+/**
+ * The collector's config.yaml: OTLP in (TLS, the only listeners reachable from the VPC), then
+ * memory_limiter → batch, then metrics to Prometheus, traces to Tempo, logs to Loki.
+ *
+ * Metrics leave through the `prometheus` exporter (pull, 127.0.0.1:8889) rather than prometheusremotewrite:
+ * Prometheus then sees the exporter as a target (`up{job="otelcol-apps"}` alerts when it breaks), keeps
+ * exemplars over OpenMetrics for metric→trace links, and needs no write endpoint for applications' data.
+ * The price: metrics are not queued while Prometheus is down (a scrape gap), whereas logs and traces are.
+ */
+import type { StackConfig } from "../../components/config";
+import { SERVICES } from "../layout";
+import { secretFiles } from "../secrets";
+import type { HostContext, HostFile } from "../types";
+import { renderTemplate, yamlBlock } from "../templates";
+import { configDir, configFile, LOOPBACK, loopback, SERVICE_UNITS } from "./common";
+
+/** Public server certificate of the OTLP receivers (the key is a secret file, see hostfiles/secrets.ts). */
+export const OTLP_SERVER_CERT_PATH = `${configDir("otelcol")}/tls/otlp-server.crt`;
+
+/** Id of the OTLP server key in the secrets manifest. */
+export const OTLP_TLS_KEY_SECRET_ID = "otlp-tls-key";
+
+/** Persistent sending queues survive a collector restart while Loki or Tempo are down. */
+export const OTELCOL_QUEUE_DIR = `${SERVICES.otelcol.dataDir}/queue`;
+
+const QUEUE_STORAGE = "file_storage/queue";
+
+export interface OtelcolConfigView {
+  certFile: string;
+  keyFile: string;
+  queueDir: string;
+}
+
+export function otelcolView(cfg: StackConfig): OtelcolConfigView {
+  const key = secretFiles(cfg).find((f) => f.id === OTLP_TLS_KEY_SECRET_ID);
+  if (!key) throw new Error(`secrets manifest has no "${OTLP_TLS_KEY_SECRET_ID}" entry: the OTLP receivers need their TLS key`);
+  return { certFile: OTLP_SERVER_CERT_PATH, keyFile: key.path, queueDir: OTELCOL_QUEUE_DIR };
+}
+
+/** Sending queue on disk plus unbounded retries: data waits (up to the queue size) instead of being dropped. */
+function durableDelivery() {
+  return {
+    sending_queue: { enabled: true, storage: QUEUE_STORAGE, queue_size: 5000 },
+    retry_on_failure: { enabled: true, initial_interval: "5s", max_interval: "30s", max_elapsed_time: "0s" },
+  };
+}
+
+export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> {
+  const p = SERVICES.otelcol.ports;
+  const tls = () => ({ cert_file: view.certFile, key_file: view.keyFile, min_version: "1.2" });
+  const pipeline = (exporter: string) => ({
+    receivers: ["otlp"],
+    // memory_limiter first: it refuses data before anything else buffers it.
+    processors: ["memory_limiter", "batch"],
+    exporters: [exporter],
+  });
+  return {
+    extensions: {
+      health_check: { endpoint: loopback(p.health) },
+      [QUEUE_STORAGE]: {
+        directory: view.queueDir,
+        timeout: "10s",
+        // Reclaims space after a backlog drained.
+        compaction: { on_start: true, on_rebound: true, directory: view.queueDir },
+      },
+    },
+    receivers: {
+      otlp: {
+        protocols: {
+          // The only listeners on all interfaces; the security group limits who reaches them.
+          grpc: { endpoint: `0.0.0.0:${p.otlpGrpc}`, tls: tls() },
+          http: { endpoint: `0.0.0.0:${p.otlpHttp}`, tls: tls() },
+        },
+      },
+    },
+    processors: {
+      // Six services share the host: the collector refuses data (clients retry) beyond a fifth of its memory
+      // (of the unit's MemoryMax when it has one, which the limiter reads from the cgroup).
+      memory_limiter: { check_interval: "1s", limit_percentage: 20, spike_limit_percentage: 5 },
+      batch: { send_batch_size: 8192, timeout: "5s" },
+    },
+    exporters: {
+      prometheus: {
+        endpoint: loopback(p.prometheusExporter),
+        enable_open_metrics: true,
+        // Series of applications that stopped sending disappear instead of staying flat forever.
+        metric_expiration: "5m",
+      },
+      "otlp_grpc/tempo": {
+        endpoint: loopback(SERVICES.tempo.ports.otlpGrpc),
+        tls: { insecure: true },
+        ...durableDelivery(),
+      },
+      "otlp_http/loki": {
+        endpoint: `http://${loopback(SERVICES.loki.ports.http)}/otlp`,
+        ...durableDelivery(),
+      },
+    },
+    service: {
+      extensions: ["health_check", QUEUE_STORAGE],
+      telemetry: {
+        metrics: {
+          level: "detailed",
+          readers: [{ pull: { exporter: { prometheus: { host: LOOPBACK, port: p.metrics } } } }],
+        },
+      },
+      pipelines: {
+        metrics: pipeline("prometheus"),
+        traces: pipeline("otlp_grpc/tempo"),
+        logs: pipeline("otlp_http/loki"),
+      },
+    },
+  };
+}
+
+export function otelcolFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+  const content = renderTemplate("services/otelcol.yaml.hbs", { config: yamlBlock(otelcolConfig(otelcolView(cfg))) });
+  return [
+    configFile("otelcol", SERVICES.otelcol.config, content, "restart"),
+    {
+      path: OTLP_SERVER_CERT_PATH,
+      content: ctx.otlpServerCertPem.endsWith("\n") ? ctx.otlpServerCertPem : `${ctx.otlpServerCertPem}\n`,
+      mode: "0644",
+      owner: `root:${SERVICES.otelcol.user}`,
+      // The receivers load the certificate at start.
+      onChange: { unit: SERVICE_UNITS.otelcol, action: "restart" },
+    },
+  ];
+}

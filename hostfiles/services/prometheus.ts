@@ -1,0 +1,103 @@
+/** prometheus.yml: what Prometheus scrapes, where its rules are and where alerts go. */
+import type { AppScrapeTarget, StackConfig } from "../../components/config";
+import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES } from "../layout";
+import type { HostFile } from "../types";
+import { renderTemplate, yamlBlock } from "../templates";
+import { configFile, loopback } from "./common";
+
+/** Scrape jobs of the stack itself. Application jobs (appScrapeTargets) may not reuse these names. */
+export const STACK_JOBS = {
+  prometheus: "prometheus",
+  alertmanager: "alertmanager",
+  grafana: "grafana",
+  loki: "loki",
+  tempo: "tempo",
+  otelcol: "otelcol",
+  /** Application metrics received over OTLP and exposed by the collector's prometheus exporter. */
+  otelcolApps: "otelcol-apps",
+  node: "node",
+} as const;
+
+export type StackJob = (typeof STACK_JOBS)[keyof typeof STACK_JOBS];
+
+/** The `rule_files` glob; the SLO rules and the meta-alerts each drop a file in the directory. */
+export const PROMETHEUS_RULE_FILES_GLOB = `${PROMETHEUS_RULES_DIR}/*.yml`;
+
+interface ScrapeConfig {
+  job_name: string;
+  honor_labels?: boolean;
+  metrics_path?: string;
+  scheme?: string;
+  static_configs: { targets: string[] }[];
+}
+
+export interface PrometheusConfigView {
+  scrapeInterval: string;
+  evaluationInterval: string;
+  externalLabels: Record<string, string>;
+  alertmanagers: string[];
+  ruleFiles: string[];
+  scrapeConfigs: ScrapeConfig[];
+}
+
+function job(name: string, port: number, extra: Partial<ScrapeConfig> = {}): ScrapeConfig {
+  return { job_name: name, ...extra, static_configs: [{ targets: [loopback(port)] }] };
+}
+
+function appJob(app: AppScrapeTarget): ScrapeConfig {
+  return {
+    job_name: app.service,
+    ...(app.metricsPath ? { metrics_path: app.metricsPath } : {}),
+    ...(app.scheme ? { scheme: app.scheme } : {}),
+    static_configs: [{ targets: app.targets }],
+  };
+}
+
+export function prometheusView(cfg: StackConfig): PrometheusConfigView {
+  const reserved = Object.values(STACK_JOBS) as string[];
+  for (const app of cfg.appScrapeTargets) {
+    if (reserved.includes(app.service)) {
+      throw new Error(
+        `${cfg.project}:appScrapeTargets: service "${app.service}" clashes with a scrape job of the monitoring stack ` +
+          `(${reserved.join(", ")}); rename the service`,
+      );
+    }
+  }
+  const svc = SERVICES;
+  return {
+    scrapeInterval: ALERTING_TIMING.scrapeInterval,
+    evaluationInterval: ALERTING_TIMING.evaluationInterval,
+    externalLabels: { environment: cfg.environment, stack: cfg.stack },
+    alertmanagers: [loopback(svc.alertmanager.ports.http)],
+    ruleFiles: [PROMETHEUS_RULE_FILES_GLOB],
+    scrapeConfigs: [
+      job(STACK_JOBS.prometheus, svc.prometheus.ports.http),
+      job(STACK_JOBS.alertmanager, svc.alertmanager.ports.http),
+      job(STACK_JOBS.grafana, svc.grafana.ports.http),
+      job(STACK_JOBS.loki, svc.loki.ports.http),
+      job(STACK_JOBS.tempo, svc.tempo.ports.http),
+      job(STACK_JOBS.otelcol, svc.otelcol.ports.metrics),
+      // Application series carry their own job/instance (from service.name/service.instance.id): keep them.
+      job(STACK_JOBS.otelcolApps, svc.otelcol.ports.prometheusExporter, { honor_labels: true }),
+      job(STACK_JOBS.node, svc.nodeExporter.ports.http),
+      ...cfg.appScrapeTargets.map(appJob),
+    ],
+  };
+}
+
+export function renderPrometheusConfig(view: PrometheusConfigView): string {
+  return renderTemplate("services/prometheus.yml.hbs", {
+    global: yamlBlock({
+      scrape_interval: view.scrapeInterval,
+      evaluation_interval: view.evaluationInterval,
+      external_labels: view.externalLabels,
+    }),
+    alerting: yamlBlock({ alertmanagers: [{ static_configs: [{ targets: view.alertmanagers }] }] }),
+    ruleFiles: yamlBlock(view.ruleFiles),
+    scrapeConfigs: yamlBlock(view.scrapeConfigs),
+  });
+}
+
+export function prometheusFiles(cfg: StackConfig): HostFile[] {
+  return [configFile("prometheus", SERVICES.prometheus.config, renderPrometheusConfig(prometheusView(cfg)), "reload")];
+}

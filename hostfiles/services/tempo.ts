@@ -1,0 +1,107 @@
+/**
+ * tempo.yaml: Tempo 3.x monolithic (`-target=all`, no Kafka), blocks in S3 (instance role), WAL and work files
+ * on the data volume. 3.x layout: no `ingester`/`compactor` blocks; the backend scheduler and worker compact and
+ * apply retention.
+ */
+import type { StackConfig } from "../../components/config";
+import { goDuration } from "../../components/duration";
+import { SERVICES } from "../layout";
+import type { HostContext, HostFile } from "../types";
+import { renderTemplate, yamlBlock } from "../templates";
+import { configFile, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
+
+export interface TempoConfigView {
+  region: string;
+  bucket: string;
+  dataDir: string;
+  blockRetention: string;
+  prometheusRemoteWriteUrl: string;
+}
+
+export function tempoView(cfg: StackConfig, ctx: HostContext): TempoConfigView {
+  return {
+    region: cfg.region,
+    bucket: ctx.tempoBucket,
+    dataDir: SERVICES.tempo.dataDir,
+    blockRetention: goDuration(cfg.retention.traces),
+    prometheusRemoteWriteUrl: `http://${loopback(SERVICES.prometheus.ports.http)}/api/v1/write`,
+  };
+}
+
+/**
+ * Rings default to the address of eth0/en0, which EC2 instances do not have (ens5): pin every ring member to
+ * loopback, as everything runs in this one process.
+ */
+function localRing(): { instance_addr: string } {
+  // A fresh object per use: the YAML serialiser would turn a shared one into an anchor and aliases.
+  return { instance_addr: LOOPBACK };
+}
+
+export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
+  const dir = view.dataDir;
+  const ports = SERVICES.tempo.ports;
+  const compaction = () => ({ block_retention: view.blockRetention });
+  return {
+    server: {
+      http_listen_address: LOOPBACK,
+      http_listen_port: ports.http,
+      grpc_listen_address: LOOPBACK,
+      grpc_listen_port: ports.grpc,
+      log_level: "info",
+    },
+    distributor: {
+      // Only the local collector sends spans; 4317/4318 belong to it.
+      receivers: {
+        otlp: {
+          protocols: {
+            grpc: { endpoint: loopback(ports.otlpGrpc) },
+            http: { endpoint: loopback(ports.otlpHttp) },
+          },
+        },
+      },
+    },
+    live_store: {
+      ring: localRing(),
+      wal: { path: `${dir}/live-store/traces` },
+      shutdown_marker_dir: `${dir}/live-store/shutdown-marker`,
+    },
+    metrics_generator: {
+      ring: localRing(),
+      registry: { external_labels: { source: "tempo" } },
+      storage: {
+        path: `${dir}/generator/wal`,
+        // Service-graph and span metrics for Grafana's service map; exemplars link them back to traces.
+        remote_write: [{ url: view.prometheusRemoteWriteUrl, send_exemplars: true }],
+      },
+    },
+    // Retention is a compaction setting read by both the scheduler (which plans retention jobs) and the worker.
+    backend_scheduler: {
+      local_work_path: `${dir}/backend-scheduler`,
+      provider: { compaction: { compaction: compaction() } },
+    },
+    backend_worker: {
+      ring: localRing(),
+      compaction: compaction(),
+    },
+    storage: {
+      trace: {
+        backend: "s3",
+        // No keys: the instance role's credentials come from IMDSv2.
+        s3: { bucket: view.bucket, region: view.region, endpoint: `s3.${view.region}.amazonaws.com` },
+        wal: { path: `${dir}/wal` },
+      },
+    },
+    overrides: {
+      defaults: {
+        metrics_generator: { processors: ["service-graphs", "span-metrics"] },
+      },
+    },
+    memberlist: { bind_addr: [LOOPBACK], bind_port: MEMBERLIST_PORTS.tempo },
+    usage_report: { reporting_enabled: false },
+  };
+}
+
+export function tempoFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+  const content = renderTemplate("services/tempo.yaml.hbs", { config: yamlBlock(tempoConfig(tempoView(cfg, ctx))) });
+  return [configFile("tempo", SERVICES.tempo.config, content, "restart")];
+}
