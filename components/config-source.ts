@@ -89,7 +89,6 @@ export class FileConfigSource implements ConfigSource {
     for (const [key, decl] of Object.entries(project.config ?? {})) {
       const full = key.includes(":") ? key : `${this.project}:${key}`;
       if (decl && typeof decl === "object" && "default" in decl) this.values.set(full, (decl as { default: unknown }).default);
-      if (decl && typeof decl === "object" && (decl as { secret?: boolean }).secret) this.secrets.add(full);
     }
     const stackFile = path.join(dir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(stackFile)) {
@@ -131,6 +130,19 @@ export class FileConfigSource implements ConfigSource {
 
   keys(): string[] {
     return [...this.setKeys];
+  }
+
+  /**
+   * The config map the Pulumi engine would hand the program (defaults included; structured values as JSON) and
+   * which keys are secret: for running the program under mocks.
+   */
+  engineConfig(): { config: Record<string, string>; secretKeys: string[] } {
+    const config: Record<string, string> = {};
+    for (const [key, value] of this.values) {
+      if (value === ENCRYPTED) continue;
+      config[key] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return { config, secretKeys: [...this.secrets].filter((k) => k in config) };
   }
 }
 

@@ -37,3 +37,8 @@ export function stackSource(stack: string, overrides: Record<string, unknown> = 
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): StackConfig {
   return loadStackConfig(stackSource(stack, overrides));
 }
+
+/** The config map (and secret keys) the Pulumi engine would pass to the program for `stack`, with test secrets. */
+export function programConfig(stack: string, overrides: Record<string, unknown> = {}): { config: Record<string, string>; secretKeys: string[] } {
+  return stackSource(stack, overrides).engineConfig();
+}

@@ -1,0 +1,11 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "./config";
+
+/**
+ * Options for resources holding data that must survive (data volume, telemetry buckets): in a protected stack
+ * Pulumi refuses to delete them (`protect`) and, if the protection is lifted on purpose, leaves them in AWS
+ * instead of deleting them (`retainOnDelete`). Nothing is ever lost by a `pulumi destroy` or a refactor.
+ */
+export function dataProtection(cfg: Pick<StackConfig, "protectData">): pulumi.CustomResourceOptions {
+  return cfg.protectData ? { protect: true, retainOnDelete: true } : {};
+}

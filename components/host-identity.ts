@@ -1,0 +1,127 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { StackConfig } from "./config";
+import { resourceTags } from "./tags";
+
+export interface HostIdentityArgs {
+  config: StackConfig;
+  /** ARNs of the Loki and Tempo buckets: the only buckets the host may read and write. */
+  telemetryBucketArns: pulumi.Input<string>[];
+  /** ARN of the config bucket and the key of the host's bundle in it (read only). */
+  configBucketArn: pulumi.Input<string>;
+  configObjectKey: string;
+  /** SSM parameter name prefix of this stack's secrets (e.g. `/monitoring-hosts/dev`). */
+  secretParameterPrefix: string;
+}
+
+/** What Loki and Tempo need on their bucket objects (Tempo also tags objects). */
+export const TELEMETRY_OBJECT_ACTIONS = [
+  "s3:GetObject",
+  "s3:PutObject",
+  "s3:DeleteObject",
+  "s3:GetObjectTagging",
+  "s3:PutObjectTagging",
+];
+
+/**
+ * What the SSM agent needs for Session Manager and Run Command. This is AmazonSSMManagedInstanceCore without its
+ * `ssm:GetParameter(s)` on every parameter: the host may read only its own stack's parameters (below).
+ * These actions do not support resource-level permissions, hence Resource "*".
+ */
+export const SSM_AGENT_ACTIONS = [
+  "ssm:DescribeAssociation",
+  "ssm:GetDeployablePatchSnapshotForInstance",
+  "ssm:GetDocument",
+  "ssm:DescribeDocument",
+  "ssm:GetManifest",
+  "ssm:ListAssociations",
+  "ssm:ListInstanceAssociations",
+  "ssm:PutInventory",
+  "ssm:PutComplianceItems",
+  "ssm:PutConfigurePackageResult",
+  "ssm:UpdateAssociationStatus",
+  "ssm:UpdateInstanceAssociationStatus",
+  "ssm:UpdateInstanceInformation",
+  "ssmmessages:CreateControlChannel",
+  "ssmmessages:CreateDataChannel",
+  "ssmmessages:OpenControlChannel",
+  "ssmmessages:OpenDataChannel",
+  "ec2messages:AcknowledgeMessage",
+  "ec2messages:DeleteMessage",
+  "ec2messages:FailMessage",
+  "ec2messages:GetEndpoint",
+  "ec2messages:GetMessages",
+  "ec2messages:SendReply",
+];
+
+/** The monitoring host's instance role and profile, with least-privilege inline policy. */
+export class HostIdentity extends pulumi.ComponentResource {
+  readonly role: aws.iam.Role;
+  readonly instanceProfile: aws.iam.InstanceProfile;
+
+  constructor(name: string, args: HostIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("monitoring-hosts:identity:HostIdentity", name, {}, opts);
+    const cfg = args.config;
+    const child = { parent: this };
+
+    this.role = new aws.iam.Role(
+      name,
+      {
+        description: `Monitoring host ${cfg.project}/${cfg.stack}`,
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+        tags: resourceTags(cfg, name),
+      },
+      child,
+    );
+
+    const caller = aws.getCallerIdentityOutput({}, child);
+    const partition = aws.getPartitionOutput({}, child);
+    const policy = pulumi
+      .all([pulumi.all(args.telemetryBucketArns), args.configBucketArn, caller.accountId, partition.partition])
+      .apply(([telemetryArns, configArn, account, part]) =>
+        JSON.stringify(
+          hostPolicyDocument({
+            telemetryBucketArns: telemetryArns,
+            configBucketArn: configArn,
+            configObjectKey: args.configObjectKey,
+            parameterArnPrefix: `arn:${part}:ssm:${cfg.region}:${account}:parameter${args.secretParameterPrefix}`,
+          }),
+        ),
+      );
+    new aws.iam.RolePolicy(name, { role: this.role.id, policy }, child);
+
+    this.instanceProfile = new aws.iam.InstanceProfile(name, { role: this.role.name, tags: resourceTags(cfg, name) }, child);
+    this.registerOutputs({ roleArn: this.role.arn, instanceProfile: this.instanceProfile.name });
+  }
+}
+
+export function hostPolicyDocument(p: {
+  telemetryBucketArns: string[];
+  configBucketArn: string;
+  configObjectKey: string;
+  parameterArnPrefix: string;
+}): { Version: string; Statement: { Sid: string; Effect: string; Action: string[]; Resource: string | string[] }[] } {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      { Sid: "TelemetryBucketsList", Effect: "Allow", Action: ["s3:ListBucket"], Resource: p.telemetryBucketArns },
+      {
+        Sid: "TelemetryBucketsObjects",
+        Effect: "Allow",
+        Action: TELEMETRY_OBJECT_ACTIONS,
+        Resource: p.telemetryBucketArns.map((arn) => `${arn}/*`),
+      },
+      { Sid: "ConfigBundleRead", Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${p.configBucketArn}/${p.configObjectKey}`] },
+      {
+        Sid: "OwnSecretParametersRead",
+        Effect: "Allow",
+        Action: ["ssm:GetParameter", "ssm:GetParameters"],
+        Resource: [`${p.parameterArnPrefix}/*`],
+      },
+      { Sid: "SsmAgent", Effect: "Allow", Action: SSM_AGENT_ACTIONS, Resource: "*" },
+    ],
+  };
+}

@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { StackConfig } from "./config";
+import { secretFiles } from "../hostfiles/secrets";
+import { resourceTags } from "./tags";
+
+export interface HostSecretsArgs {
+  config: StackConfig;
+  /** The OTLP server's private key (secret output). */
+  otlpServerKeyPem: pulumi.Input<string>;
+}
+
+/**
+ * One SSM SecureString parameter per secret the host needs (hostfiles/secrets.ts lists them). The host reads them
+ * at boot with its instance role; their values never appear in user data, the config bundle or stack outputs.
+ */
+export class HostSecrets extends pulumi.ComponentResource {
+  readonly parameters: aws.ssm.Parameter[];
+
+  constructor(name: string, args: HostSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("monitoring-hosts:secrets:HostSecrets", name, {}, opts);
+    const cfg = args.config;
+    const valueOf = (id: string): pulumi.Input<string> => {
+      if (id === "grafana-admin-password") return pulumi.secret(cfg.grafanaAdminPassword.reveal());
+      if (id === "otlp-tls-key") return pulumi.secret(args.otlpServerKeyPem);
+      const receiver = cfg.alerting.receivers.find((r) => `receiver-${r.name}` === id);
+      if (receiver?.secret) return pulumi.secret(receiver.secret.reveal());
+      throw new Error(`no value for secret ${id}`);
+    };
+    this.parameters = secretFiles(cfg).map(
+      (s) =>
+        new aws.ssm.Parameter(
+          `${name}-${s.id}`,
+          {
+            name: s.parameter,
+            type: "SecureString",
+            description: `${cfg.project}/${cfg.stack}: read at boot into ${s.path}`,
+            value: valueOf(s.id),
+            tags: resourceTags(cfg, `${name}-${s.id}`),
+          },
+          { parent: this },
+        ),
+    );
+    this.registerOutputs({ parameterNames: this.parameters.map((p) => p.name) });
+  }
+}

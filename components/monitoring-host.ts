@@ -1,0 +1,93 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { Architecture, StackConfig } from "./config";
+import { DATA_DEVICE_NAME } from "../hostfiles/layout";
+import { resourceTags } from "./tags";
+
+export interface MonitoringHostArgs {
+  config: StackConfig;
+  /** The stable network interface (security group attached) that becomes the instance's primary interface. */
+  networkInterfaceId: pulumi.Input<string>;
+  instanceProfileName: pulumi.Input<string>;
+  /** The data volume, attached as DATA_DEVICE_NAME; never created or deleted by this component. */
+  dataVolumeId: pulumi.Input<string>;
+  /** cloud-init user data (small: it fetches the config bundle). */
+  userData: pulumi.Input<string>;
+  /** Resources that must exist before the instance boots (the config bundle, the secret parameters). */
+  bootDependencies: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Public SSM parameter holding the current Amazon Linux 2023 AMI id for an architecture. */
+export function amiParameterName(architecture: Architecture): string {
+  return `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${architecture}`;
+}
+
+/**
+ * The EC2 instance running the monitoring services. Amazon Linux 2023 (SSM agent and AWS CLI preinstalled),
+ * IMDSv2 only with hop limit 1 (Security Hub EC2.8), encrypted root volume holding no state.
+ *
+ * The AMI is looked up at deploy time but changes to it are ignored: a new AMI release does not replace the host
+ * behind your back. Replace it deliberately (docs/operations.md); the data volume and network interface survive.
+ */
+export class MonitoringHost extends pulumi.ComponentResource {
+  readonly instance: aws.ec2.Instance;
+  readonly attachment: aws.ec2.VolumeAttachment;
+  readonly instanceId: pulumi.Output<string>;
+
+  constructor(name: string, args: MonitoringHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("monitoring-hosts:compute:MonitoringHost", name, {}, opts);
+    const cfg = args.config;
+    const ami = aws.ssm.getParameterOutput({ name: amiParameterName(cfg.architecture) }, { parent: this });
+
+    this.instance = new aws.ec2.Instance(
+      name,
+      {
+        ami: ami.value,
+        instanceType: cfg.instanceType,
+        iamInstanceProfile: args.instanceProfileName,
+        primaryNetworkInterface: { networkInterfaceId: args.networkInterfaceId },
+        metadataOptions: {
+          httpEndpoint: "enabled",
+          httpTokens: "required",
+          httpPutResponseHopLimit: 1,
+          instanceMetadataTags: "disabled",
+        },
+        rootBlockDevice: {
+          encrypted: true,
+          volumeType: "gp3",
+          volumeSize: cfg.rootVolumeSizeGiB,
+          deleteOnTermination: true,
+          tags: resourceTags(cfg, `${name}-root`),
+        },
+        userData: args.userData,
+        // User data only bootstraps; later changes arrive through the config bundle. Never replace for it.
+        userDataReplaceOnChange: false,
+        monitoring: true,
+        tags: resourceTags(cfg, name),
+      },
+      {
+        parent: this,
+        dependsOn: args.bootDependencies,
+        ignoreChanges: ["ami"],
+        // The network interface and the data volume attach to one instance at a time: the old host must be
+        // gone before its replacement can take them over.
+        deleteBeforeReplace: true,
+      },
+    );
+    this.instanceId = this.instance.id;
+
+    this.attachment = new aws.ec2.VolumeAttachment(
+      name,
+      {
+        instanceId: this.instance.id,
+        volumeId: args.dataVolumeId,
+        deviceName: DATA_DEVICE_NAME,
+        // Stop the instance before detaching (host replacement): the filesystem is unmounted cleanly.
+        stopInstanceBeforeDetaching: true,
+      },
+      { parent: this },
+    );
+
+    this.registerOutputs({ instanceId: this.instanceId });
+  }
+}

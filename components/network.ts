@@ -1,0 +1,127 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { StackConfig } from "./config";
+import { OTLP_PORTS } from "../hostfiles/layout";
+import { resourceTags } from "./tags";
+
+export interface MonitoringNetworkArgs {
+  config: StackConfig;
+}
+
+export interface IngressRule {
+  description: string;
+  port: number;
+  cidr?: string;
+  securityGroupId?: string;
+}
+
+/**
+ * The monitoring host's network identity: its security group and a network interface with a stable private IP.
+ * The interface outlives the instance, so replacing the host keeps the OTLP endpoint (and the IP in its TLS
+ * certificate) that applications use.
+ *
+ * The security group: Nothing is reachable from the internet: OTLP only from the applications'
+ * networks or security groups, ssh only from admin networks (and not at all in the default SSM mode, where the SSM
+ * agent connects out). The UIs (Grafana 3000, Prometheus 9090, ...) bind to 127.0.0.1 and are reached through a
+ * tunnel, so they have no rule at all.
+ */
+export class MonitoringNetwork extends pulumi.ComponentResource {
+  readonly securityGroup: aws.ec2.SecurityGroup;
+  readonly securityGroupId: pulumi.Output<string>;
+  readonly networkInterface: aws.ec2.NetworkInterface;
+  readonly privateIp: pulumi.Output<string>;
+
+  constructor(name: string, args: MonitoringNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("monitoring-hosts:network:MonitoringNetwork", name, {}, opts);
+    const cfg = args.config;
+    const child = { parent: this };
+
+    this.securityGroup = new aws.ec2.SecurityGroup(
+      name,
+      {
+        vpcId: cfg.vpcId,
+        description: `Monitoring host ${cfg.project}/${cfg.stack}: OTLP from applications, no public ingress`,
+        // Rules are separate resources below; inline rules would fight with them.
+        tags: resourceTags(cfg, name),
+      },
+      child,
+    );
+    this.securityGroupId = this.securityGroup.id;
+
+    ingressRules(cfg).forEach((rule, i) => {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-in-${i}`,
+        {
+          securityGroupId: this.securityGroup.id,
+          description: rule.description,
+          ipProtocol: "tcp",
+          fromPort: rule.port,
+          toPort: rule.port,
+          cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
+          cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
+          referencedSecurityGroupId: rule.securityGroupId,
+          tags: resourceTags(cfg, `${name}-in-${i}`),
+        },
+        child,
+      );
+    });
+
+    egressRules(cfg).forEach((rule, i) => {
+      new aws.vpc.SecurityGroupEgressRule(
+        `${name}-out-${i}`,
+        {
+          securityGroupId: this.securityGroup.id,
+          description: rule.description,
+          ipProtocol: "tcp",
+          fromPort: rule.port,
+          toPort: rule.port,
+          cidrIpv4: "0.0.0.0/0",
+          tags: resourceTags(cfg, `${name}-out-${i}`),
+        },
+        child,
+      );
+    });
+
+    this.networkInterface = new aws.ec2.NetworkInterface(
+      name,
+      {
+        subnetId: cfg.subnetId,
+        securityGroups: [this.securityGroup.id],
+        description: `Monitoring host ${cfg.project}/${cfg.stack} (stable OTLP endpoint)`,
+        tags: resourceTags(cfg, name),
+      },
+      child,
+    );
+    this.privateIp = this.networkInterface.privateIp;
+
+    this.registerOutputs({ securityGroupId: this.securityGroupId, privateIp: this.privateIp });
+  }
+}
+
+/** Every ingress rule of the host, derived from config only (the loader has already refused world-open CIDRs). */
+export function ingressRules(cfg: StackConfig): IngressRule[] {
+  const rules: IngressRule[] = [];
+  for (const port of OTLP_PORTS) {
+    for (const cidr of cfg.otlp.allowedCidrs) rules.push({ description: `OTLP ${port} from ${cidr}`, port, cidr });
+    for (const sg of cfg.otlp.allowedSecurityGroupIds) rules.push({ description: `OTLP ${port} from ${sg}`, port, securityGroupId: sg });
+  }
+  if (cfg.access.mode === "ssh") {
+    for (const cidr of cfg.access.adminCidrs) rules.push({ description: `ssh from admin network ${cidr}`, port: 22, cidr });
+  }
+  return rules;
+}
+
+/**
+ * Outbound: HTTPS (SSM, S3, release downloads, Slack/PagerDuty/webhooks) and the SMTP port of email receivers.
+ * DNS and NTP use the VPC resolver and the link-local time service, which security groups do not filter.
+ */
+export function egressRules(cfg: StackConfig): { description: string; port: number }[] {
+  const ports = new Map<number, string>([[443, "HTTPS: SSM, S3, downloads, alert receivers"]]);
+  for (const r of cfg.alerting.receivers) {
+    if (r.type === "email" && r.smarthost) {
+      const port = Number(r.smarthost.split(":").pop());
+      if (!ports.has(port)) ports.set(port, `SMTP for email receiver ${r.name}`);
+    }
+  }
+  return [...ports].map(([port, description]) => ({ port, description }));
+}

@@ -1,0 +1,87 @@
+/**
+ * The one place that calls `pulumi.runtime.setMocks` (several spec files each calling it: the last one wins).
+ * Every registered resource is recorded with its inputs, so specs assert on what would be sent to AWS.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
+
+export const PROJECT = "monitoring-hosts";
+export const resources: RecordedResource[] = [];
+export const FAKE_ACCOUNT = "123456789012";
+
+function fakeState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  const arnOf = (service: string, rest: string) => `arn:aws:${service}:eu-west-1:${FAKE_ACCOUNT}:${rest}`;
+  switch (type) {
+    case "aws:s3/bucket:Bucket": {
+      const bucket = `${name}-abc123`;
+      return { bucket, arn: `arn:aws:s3:::${bucket}` };
+    }
+    case "aws:ec2/networkInterface:NetworkInterface":
+      return { privateIp: name.includes("prd") ? "10.10.1.20" : "10.0.1.20" };
+    case "aws:ec2/instance:Instance":
+      return { privateIp: "10.0.1.20", arn: arnOf("ec2", `instance/i-${name}`) };
+    case "aws:iam/role:Role":
+      return { arn: `arn:aws:iam::${FAKE_ACCOUNT}:role/${name}`, name };
+    case "aws:iam/instanceProfile:InstanceProfile":
+      return { arn: `arn:aws:iam::${FAKE_ACCOUNT}:instance-profile/${name}`, name };
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        privateKeyPem: `-----BEGIN PRIVATE KEY-----\nMOCK-${name}\n-----END PRIVATE KEY-----\n`,
+        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-${name}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        publicKeyOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCK\n",
+      };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `-----BEGIN CERTIFICATE-----\nMOCK-${name}\n-----END CERTIFICATE-----\n` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nMOCK-${name}\n-----END CERTIFICATE REQUEST-----\n` };
+    default:
+      return { arn: arnOf(type.split(":")[1]?.split("/")[0] ?? "mock", name) };
+  }
+}
+
+pulumi.runtime.setMocks(
+  {
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+      resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const id = args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : args.type === "aws:ec2/instance:Instance" ? "i-0123456789abcdef0" : `${args.name}-id`;
+      return { id, state: { ...args.inputs, ...fakeState(args.type, args.name, args.inputs) } };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+      switch (args.token) {
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+          return { accountId: FAKE_ACCOUNT, arn: `arn:aws:iam::${FAKE_ACCOUNT}:user/test`, userId: "test" };
+        case "aws:index/getPartition:getPartition":
+          return { partition: "aws", dnsSuffix: "amazonaws.com" };
+        case "aws:ssm/getParameter:getParameter":
+          return { ...args.inputs, value: args.inputs.name.endsWith("arm64") ? "ami-0arm64000000000" : "ami-0x8664000000000", type: "String" };
+        case "aws:ec2/getSubnet:getSubnet":
+          return { ...args.inputs, availabilityZone: "eu-west-1a", vpcId: "vpc-00000000000000000" };
+        default:
+          return args.inputs;
+      }
+    },
+  },
+  PROJECT,
+  "test",
+  false, // preview=false: outputs resolve, so `apply` runs (with preview=true unknowns would hang the test)
+);
+
+/** The resolved value of an output. */
+export function valueOf<T>(o: pulumi.Output<T> | pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(o).apply((v) => { resolve(v as T); return v; }));
+}
+
+/** Waits until every pending resource registration has been recorded. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+export function byType(type: string, prefix = ""): RecordedResource[] {
+  return resources.filter((r) => r.type === type && r.name.startsWith(prefix));
+}
