@@ -7,6 +7,7 @@ import { Address4, Address6 } from "ip-address";
 import { ConfigSource, ENCRYPTED } from "./config-source";
 import { ConfigProblems, SecretValue, show } from "./config-problems";
 import { parseDuration, Duration } from "./duration";
+import { parseSlos, SloSpec } from "../slo/spec";
 
 export { ConfigError, SecretValue } from "./config-problems";
 export type { Duration } from "./duration";
@@ -84,6 +85,8 @@ export interface StackConfig {
   tags: Record<string, string>;
   /** Applications Prometheus scrapes directly (`appScrapeTargets`); empty when unset. */
   appScrapeTargets: AppScrapeTarget[];
+  /** Service Level Objectives (`slos`, docs/slos.md); slo/ turns them into recording rules and alerts. */
+  slos: SloSpec[];
 }
 
 export interface LoadOptions {
@@ -121,6 +124,7 @@ const KNOWN_KEYS = [
   "runbookBaseUrl",
   "tags",
   "appScrapeTargets",
+  "slos",
 ] as const;
 
 export function loadStackConfig(source: ConfigSource, options: LoadOptions = { requireSecrets: true }): StackConfig {
@@ -239,6 +243,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   }
   const tags = readTags(r, p, k);
   const appScrapeTargets = readAppScrapeTargets(r, p, k);
+  const slos = parseSlos(r.raw("slos"), k("slos"), p);
 
   p.throwIfAny(source.stack);
   // Every field below was checked above; the problems list is empty, so none is undefined.
@@ -263,6 +268,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     runbookBaseUrl: runbookBaseUrl!,
     tags,
     appScrapeTargets,
+    slos,
   };
 }
 
