@@ -19,6 +19,10 @@ export const DATA_FS_LABEL = "monitoring-data";
 /** Config bundle and helper scripts installed on the host. */
 export const CONFIG_ROOT = "/etc/monitoring-host";
 export const BIN_ROOT = "/usr/local/lib/monitoring-host";
+/** The host agent's own state (fetched bundles, verified release archives, applied markers), on the root volume. */
+export const STATE_DIR = "/var/lib/monitoring-host";
+/** Unprivileged user that polls S3 and downloads bundles and release archives; only the apply step runs as root. */
+export const SYNC_USER = "monitoring-sync";
 /** Files read from SSM Parameter Store at boot (secrets). tmpfs-backed, never on the data volume. */
 export const SECRETS_DIR = "/run/monitoring-host/secrets";
 

@@ -2,21 +2,34 @@
  * The secrets a host needs, where they live in SSM Parameter Store and where the host writes them.
  *
  * Pulumi creates one SecureString parameter per entry (components/host-secrets.ts); at boot, and before the
- * services start, the host reads them with its instance role into files under SECRETS_DIR (tmpfs), owned by the
- * one service that reads them. Their values never appear in user data, in the config bundle or in stack outputs.
+ * services start, the unprivileged `monitoring-secrets.service` reads them with the instance role into files under
+ * SECRETS_DIR (tmpfs, readable by nobody else). systemd hands each service only its own secrets with
+ * `LoadCredential=`, at `/run/credentials/<unit>/<name>` (`path`): that is the path service configs reference.
+ * Their values never appear in user data, in the config bundle or in stack outputs.
  */
 import type { StackConfig } from "../components/config";
 import { SECRETS_DIR, SERVICES } from "./layout";
+import { SERVICE_UNITS } from "./services/common";
 
 export interface SecretFile {
   /** Stable id, used for Pulumi resource names. */
   id: string;
   /** SSM parameter name. */
   parameter: string;
-  /** File written on the host. */
+  /** Where the service reads it: `/run/credentials/<unit>/<credential>` (systemd `LoadCredential=`). */
   path: string;
-  /** Owner of the file (the service user), mode 0400. */
+  /** The service user that gets it (through its unit's credential, mode 0400). */
   owner: string;
+  /** The unit that loads it, and the credential name in that unit. */
+  unit: string;
+  credential: string;
+  /** File the secrets unit writes (tmpfs under SECRETS_DIR, owned by the secrets unit's user only). */
+  sourcePath: string;
+}
+
+/** Path of a credential inside its unit's credentials directory. */
+export function credentialPath(unit: string, credential: string): string {
+  return `/run/credentials/${unit}/${credential}`;
 }
 
 /** Every SSM parameter of a stack lives below this prefix; the instance role may read exactly these. */
@@ -26,33 +39,31 @@ export function secretParameterPrefix(cfg: Pick<StackConfig, "project" | "stack"
 
 export function secretFiles(cfg: StackConfig): SecretFile[] {
   const prefix = secretParameterPrefix(cfg);
+  const entry = (id: string, parameter: string, service: "grafana" | "otelcol" | "alertmanager", credential: string): SecretFile => ({
+    id,
+    parameter,
+    path: credentialPath(SERVICE_UNITS[service], credential),
+    owner: SERVICES[service].user,
+    unit: SERVICE_UNITS[service],
+    credential,
+    sourcePath: `${SECRETS_DIR}/${service}/${credential}`,
+  });
   const files: SecretFile[] = [
-    {
-      id: "grafana-admin-password",
-      parameter: `${prefix}/grafana/admin-password`,
-      path: `${SECRETS_DIR}/grafana/admin-password`,
-      owner: SERVICES.grafana.user,
-    },
-    {
-      id: "otlp-tls-key",
-      parameter: `${prefix}/otelcol/otlp-server-key`,
-      path: `${SECRETS_DIR}/otelcol/otlp-server.key`,
-      owner: SERVICES.otelcol.user,
-    },
+    entry("grafana-admin-password", `${prefix}/grafana/admin-password`, "grafana", "admin-password"),
+    entry("otlp-tls-key", `${prefix}/otelcol/otlp-server-key`, "otelcol", "otlp-server.key"),
   ];
   for (const r of cfg.alerting.receivers) {
     if (!r.secret) continue;
-    files.push({
-      id: `receiver-${r.name}`,
-      parameter: `${prefix}/alertmanager/receivers/${r.name}`,
-      path: receiverSecretPath(r.name),
-      owner: SERVICES.alertmanager.user,
-    });
+    files.push(entry(`receiver-${r.name}`, `${prefix}/alertmanager/receivers/${r.name}`, "alertmanager", receiverCredential(r.name)));
   }
   return files;
 }
 
-/** File holding a receiver's secret (Slack URL, PagerDuty key, webhook URL, SMTP password). */
+function receiverCredential(receiverName: string): string {
+  return `receiver-${receiverName}`;
+}
+
+/** File holding a receiver's secret (Slack URL, PagerDuty key, webhook URL, SMTP password), as Alertmanager reads it. */
 export function receiverSecretPath(receiverName: string): string {
-  return `${SECRETS_DIR}/alertmanager/${receiverName}`;
+  return credentialPath(SERVICE_UNITS.alertmanager, receiverCredential(receiverName));
 }

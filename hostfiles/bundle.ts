@@ -1,0 +1,57 @@
+/**
+ * The config bundle: one JSON document with every file that goes onto the host (besides user data), the pinned
+ * versions and the secrets manifest (parameter names only). Pulumi uploads it to S3; the host's sync step polls
+ * its ETag. Deterministic: the same config renders the same bytes, so an unchanged config keeps the same ETag.
+ */
+import type { StackConfig } from "../components/config";
+import { renderHostFiles } from "./render-files";
+import { secretFiles } from "./secrets";
+import type { HostContext, HostFile } from "./types";
+import { resolveComponents, ResolvedComponent } from "./versions";
+
+export const BUNDLE_SCHEMA_VERSION = 1;
+
+export interface Bundle {
+  schemaVersion: typeof BUNDLE_SCHEMA_VERSION;
+  project: string;
+  stack: string;
+  architecture: string;
+  versions: ResolvedComponent[];
+  /** Which SSM parameter becomes which credential of which unit. No values. */
+  secrets: { id: string; parameter: string; unit: string; credential: string; path: string }[];
+  files: HostFile[];
+}
+
+export function buildBundle(cfg: StackConfig, ctx: HostContext): Bundle {
+  const files = [...renderHostFiles(cfg, ctx)].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    schemaVersion: BUNDLE_SCHEMA_VERSION,
+    project: cfg.project,
+    stack: cfg.stack,
+    architecture: cfg.architecture,
+    versions: resolveComponents(cfg.architecture),
+    secrets: secretFiles(cfg).map(({ id, parameter, unit, credential, path }) => ({ id, parameter, unit, credential, path })),
+    files,
+  };
+}
+
+export function renderBundle(cfg: StackConfig, ctx: HostContext): string {
+  const text = `${JSON.stringify(buildBundle(cfg, ctx), null, 1)}\n`;
+  assertNoSecrets(cfg, text, "config bundle");
+  return text;
+}
+
+/** Every secret value readable in this config; a rendered artefact containing one is a leak. */
+export function readableSecretValues(cfg: StackConfig): string[] {
+  return [cfg.grafanaAdminPassword, ...cfg.alerting.receivers.map((r) => r.secret)]
+    .filter((s) => s?.readable)
+    .map((s) => s!.reveal())
+    .filter((v) => v.length >= 8);
+}
+
+/** Defence in depth: refuses to emit an artefact that contains a secret value, without printing it. */
+export function assertNoSecrets(cfg: StackConfig, text: string, what: string): void {
+  if (readableSecretValues(cfg).some((v) => text.includes(v))) {
+    throw new Error(`${what} would contain a secret value; secrets must only be referenced by file path`);
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * Every file that lands on a monitoring host: service configs and meta-alerts (services/), SLO rules (slo/),
+ * systemd units (units.ts) and the host agent's scripts and manifests (agent.ts).
+ */
+import type { StackConfig } from "../components/config";
+import { sloRuleFiles } from "../slo";
+import { agentFiles } from "./agent";
+import { serviceFiles } from "./services";
+import type { HostContext, HostFile } from "./types";
+import { unitFiles } from "./units";
+
+export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg), ...agentFiles(cfg)];
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (!f.path.startsWith("/")) throw new Error(`host file path ${f.path} is not absolute`);
+    if (seen.has(f.path)) throw new Error(`two host files claim ${f.path}`);
+    seen.add(f.path);
+  }
+  return files;
+}

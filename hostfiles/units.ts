@@ -1,0 +1,325 @@
+/**
+ * The host's systemd units as a typed model rendered to unit-file text: one per service, plus the host agent's
+ * secrets, sync and apply units. Paths, users and ports come from layout.ts, command lines from
+ * services/flags.ts, so a unit cannot disagree with the config it runs.
+ *
+ * Every unit is sandboxed to an exposure score of at most 2.0 (`systemd-analyze security`), tests/units.spec.ts
+ * checks each one.
+ */
+import type { StackConfig } from "../components/config";
+import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICES, ServiceName, STATE_DIR, SYNC_USER } from "./layout";
+import { secretFiles } from "./secrets";
+import { serviceFlags } from "./services/flags";
+import { SERVICE_UNITS } from "./services/common";
+import type { HostFile } from "./types";
+
+/** Where unit files are installed on the host. */
+export const UNIT_DIR = "/etc/systemd/system";
+
+/** The host agent's units and scripts. */
+export const AGENT = {
+  secretsUnit: "monitoring-secrets.service",
+  syncUnit: "monitoring-sync.service",
+  syncTimer: "monitoring-sync.timer",
+  applyUnit: "monitoring-apply.service",
+  applyPath: "monitoring-apply.path",
+  secretsScript: `${BIN_ROOT}/monitoring-secrets`,
+  syncScript: `${BIN_ROOT}/monitoring-sync`,
+  applyScript: `${BIN_ROOT}/monitoring-apply`,
+  /** Written by the sync step after a new bundle is fetched and verified; the path unit starts apply on change. */
+  readyFile: `${STATE_DIR}/sync/ready`,
+  /** How often the host polls the bundle's ETag. */
+  pollInterval: "90s",
+} as const;
+
+/** Settings every unit gets: the sandbox. Units add only what they need on top (network, writable paths). */
+const SANDBOX: [string, string][] = [
+  ["NoNewPrivileges", "yes"],
+  ["ProtectSystem", "strict"],
+  ["ProtectHome", "yes"],
+  ["PrivateTmp", "yes"],
+  ["ProtectHostname", "yes"],
+  ["ProtectClock", "yes"],
+  ["ProtectKernelTunables", "yes"],
+  ["ProtectKernelModules", "yes"],
+  ["ProtectKernelLogs", "yes"],
+  ["ProtectControlGroups", "yes"],
+  ["RestrictNamespaces", "yes"],
+  ["LockPersonality", "yes"],
+  ["MemoryDenyWriteExecute", "yes"],
+  ["RestrictRealtime", "yes"],
+  ["RestrictSUIDSGID", "yes"],
+  ["SystemCallArchitectures", "native"],
+  ["SystemCallFilter", "@system-service"],
+  ["SystemCallFilter", "~@privileged @resources"],
+  ["SystemCallErrorNumber", "EPERM"],
+  ["KeyringMode", "private"],
+  ["UMask", "0077"],
+];
+
+export interface ServiceUnitSpec {
+  name: string;
+  description: string;
+  documentation?: string;
+  type: "simple" | "oneshot" | "exec";
+  /** Unprivileged user, or `dynamic` (DynamicUser=yes), or `root` (only the apply step). */
+  user: string | "dynamic" | "root";
+  execStart: string[][];
+  execReload?: string;
+  /** Ordering and dependencies. */
+  after?: string[];
+  wants?: string[];
+  requires?: string[];
+  requiresMountsFor?: string[];
+  /** Talks to other hosts (S3, SSM, receivers): otherwise only loopback is allowed. */
+  network: "loopback" | "any" | "none";
+  readWritePaths?: string[];
+  credentials?: { name: string; source: string }[];
+  environmentFiles?: string[];
+  environment?: Record<string, string>;
+  runtimeDirectory?: string;
+  /** Extra [Service] settings and overrides of the sandbox (same key replaces it). */
+  extra?: [string, string][];
+  /** Capabilities kept (empty: none). */
+  capabilities?: string[];
+  restart?: "on-failure" | "no";
+  remainAfterExit?: boolean;
+  wantedBy?: string;
+  limitNofile?: number;
+}
+
+/** Quotes one ExecStart word: `%` and `$` are unit-file specifiers/variables, whitespace needs quotes. */
+export function execWord(word: string): string {
+  const escaped = word.replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  if (escaped === "" || /[\s"'\\;]/.test(escaped)) return `"${escaped.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return escaped;
+}
+
+export function renderServiceUnit(u: ServiceUnitSpec): string {
+  const unit: [string, string][] = [["Description", u.description]];
+  if (u.documentation) unit.push(["Documentation", u.documentation]);
+  for (const w of u.wants ?? []) unit.push(["Wants", w]);
+  for (const r of u.requires ?? []) unit.push(["Requires", r]);
+  for (const a of u.after ?? []) unit.push(["After", a]);
+  for (const m of u.requiresMountsFor ?? []) unit.push(["RequiresMountsFor", m]);
+
+  const svc: [string, string][] = [["Type", u.type]];
+  if (u.user === "dynamic") svc.push(["DynamicUser", "yes"]);
+  else if (u.user !== "root") svc.push(["User", u.user], ["Group", u.user]);
+  for (const f of u.environmentFiles ?? []) svc.push(["EnvironmentFile", f]);
+  for (const [k, v] of Object.entries(u.environment ?? {})) svc.push(["Environment", `${k}=${v}`]);
+  for (const cmd of u.execStart) svc.push(["ExecStart", cmd.map(execWord).join(" ")]);
+  if (u.execReload) svc.push(["ExecReload", u.execReload]);
+  if (u.remainAfterExit) svc.push(["RemainAfterExit", "yes"]);
+  if (u.restart && u.restart !== "no") svc.push(["Restart", u.restart], ["RestartSec", "5s"]);
+  if (u.limitNofile) svc.push(["LimitNOFILE", String(u.limitNofile)]);
+  if (u.runtimeDirectory) svc.push(["RuntimeDirectory", u.runtimeDirectory], ["RuntimeDirectoryMode", "0700"]);
+  for (const c of u.credentials ?? []) svc.push(["LoadCredential", `${c.name}:${c.source}`]);
+
+  const sandbox: [string, string][] = [...SANDBOX];
+  if (u.user !== "root") {
+    sandbox.push(["PrivateDevices", "yes"], ["ProtectProc", "invisible"], ["ProcSubset", "pid"], ["RemoveIPC", "yes"]);
+  }
+  sandbox.push(["CapabilityBoundingSet", (u.capabilities ?? []).join(" ")], ["AmbientCapabilities", ""]);
+  if (u.network === "none") {
+    sandbox.push(["PrivateNetwork", "yes"], ["RestrictAddressFamilies", "AF_UNIX"]);
+  } else {
+    sandbox.push(["RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"]);
+    if (u.network === "loopback") sandbox.push(["IPAddressDeny", "any"], ["IPAddressAllow", "localhost"]);
+  }
+  for (const p of u.readWritePaths ?? []) sandbox.push(["ReadWritePaths", p]);
+  // A unit's own settings replace the sandbox default of the same key (e.g. node_exporter's /proc access).
+  const overridden = new Set((u.extra ?? []).map(([k]) => k));
+  const merged = [...sandbox.filter(([k]) => !overridden.has(k)), ...(u.extra ?? [])];
+
+  const install = u.wantedBy ? `\n[Install]\nWantedBy=${u.wantedBy}\n` : "";
+  const lines = (pairs: [string, string][]) => pairs.map(([k, v]) => `${k}=${v}`).join("\n");
+  return `# Generated by hostfiles/units.ts; do not edit on the host (the next bundle overwrites it).
+[Unit]
+${lines(unit)}
+
+[Service]
+${lines(svc)}
+
+# Sandbox
+${lines(merged)}
+${install}`;
+}
+
+/** The services that run telemetry (one unit each). */
+function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
+  const flags = serviceFlags(cfg);
+  const creds = (unit: string) =>
+    secretFiles(cfg)
+      .filter((s) => s.unit === unit)
+      .map((s) => ({ name: s.credential, source: s.sourcePath }));
+  const withSecrets = (unit: string): Partial<ServiceUnitSpec> => {
+    const credentials = creds(unit);
+    if (credentials.length === 0) return {};
+    // Secrets come from SSM at every boot; without them the service would start half-configured.
+    return { credentials, requires: [AGENT.secretsUnit], after: [AGENT.secretsUnit] };
+  };
+  const base = (name: ServiceName, description: string, doc: string): ServiceUnitSpec => {
+    const s = SERVICES[name];
+    return {
+      name: SERVICE_UNITS[name],
+      description,
+      documentation: doc,
+      type: "simple",
+      user: s.user,
+      execStart: [[s.bin, ...flags[name]]],
+      after: ["network-online.target"],
+      wants: ["network-online.target"],
+      // State must land on the data volume, never on the root volume when the volume is missing.
+      requiresMountsFor: s.dataDir ? [s.dataDir] : [],
+      network: "loopback",
+      readWritePaths: s.dataDir ? [s.dataDir] : [],
+      restart: "on-failure",
+      wantedBy: "multi-user.target",
+    };
+  };
+  const merge = (a: ServiceUnitSpec, b: Partial<ServiceUnitSpec>): ServiceUnitSpec => ({
+    ...a,
+    ...b,
+    after: [...(a.after ?? []), ...(b.after ?? [])],
+    requires: [...(a.requires ?? []), ...(b.requires ?? [])],
+  });
+  const hup = "/bin/kill -HUP $MAINPID";
+  return [
+    { ...base("prometheus", "Prometheus", "https://prometheus.io/docs/"), execReload: hup, limitNofile: 65536 },
+    // Receivers (Slack, PagerDuty, SMTP) are outside the host.
+    merge({ ...base("alertmanager", "Alertmanager", "https://prometheus.io/docs/alerting/"), execReload: hup, network: "any" }, withSecrets(SERVICE_UNITS.alertmanager)),
+    merge(base("grafana", "Grafana", "https://grafana.com/docs/grafana/latest/"), withSecrets(SERVICE_UNITS.grafana)),
+    // Loki and Tempo keep their blocks in S3.
+    { ...base("loki", "Loki", "https://grafana.com/docs/loki/latest/"), network: "any", limitNofile: 65536 },
+    { ...base("tempo", "Tempo", "https://grafana.com/docs/tempo/latest/"), network: "any", limitNofile: 65536 },
+    // The OTLP receivers are the host's only listeners reachable from the VPC.
+    merge(
+      { ...base("otelcol", "OpenTelemetry Collector (contrib)", "https://opentelemetry.io/docs/collector/"), execReload: hup, network: "any", limitNofile: 65536 },
+      withSecrets(SERVICE_UNITS.otelcol),
+    ),
+    {
+      ...base("nodeExporter", "Prometheus node_exporter", "https://github.com/prometheus/node_exporter"),
+      // Needs /proc (meminfo, diskstats, /proc/1/mountinfo for the filesystem collector) and statfs() of the data
+      // volume: the read-only view of ProtectSystem=strict keeps both; hiding /proc would blank the host metrics.
+      requiresMountsFor: [DATA_MOUNT],
+      extra: [
+        ["ProtectProc", "default"],
+        ["ProcSubset", "all"],
+      ],
+    },
+  ];
+}
+
+/** The host agent: secrets at boot, the S3 poll (unprivileged) and the apply step (root, no network). */
+function agentSpecs(): ServiceUnitSpec[] {
+  return [
+    {
+      name: AGENT.secretsUnit,
+      description: "Read the monitoring host's secrets from SSM Parameter Store into tmpfs",
+      type: "oneshot",
+      user: "dynamic",
+      execStart: [[AGENT.secretsScript, `${CONFIG_ROOT}/secrets.tsv`, SECRETS_DIR]],
+      after: ["network-online.target"],
+      wants: ["network-online.target"],
+      // Instance role credentials come from IMDS, the parameters from the SSM endpoint.
+      network: "any",
+      environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
+      // The CLI retries throttled calls; the unit retries when SSM or IMDS is not reachable yet.
+      environment: { HOME: "/tmp", AWS_RETRY_MODE: "standard", AWS_MAX_ATTEMPTS: "10" },
+      runtimeDirectory: SECRETS_DIR.replace(/^\/run\//, ""),
+      remainAfterExit: true,
+      restart: "on-failure",
+      wantedBy: "multi-user.target",
+      extra: [["RuntimeDirectoryPreserve", "yes"]],
+    },
+    {
+      name: AGENT.syncUnit,
+      description: "Fetch the monitoring host's config bundle from S3 when its ETag changed, and verify release downloads",
+      type: "oneshot",
+      user: SYNC_USER,
+      execStart: [[AGENT.syncScript]],
+      after: ["network-online.target"],
+      wants: ["network-online.target"],
+      network: "any",
+      environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
+      environment: { HOME: "/tmp" },
+      readWritePaths: [`${STATE_DIR}/sync`],
+    },
+    {
+      name: AGENT.applyUnit,
+      description: "Apply the fetched monitoring config bundle (files, binaries, users, units)",
+      type: "oneshot",
+      // Installs root-owned files, creates users and restarts units; it never touches the network (the sync
+      // step downloaded and verified everything it installs).
+      user: "root",
+      execStart: [[AGENT.applyScript]],
+      network: "none",
+      environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
+      // useradd also touches the mail spool and lastlog when they exist ("-": optional).
+      readWritePaths: ["/etc", "/usr/local", "/opt", DATA_MOUNT, STATE_DIR, "-/var/spool/mail", "-/var/log"],
+      capabilities: ["CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"],
+      extra: [
+        // useradd and chown are in @privileged; the capability set above is what bounds them.
+        ["SystemCallFilter", "@system-service @chown"],
+        ["PrivateDevices", "yes"],
+        ["ProtectProc", "invisible"],
+      ],
+    },
+  ];
+}
+
+function timerUnit(): string {
+  return `# Generated by hostfiles/units.ts; do not edit on the host (the next bundle overwrites it).
+[Unit]
+Description=Poll the monitoring host's config bundle in S3
+
+[Timer]
+OnBootSec=60s
+OnUnitInactiveSec=${AGENT.pollInterval}
+RandomizedDelaySec=15s
+
+[Install]
+WantedBy=timers.target
+`;
+}
+
+function pathUnit(): string {
+  return `# Generated by hostfiles/units.ts; do not edit on the host (the next bundle overwrites it).
+[Unit]
+Description=Apply the monitoring config bundle when the sync step has fetched a new one
+
+[Path]
+PathChanged=${AGENT.readyFile}
+Unit=${AGENT.applyUnit}
+
+[Install]
+WantedBy=paths.target
+`;
+}
+
+export function unitSpecs(cfg: StackConfig): ServiceUnitSpec[] {
+  return [...serviceSpecs(cfg), ...agentSpecs()];
+}
+
+/** Units started and enabled by the apply step, in start order. */
+export function enabledUnits(cfg: StackConfig): string[] {
+  return [AGENT.secretsUnit, ...serviceSpecs(cfg).map((u) => u.name), AGENT.syncTimer, AGENT.applyPath];
+}
+
+/** Every unit file as a HostFile. A changed service unit restarts its service (after daemon-reload). */
+export function unitFiles(cfg: StackConfig): HostFile[] {
+  const serviceNames = new Set(serviceSpecs(cfg).map((u) => u.name));
+  const files: HostFile[] = unitSpecs(cfg).map((u) => ({
+    path: `${UNIT_DIR}/${u.name}`,
+    content: renderServiceUnit(u),
+    mode: "0644",
+    owner: "root:root",
+    ...(serviceNames.has(u.name) ? { onChange: { unit: u.name, action: "restart" as const } } : {}),
+  }));
+  files.push(
+    { path: `${UNIT_DIR}/${AGENT.syncTimer}`, content: timerUnit(), mode: "0644", owner: "root:root", onChange: { unit: AGENT.syncTimer, action: "restart" } },
+    { path: `${UNIT_DIR}/${AGENT.applyPath}`, content: pathUnit(), mode: "0644", owner: "root:root", onChange: { unit: AGENT.applyPath, action: "restart" } },
+  );
+  return files;
+}

@@ -1,0 +1,75 @@
+/**
+ * The EC2 user data: a small `#cloud-config` (templates/host/user-data.yaml.hbs) that writes bootstrap.env (where the
+ * bundle is, which volume holds the data) and the sync script, and runs it once. It depends only on values that
+ * do not change with the host's configuration, so a config change never stops or replaces the instance.
+ */
+import type { StackConfig } from "../components/config";
+import { hostScript } from "./agent";
+import { assertNoSecrets } from "./bundle";
+import { BIN_ROOT, CONFIG_ROOT, STATE_DIR, SYNC_USER } from "./layout";
+import { renderTemplate, yamlBlock } from "./templates";
+import type { HostContext } from "./types";
+import { AGENT } from "./units";
+
+/** EC2's limit on user data. */
+export const USER_DATA_LIMIT_BYTES = 16 * 1024;
+
+/** The default login user of the Amazon Linux 2023 AMI (cloud-init's `default` user). */
+export const AMI_DEFAULT_USER = "ec2-user";
+
+const SAFE_VALUE = /^[A-Za-z0-9._\/:@+-]+$/;
+
+/** bootstrap.env: read by the scripts (sourced) and by the agent units (EnvironmentFile=). */
+export function bootstrapEnv(cfg: StackConfig, ctx: HostContext): string {
+  const vars: Record<string, string> = {
+    STACK: cfg.stack,
+    ARCHITECTURE: cfg.architecture,
+    AWS_REGION: cfg.region,
+    AWS_DEFAULT_REGION: cfg.region,
+    CONFIG_BUCKET: ctx.configBucket,
+    CONFIG_KEY: ctx.configObjectKey,
+    DATA_VOLUME_ID: ctx.dataVolumeId,
+    STATE_DIR,
+    CONFIG_ROOT,
+    BIN_ROOT,
+    SYNC_USER,
+  };
+  for (const [k, v] of Object.entries(vars)) {
+    // Unquoted so that systemd and the shell read it alike: no value may need quoting.
+    if (!SAFE_VALUE.test(v)) throw new Error(`bootstrap.env: ${k}=${JSON.stringify(v)} has characters that would need quoting`);
+  }
+  return `${Object.entries(vars)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n")}\n`;
+}
+
+/** cloud-config for the login user's public keys (public material only). */
+function accessBlock(cfg: StackConfig): string {
+  const keys = cfg.access.authorizedKeys;
+  if (keys.length === 0) return "";
+  if (cfg.access.sshUser === AMI_DEFAULT_USER) return yamlBlock({ ssh_authorized_keys: keys });
+  return yamlBlock({
+    users: [
+      "default",
+      { name: cfg.access.sshUser, shell: "/bin/bash", sudo: "ALL=(ALL) NOPASSWD:ALL", lock_passwd: true, ssh_authorized_keys: keys },
+    ],
+  });
+}
+
+export function renderUserData(cfg: StackConfig, ctx: HostContext): string {
+  const files = yamlBlock([
+    { path: `${CONFIG_ROOT}/bootstrap.env`, owner: "root:root", permissions: "0644", content: bootstrapEnv(cfg, ctx) },
+    { path: AGENT.syncScript, owner: "root:root", permissions: "0755", content: hostScript("monitoring-sync.sh") },
+  ]);
+  const text = renderTemplate("host/user-data.yaml.hbs", {
+    project: cfg.project,
+    stack: cfg.stack,
+    access: accessBlock(cfg),
+    files,
+    syncScript: AGENT.syncScript,
+  });
+  assertNoSecrets(cfg, text, "user data");
+  const size = Buffer.byteLength(text, "utf8");
+  if (size > USER_DATA_LIMIT_BYTES) throw new Error(`user data is ${size} bytes, over EC2's ${USER_DATA_LIMIT_BYTES}-byte limit`);
+  return text;
+}

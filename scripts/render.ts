@@ -1,0 +1,243 @@
+/**
+ * `npm run render -- <stack> [--out <dir>] [--no-validate]`: renders everything a monitoring host gets, offline
+ * (no Pulumi CLI, no AWS, no secrets), into out/<stack>/ mirroring host paths, plus out/<stack>/user-data.yaml and
+ * out/<stack>/bundle.json, then checks them with the real validators that are installed. Exits non-zero on a
+ * configuration error (its message, no stack trace) or a failed check.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ConfigError, loadStackConfig, StackConfig } from "../components/config";
+import { FileConfigSource } from "../components/config-source";
+import { PROMETHEUS_RULES_DIR, SERVICES } from "../hostfiles/layout";
+import { renderBundle, renderHostFiles, renderUserData } from "../hostfiles/render";
+import { placeholderContext, HostFile } from "../hostfiles/types";
+import { COMPONENTS } from "../hostfiles/versions";
+import { AGENT } from "../hostfiles/units";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+
+export interface Rendered {
+  cfg: StackConfig;
+  files: HostFile[];
+  userData: string;
+  bundle: string;
+  missingSecrets: string[];
+}
+
+/** Secrets the stack file does not set at all (encrypted ones are fine: the render never needs their values). */
+export function missingSecrets(source: FileConfigSource, cfg: StackConfig): string[] {
+  const missing: string[] = [];
+  if (source.get(`${cfg.project}:grafanaAdminPassword`) === undefined) missing.push(`${cfg.project}:grafanaAdminPassword`);
+  for (const r of cfg.alerting.receivers) {
+    const needsSecret = r.type !== "email" || r.authUsername !== undefined;
+    if (needsSecret && !r.secret) missing.push(`${cfg.project}:alertReceiverSecrets.${r.name}`);
+  }
+  return missing;
+}
+
+export function renderStack(stack: string, dir: string = PROJECT_DIR): Rendered {
+  const source = new FileConfigSource(stack, dir);
+  const cfg = loadStackConfig(source, { requireSecrets: false });
+  const ctx = placeholderContext(stack);
+  return {
+    cfg,
+    files: renderHostFiles(cfg, ctx),
+    userData: renderUserData(cfg, ctx),
+    bundle: renderBundle(cfg, ctx),
+    missingSecrets: missingSecrets(source, cfg),
+  };
+}
+
+/** Writes every file under `outDir` at its host path, plus user-data.yaml and bundle.json. */
+export function writeRendered(r: Rendered, outDir: string): void {
+  fs.rmSync(outDir, { recursive: true, force: true });
+  for (const f of r.files) {
+    const p = path.join(outDir, f.path);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, f.content, { mode: parseInt(f.mode, 8) });
+    fs.chmodSync(p, parseInt(f.mode, 8));
+  }
+  fs.writeFileSync(path.join(outDir, "user-data.yaml"), r.userData);
+  fs.writeFileSync(path.join(outDir, "bundle.json"), r.bundle);
+}
+
+export interface Check {
+  name: string;
+  status: "ok" | "failed" | "skipped";
+  detail?: string;
+}
+
+function tool(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`]).status === 0;
+}
+
+function exec(cmd: string, args: string[], cwd?: string) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", cwd, timeout: 120_000 });
+  return { status: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}`.trim(), stderr: (r.stderr ?? "").trim() };
+}
+
+/** The host binaries the units start: on this machine they are absent, and verify says so (and only that). */
+export function hostExecutables(): string[] {
+  return [...Object.values(SERVICES).map((s) => s.bin), AGENT.syncScript, AGENT.applyScript, AGENT.secretsScript];
+}
+
+/** `systemd-analyze verify` stderr minus the expected "not executable" lines for host binaries absent here. */
+export function unexpectedVerifyOutput(stderr: string): string[] {
+  const expected = new Set(hostExecutables());
+  return stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .filter((l) => {
+      const m = /^\S+: Command (\S+) is not executable: No such file or directory$/.exec(l);
+      return !(m && expected.has(m[1]));
+    });
+}
+
+/** Shell scripts among the files (by shebang), plus those embedded in the user data's write_files. */
+export function shellScripts(r: Rendered): { name: string; content: string }[] {
+  const isShell = (c: string) => /^#!\/(usr\/)?bin\/(env )?(ba)?sh\b/.test(c);
+  const scripts = r.files.filter((f) => isShell(f.content)).map((f) => ({ name: f.path, content: f.content }));
+  const doc = YAML.parse(r.userData) as { write_files?: { path: string; content: string }[] };
+  for (const wf of doc.write_files ?? []) {
+    if (isShell(wf.content)) scripts.push({ name: `user-data:${wf.path}`, content: wf.content });
+  }
+  return scripts;
+}
+
+export function validate(r: Rendered, outDir: string): Check[] {
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail?: string) => checks.push({ name, status: ok ? "ok" : "failed", detail });
+  const skip = (name: string, t: string) => checks.push({ name, status: "skipped", detail: `${t} not installed` });
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "render-check-"));
+  try {
+    if (tool("cloud-init")) {
+      const res = exec("cloud-init", ["schema", "--config-file", path.join(outDir, "user-data.yaml")]);
+      add(`cloud-init schema user-data.yaml (${Buffer.byteLength(r.userData)} bytes)`, res.status === 0 && /Valid cloud-config/.test(res.out), res.out);
+    } else skip("cloud-init schema", "cloud-init");
+
+    const promYml = path.join(outDir, SERVICES.prometheus.config);
+    if (!tool("promtool")) skip("promtool", "promtool");
+    else if (fs.existsSync(promYml)) {
+      // rule_files name host paths; point them into outDir so promtool loads the rendered rules.
+      const doc = YAML.parse(fs.readFileSync(promYml, "utf8")) as { rule_files?: string[] };
+      doc.rule_files = (doc.rule_files ?? []).map((g) => path.join(outDir, g));
+      const checked = path.join(scratch, "prometheus.yml");
+      fs.writeFileSync(checked, YAML.stringify(doc));
+      const res = exec("promtool", ["check", "config", checked]);
+      add("promtool check config", res.status === 0, res.out);
+      const rulesDir = path.join(outDir, PROMETHEUS_RULES_DIR);
+      for (const f of fs.existsSync(rulesDir) ? fs.readdirSync(rulesDir).sort() : []) {
+        const rr = exec("promtool", ["check", "rules", path.join(rulesDir, f)]);
+        add(`promtool check rules ${PROMETHEUS_RULES_DIR}/${f}`, rr.status === 0, rr.out);
+      }
+    }
+
+    const amYml = path.join(outDir, SERVICES.alertmanager.config);
+    if (!tool("amtool")) skip("amtool check-config", "amtool");
+    else if (fs.existsSync(amYml)) {
+      const version = /version (\d+)\.(\d+)/.exec(exec("amtool", ["--version"]).out);
+      let text = fs.readFileSync(amYml, "utf8");
+      let note = "";
+      if (version && Number(version[1]) === 0 && Number(version[2]) < 26) {
+        // Webhook url_file exists since 0.26 (the host runs a newer release): check a url in its place.
+        const doc = YAML.parse(text) as { receivers?: { webhook_configs?: Record<string, unknown>[] }[] };
+        for (const rcv of doc.receivers ?? [])
+          for (const w of rcv.webhook_configs ?? [])
+            if ("url_file" in w) {
+              delete w.url_file;
+              w.url = "https://webhook.invalid/checked-by-amtool-before-0.26";
+              note = " (webhook url_file checked as url: amtool < 0.26)";
+            }
+        text = YAML.stringify(doc);
+      }
+      const checked = path.join(scratch, "alertmanager.yml");
+      fs.writeFileSync(checked, text);
+      const res = exec("amtool", ["check-config", checked]);
+      add(`amtool check-config${note}`, res.status === 0, res.out);
+    }
+
+    const units = r.files.filter((f) => /\.(service|timer|path)$/.test(f.path));
+    if (!tool("systemd-analyze")) skip("systemd-analyze", "systemd-analyze");
+    else {
+      const unitDir = path.join(scratch, "units");
+      fs.mkdirSync(unitDir);
+      for (const u of units) fs.writeFileSync(path.join(unitDir, path.basename(u.path)), u.content);
+      for (const u of units) {
+        const name = path.basename(u.path);
+        const v = exec("systemd-analyze", ["verify", `./${name}`], unitDir);
+        const unexpected = unexpectedVerifyOutput(v.stderr);
+        add(`systemd-analyze verify ${name}`, unexpected.length === 0, unexpected.join("\n"));
+        // Exposure scores exist for services only (timers and path units run nothing themselves).
+        if (name.endsWith(".service")) {
+          const s = exec("systemd-analyze", ["security", "--offline=true", "--threshold=20", `./${name}`], unitDir);
+          const score = /Overall exposure level for \S+: ([\d.]+)/.exec(s.out)?.[1] ?? "?";
+          add(`systemd-analyze security ${name}: ${score}`, s.status === 0, s.status === 0 ? undefined : s.out.split("\n").slice(-3).join("\n"));
+        }
+      }
+    }
+
+    if (!tool("shellcheck")) skip("shellcheck", "shellcheck");
+    else {
+      for (const s of shellScripts(r)) {
+        const f = path.join(scratch, `script-${checks.length}.sh`);
+        fs.writeFileSync(f, s.content);
+        const res = exec("shellcheck", [f]);
+        add(`shellcheck ${s.name}`, res.status === 0, res.out);
+      }
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  return checks;
+}
+
+function main(argv: string[]): number {
+  const args = argv.filter((a) => !a.startsWith("--"));
+  const stack = args[0];
+  const outIdx = argv.indexOf("--out");
+  if (!stack) {
+    console.error("usage: npm run render -- <stack> [--out <dir>] [--no-validate]");
+    return 2;
+  }
+  let r: Rendered;
+  try {
+    r = renderStack(stack);
+  } catch (e) {
+    if (e instanceof ConfigError || (e instanceof Error && /^No stack file/.test(e.message))) {
+      console.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
+  if (r.missingSecrets.length > 0) {
+    console.warn(
+      `warning: ${r.missingSecrets.length} secret(s) not set for stack ${stack} (fine offline; \`pulumi up\` needs them):\n` +
+        r.missingSecrets.map((k) => `  - ${k}`).join("\n"),
+    );
+  }
+  const outDir = outIdx >= 0 ? path.resolve(argv[outIdx + 1]) : path.join(PROJECT_DIR, "out", stack);
+  writeRendered(r, outDir);
+  console.log(`rendered ${r.files.length} host files, user-data.yaml (${Buffer.byteLength(r.userData)} bytes) and bundle.json (${Buffer.byteLength(r.bundle)} bytes) into ${path.relative(process.cwd(), outDir) || "."}`);
+  const pinned = Object.entries(COMPONENTS).map(([n, c]) => `${n} ${c.version}`);
+  console.log(`pinned versions (${r.cfg.architecture}): ${pinned.join(", ")}`);
+  if (argv.includes("--no-validate")) return 0;
+
+  const checks = validate(r, outDir);
+  for (const c of checks) {
+    const mark = c.status === "ok" ? "ok     " : c.status === "failed" ? "FAILED " : "skipped";
+    console.log(`  ${mark} ${c.name}${c.status === "skipped" && c.detail ? ` (${c.detail})` : ""}`);
+    if (c.status === "failed" && c.detail) console.log(c.detail.replace(/^/gm, "          "));
+  }
+  const failed = checks.filter((c) => c.status === "failed").length;
+  const skipped = checks.filter((c) => c.status === "skipped").length;
+  console.log(`checks: ${checks.length - failed - skipped} ok, ${failed} failed, ${skipped} skipped`);
+  return failed > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2));
+}

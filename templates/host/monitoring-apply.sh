@@ -1,0 +1,248 @@
+#!/bin/bash
+# Applies the config bundle the sync step fetched: data volume, service users and data directories, verified
+# binaries, every file of the bundle, units. Idempotent: it runs at first boot (cloud-init, through
+# `monitoring-sync --bootstrap`) and from monitoring-apply.service whenever a new bundle was fetched. Only what
+# changed is touched, and only the units whose files changed are reloaded or restarted.
+#
+# Settings: bootstrap.env (user data) and host.env, services.tsv, versions.tsv from the bundle itself.
+set -euo pipefail
+
+log() { printf 'monitoring-apply: %s\n' "$*"; }
+die() {
+  printf 'monitoring-apply: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# Overridable so tests can run the functions against a temporary tree and fake tools.
+DEV_ROOT=${DEV_ROOT:-/dev}
+FSTAB=${FSTAB:-/etc/fstab}
+DEVICE_WAIT_SECONDS=${DEVICE_WAIT_SECONDS:-600}
+DEVICE_POLL_SECONDS=${DEVICE_POLL_SECONDS:-5}
+
+declare -A ACTIONS=()
+DAEMON_RELOAD=0
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data volume
+
+# Nitro instances show EBS volumes as NVMe devices whose by-id name carries the volume id (without its dash);
+# Xen instances use the attachment's device name (or its xvd alias).
+resolve_data_device() {
+  local vol=$1 name=${DATA_DEVICE_NAME#/dev/} candidate
+  for candidate in "$DEV_ROOT/disk/by-id/nvme-Amazon_Elastic_Block_Store_${vol//-/}" "$DEV_ROOT/$name" "$DEV_ROOT/${name/sd/xvd}"; do
+    if [ -e "$candidate" ]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# The volume is attached after the instance starts: wait for it, but not forever.
+wait_for_data_device() {
+  local vol=$1 waited=0 dev
+  until dev=$(resolve_data_device "$vol"); do
+    if ((waited >= DEVICE_WAIT_SECONDS)); then
+      die "data volume $vol did not appear within ${DEVICE_WAIT_SECONDS}s (looked for $DEV_ROOT/disk/by-id/nvme-Amazon_Elastic_Block_Store_${vol//-/} and $DATA_DEVICE_NAME); check its attachment"
+    fi
+    sleep "$DEVICE_POLL_SECONDS"
+    waited=$((waited + DEVICE_POLL_SECONDS))
+  done
+  printf '%s\n' "$dev"
+}
+
+# Formats the device only when it is blank. `blkid -p` probes the device itself (no cache) and exits 2 when it
+# finds no signature at all; a filesystem, a partition table or any error leaves the device untouched.
+ensure_filesystem() {
+  local dev=$1 rc=0 out
+  out=$(blkid -p -o export "$dev") || rc=$?
+  case $rc in
+    0)
+      if grep -q '^TYPE=' <<<"$out"; then
+        log "data volume $dev already has a filesystem ($(grep '^TYPE=' <<<"$out")); keeping its data"
+        return 0
+      fi
+      die "data volume $dev carries a signature but no filesystem ($(tr '\n' ' ' <<<"$out")); refusing to format it"
+      ;;
+    2)
+      log "data volume $dev is blank: creating an XFS filesystem labelled $DATA_FS_LABEL"
+      mkfs.xfs -L "$DATA_FS_LABEL" "$dev" || die "mkfs.xfs failed on $dev"
+      ;;
+    *)
+      die "blkid could not probe $dev (exit $rc); not formatting it"
+      ;;
+  esac
+}
+
+# One fstab line per mount point, by filesystem UUID (device names change between instances), with nofail so a
+# missing volume never blocks boot (the services then refuse to start: RequiresMountsFor=).
+ensure_fstab() {
+  local dev=$1 uuid fstype line
+  uuid=$(blkid -p -s UUID -o value "$dev") || die "cannot read the filesystem UUID of $dev"
+  fstype=$(blkid -p -s TYPE -o value "$dev") || die "cannot read the filesystem type of $dev"
+  if [ -z "$uuid" ] || [ -z "$fstype" ]; then die "no filesystem UUID/type on $dev"; fi
+  line="UUID=$uuid $DATA_MOUNT $fstype defaults,noatime,nofail,x-systemd.device-timeout=60s 0 2"
+  touch "$FSTAB"
+  if grep -qxF "$line" "$FSTAB"; then return 0; fi
+  # Replace what an earlier volume left for this mount point; keep everything else.
+  awk -v m="$DATA_MOUNT" '$2 != m' "$FSTAB" >"$FSTAB.monitoring-new"
+  printf '%s\n' "$line" >>"$FSTAB.monitoring-new"
+  cat "$FSTAB.monitoring-new" >"$FSTAB"
+  rm -f "$FSTAB.monitoring-new"
+  log "fstab: $line"
+}
+
+prepare_data_volume() {
+  local dev
+  mkdir -p "$DATA_MOUNT"
+  if mountpoint -q "$DATA_MOUNT"; then return 0; fi
+  dev=$(wait_for_data_device "$DATA_VOLUME_ID")
+  ensure_filesystem "$dev"
+  ensure_fstab "$dev"
+  systemctl daemon-reload
+  mount "$DATA_MOUNT" || die "cannot mount $DATA_MOUNT from $dev"
+  mountpoint -q "$DATA_MOUNT" || die "$DATA_MOUNT is not a mount point after mounting $dev"
+  log "data volume $DATA_VOLUME_ID ($dev) mounted at $DATA_MOUNT"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Users and directories
+
+ensure_user() {
+  local user=$1
+  id -u "$user" >/dev/null 2>&1 && return 0
+  useradd --system --user-group --no-create-home --home-dir / --shell /sbin/nologin "$user"
+  log "created system user $user"
+}
+
+# services.tsv: user, data directory ("-" for none). After an instance replacement the users may get other uids
+# than the files on the volume carry: ownership is fixed when the top directory does not match.
+ensure_users_and_dirs() {
+  local tsv=$1 user dir
+  while IFS=$'\t' read -r user dir; do
+    [ -n "$user" ] || continue
+    ensure_user "$user"
+    [ "$dir" != - ] || continue
+    install -d -m 0750 -o "$user" -g "$user" "$dir"
+    if [ "$(stat -c %U:%G "$dir")" != "$user:$user" ]; then chown -R "$user:$user" "$dir"; fi
+  done <"$tsv"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Binaries (downloaded and verified by the sync step; verified again here before anything is replaced)
+
+queue_action() {
+  local unit=$1 action=$2
+  if [ "$unit" = - ] || [ "$action" = - ]; then return 0; fi
+  if [ "${ACTIONS[$unit]:-}" != restart ]; then ACTIONS[$unit]=$action; fi
+}
+
+unpack_archive() {
+  local file=$1 type=$2 into=$3
+  case $type in
+    tar.gz) tar -xzf "$file" -C "$into" --no-same-owner ;;
+    zip) python3 -m zipfile -e "$file" "$into" ;;
+    *) die "unknown archive type $type" ;;
+  esac
+}
+
+install_binaries() {
+  local tsv=$1 name version unit artifact archive install dir work item from to items
+  while IFS=$'\t' read -r name version unit artifact _ _ _ archive install; do
+    [ -n "$name" ] || continue
+    if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
+    dir="$STATE_DIR/sync/artifacts/$name-$version"
+    [ -f "$dir/$artifact.sha256" ] || die "$name $version was not downloaded and verified by monitoring-sync; not installing it"
+    (cd "$dir" && sha256sum --quiet -c "$artifact.sha256") || die "checksum mismatch for $dir/$artifact; not installing $name $version"
+    work=$(mktemp -d)
+    unpack_archive "$dir/$artifact" "$archive" "$work"
+    IFS=, read -ra items <<<"$install"
+    for item in "${items[@]}"; do
+      from=${item%%=*}
+      to=${item#*=}
+      if [[ $from == tree:* ]]; then
+        # A whole tree (Grafana) is swapped in one rename, never half-updated.
+        rm -rf "$to.new" "$to.old"
+        cp -a "$work/${from#tree:}" "$to.new"
+        chown -R root:root "$to.new"
+        if [ -e "$to" ]; then mv "$to" "$to.old"; fi
+        mv "$to.new" "$to"
+        rm -rf "$to.old"
+      else
+        install -D -m 0755 -o root -g root "$work/$from" "$to"
+      fi
+    done
+    rm -rf "$work"
+    mkdir -p "$BIN_ROOT/installed"
+    printf '%s\n' "$version" >"$BIN_ROOT/installed/$name"
+    queue_action "$unit" restart
+    log "installed $name $version"
+  done <"$tsv"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Files
+
+# files.tsv: path, mode, owner, unit, action. A file is rewritten only when its content, mode or owner differ.
+install_files() {
+  local root=$1 path mode owner unit action src
+  while IFS=$'\t' read -r path mode owner unit action; do
+    [ -n "$path" ] || continue
+    src="$root/files$path"
+    if [ -f "$path" ] && cmp -s "$src" "$path" &&
+      [ "$(stat -c '%a %U:%G' "$path")" = "$(printf '%o' "$((8#$mode))") $owner" ]; then
+      continue
+    fi
+    install -D -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$src" "$path"
+    log "updated $path"
+    if [[ $path == "$UNIT_DIR"/* ]]; then DAEMON_RELOAD=1; fi
+    queue_action "$unit" "$action"
+  done <"$root/files.tsv"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Units
+
+apply_units() {
+  local unit
+  if ((DAEMON_RELOAD)); then systemctl daemon-reload; fi
+  # shellcheck disable=SC2086 # ENABLED_UNITS is a space-separated list of unit names
+  systemctl enable --quiet $ENABLED_UNITS
+  # In start order (secrets first), so a service restarted for a new secret reads the new value.
+  for unit in $ENABLED_UNITS; do
+    case ${ACTIONS[$unit]:-} in
+      reload) systemctl try-reload-or-restart "$unit" && log "reloaded $unit" ;;
+      restart) systemctl try-restart "$unit" && log "restarted $unit" ;;
+    esac
+  done
+  # --no-block: at first boot this runs inside cloud-final.service, which the units must not wait for.
+  # shellcheck disable=SC2086
+  systemctl start --no-block $ENABLED_UNITS
+}
+
+main() {
+  local current lock
+  # shellcheck source=/dev/null
+  . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
+  current="$STATE_DIR/sync/current"
+  [ -f "$current/files.tsv" ] || die "no fetched bundle in $current; run monitoring-sync first"
+  # shellcheck source=/dev/null
+  . "$current/files$CONFIG_ROOT/host.env"
+  lock="$STATE_DIR/apply.lock"
+  exec 9>"$lock"
+  flock 9
+
+  ensure_user "$SYNC_USER"
+  prepare_data_volume
+  ensure_users_and_dirs "$current/files$CONFIG_ROOT/services.tsv"
+  install_binaries "$current/files$CONFIG_ROOT/versions.tsv"
+  install_files "$current"
+  chown -R "$SYNC_USER:$SYNC_USER" "$STATE_DIR/sync"
+  apply_units
+  cp "$STATE_DIR/sync/etag" "$STATE_DIR/applied-etag"
+  log "applied bundle $(cat "$STATE_DIR/applied-etag")"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Post-deploy health check of the monitoring host, run by `pulumi up` (components/deploy-verification.ts) through
+# SSM Run Command or ssh, and by on-call by hand: `sudo /usr/local/lib/monitoring-host/monitoring-health`.
+#
+#   monitoring-health [--expect-etag ETAG] [--timeout SECONDS]
+#
+# 1. waits for cloud-init to finish (first boot);
+# 2. with --expect-etag: starts a sync now and waits until the host has applied exactly that config bundle;
+# 3. checks every service's health endpoint (health-checks.tsv: name, unit, URL), retrying until the deadline;
+# 4. checks that Prometheus loaded every rule file in its rules directory without errors.
+# On failure it names the service and prints its status and the tail of its journal, then exits 1.
+set -uo pipefail
+
+CONFIG_ROOT=${MONHOST_CONFIG_ROOT:-/etc/monitoring-host}
+STATE_DIR=${MONHOST_STATE_DIR:-/var/lib/monitoring-host}
+RULES_DIR=${MONHOST_RULES_DIR:-/etc/prometheus/rules}
+PROMETHEUS_URL=${MONHOST_PROMETHEUS_URL:-http://127.0.0.1:9090}
+SYNC_UNIT=${MONHOST_SYNC_UNIT:-monitoring-sync.service}
+CHECKS="$CONFIG_ROOT/health-checks.tsv"
+
+expect_etag=""
+timeout=600
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --expect-etag) expect_etag=${2:-}; shift 2 ;;
+    --timeout) timeout=${2:-}; shift 2 ;;
+    *) echo "usage: $0 [--expect-etag ETAG] [--timeout SECONDS]" >&2; exit 2 ;;
+  esac
+done
+case "$timeout" in '' | *[!0-9]*) echo "--timeout takes whole seconds" >&2; exit 2 ;; esac
+deadline=$(($(date +%s) + timeout))
+failures=0
+
+say() { printf '%s\n' "$*"; }
+remaining() { local left=$((deadline - $(date +%s))); [ "$left" -gt 0 ] && echo "$left" || echo 0; }
+
+explain_unit() {
+  local unit=$1
+  say "----- systemctl status $unit"
+  systemctl status "$unit" --no-pager --lines=0 2>&1 | head -n 15
+  say "----- journalctl -u $unit (last 40 lines)"
+  journalctl -u "$unit" -n 40 --no-pager 2>&1
+  say "-----"
+}
+
+fail() {
+  failures=$((failures + 1))
+  say "FAILED: $*"
+}
+
+# 1. cloud-init (first boot installs everything).
+if command -v cloud-init >/dev/null 2>&1; then
+  if ! timeout "$(remaining)" cloud-init status --wait >/dev/null 2>&1; then
+    fail "cloud-init did not finish successfully: $(cloud-init status 2>&1 | tr '\n' ' ')"
+    say "----- tail of /var/log/cloud-init-output.log"
+    tail -n 40 /var/log/cloud-init-output.log 2>&1
+    exit 1
+  fi
+  say "ok: cloud-init finished"
+fi
+
+# 2. The expected config bundle is applied (S3 ETags are quoted; compare without quotes).
+if [ -n "$expect_etag" ]; then
+  want=${expect_etag//\"/}
+  systemctl start --no-block "$SYNC_UNIT" >/dev/null 2>&1 || true
+  applied=""
+  while :; do
+    applied=$(tr -d '"' <"$STATE_DIR/applied-etag" 2>/dev/null || true)
+    [ "$applied" = "$want" ] && break
+    if [ "$(remaining)" -eq 0 ]; then
+      fail "config bundle $want was not applied in ${timeout}s (applied: ${applied:-none})"
+      explain_unit "$SYNC_UNIT"
+      explain_unit monitoring-apply.service
+      exit 1
+    fi
+    sleep 3
+  done
+  say "ok: config bundle $want applied"
+fi
+
+# 3. Health endpoints.
+[ -r "$CHECKS" ] || { say "FAILED: $CHECKS is missing: the config bundle was never applied"; exit 1; }
+while IFS=$'\t' read -r name unit url; do
+  [ -n "$name" ] || continue
+  case "$name" in '#'*) continue ;; esac
+  until code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url") && [ "$code" = 200 ]; do
+    if [ "$(remaining)" -eq 0 ]; then
+      fail "$name is not healthy: $url answered ${code:-nothing}"
+      explain_unit "$unit"
+      continue 2
+    fi
+    sleep 2
+  done
+  say "ok: $name ($url)"
+done <"$CHECKS"
+
+# 4. Prometheus loaded every rule file, and no rule reports an error.
+rules_json=$(curl -s --max-time 5 "$PROMETHEUS_URL/api/v1/rules" || true)
+if ! report=$(RULES_DIR="$RULES_DIR" python3 - "$rules_json" <<'PY'
+import glob, json, os, sys
+try:
+    groups = json.loads(sys.argv[1])["data"]["groups"]
+except Exception:
+    print("Prometheus /api/v1/rules did not answer with JSON")
+    sys.exit(1)
+loaded = {g.get("file") for g in groups}
+expected = sorted(glob.glob(os.path.join(os.environ["RULES_DIR"], "*.yml")))
+missing = [f for f in expected if f not in loaded]
+errors = [f'{g["name"]}/{r.get("name")}: {r.get("lastError")}' for g in groups for r in g.get("rules", []) if r.get("health") == "err"]
+if missing or errors:
+    for f in missing:
+        print(f"rule file not loaded: {f}")
+    for e in errors:
+        print(f"rule error: {e}")
+    sys.exit(1)
+print(f"{len(expected)} rule files, {sum(len(g.get('rules', [])) for g in groups)} rules loaded")
+PY
+); then
+  fail "prometheus rules: $report"
+  explain_unit prometheus.service
+else
+  say "ok: prometheus rules: $report"
+fi
+
+if [ "$failures" -gt 0 ]; then
+  say "monitoring host is NOT healthy: $failures check(s) failed"
+  exit 1
+fi
+say "monitoring host is healthy"

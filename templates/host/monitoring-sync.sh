@@ -1,0 +1,179 @@
+#!/bin/bash
+# Fetches the host's config bundle from S3 when its ETag changed, unpacks it, downloads the release archives it
+# pins and verifies each against its published SHA-256 checksum file, then signals the apply step.
+#
+# Runs unprivileged (monitoring-sync.service, every 90 s) so the network-facing part never has root; the apply
+# step (root, no network) installs what this verified. At first boot cloud-init runs it as root with
+# --bootstrap, which then runs the apply step itself. Settings: bootstrap.env (written by user data).
+set -euo pipefail
+
+log() { printf 'monitoring-sync: %s\n' "$*"; }
+die() {
+  printf 'monitoring-sync: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+load_env() {
+  # shellcheck source=/dev/null
+  . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
+  SYNC_DIR="$STATE_DIR/sync"
+}
+
+remote_etag() {
+  aws s3api head-object --bucket "$CONFIG_BUCKET" --key "$CONFIG_KEY" --query ETag --output text
+}
+
+# The instance role can take a little while to work after launch; the bundle may still be uploading.
+wait_for_etag() {
+  local tries=$1 i etag
+  for ((i = 1; i <= tries; i++)); do
+    if etag=$(remote_etag 2>/dev/null) && [ -n "$etag" ]; then
+      printf '%s\n' "$etag"
+      return 0
+    fi
+    sleep 10
+  done
+  die "cannot read s3://$CONFIG_BUCKET/$CONFIG_KEY (the instance role needs s3:GetObject on it)"
+}
+
+# Writes every file of the bundle below <dir>/files/<host path> and lists them in <dir>/files.tsv
+# (path, mode, owner, unit, action) for the apply step, which needs no JSON parser.
+unpack_bundle() {
+  python3 - "$1" "$2" <<'PY'
+import json, os, re, sys
+
+bundle, out = sys.argv[1], sys.argv[2]
+with open(bundle, encoding="utf-8") as fh:
+    doc = json.load(fh)
+if doc.get("schemaVersion") != 1:
+    sys.exit("monitoring-sync: unsupported bundle schemaVersion %r" % doc.get("schemaVersion"))
+rows = []
+for f in doc["files"]:
+    path, mode, owner = f["path"], f["mode"], f["owner"]
+    change = f.get("onChange") or {}
+    fields = [path, mode, owner, change.get("unit", "-"), change.get("action", "-")]
+    if not path.startswith("/") or ".." in path.split("/") or not re.fullmatch(r"0[0-7]{3}", mode):
+        sys.exit("monitoring-sync: refusing bundle entry %r" % path)
+    if any(re.search(r"\s", x) for x in fields):
+        sys.exit("monitoring-sync: whitespace in bundle entry %r" % path)
+    dest = os.path.join(out, "files", path.lstrip("/"))
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    with open(dest, "w", encoding="utf-8", newline="") as fh:
+        fh.write(f["content"])
+    rows.append("\t".join(fields))
+with open(os.path.join(out, "files.tsv"), "w", encoding="utf-8") as fh:
+    fh.write("".join(r + "\n" for r in rows))
+PY
+}
+
+# Downloads the bundle with this ETag into a fresh directory and prints the directory.
+fetch_bundle() {
+  local etag=$1 id dir
+  id=$(printf '%s' "$etag" | tr -dc 'A-Za-z0-9')
+  dir="$SYNC_DIR/bundles/$id"
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
+  aws s3api get-object --bucket "$CONFIG_BUCKET" --key "$CONFIG_KEY" --if-match "$etag" "$dir.tmp/bundle.json" >/dev/null ||
+    die "cannot download s3://$CONFIG_BUCKET/$CONFIG_KEY"
+  unpack_bundle "$dir.tmp/bundle.json" "$dir.tmp" || die "cannot unpack the bundle with ETag $etag"
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+  printf '%s\n' "$dir"
+}
+
+# Downloads one release archive and its published checksum file into <dir>, and keeps the archive only when its
+# SHA-256 matches. A mismatch stops the whole run with a non-zero exit: nothing unverified is ever installed.
+fetch_artifact() {
+  local dir=$1 artifact=$2 url=$3 sums_url=$4 format=$5 expected actual
+  rm -rf "$dir" "$dir.tmp"
+  mkdir -p "$dir.tmp"
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 15 -o "$dir.tmp/$artifact" "$url" || die "download failed: $url"
+  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 15 -o "$dir.tmp/published-checksums" "$sums_url" ||
+    die "download failed: $sums_url"
+  if [ "$format" = sums ]; then
+    expected=$(awk -v f="$artifact" '$2 == f || $2 == "*" f { print $1; exit }' "$dir.tmp/published-checksums")
+  else
+    expected=$(awk 'NR == 1 { print $1 }' "$dir.tmp/published-checksums")
+  fi
+  expected=$(printf '%s' "$expected" | tr 'A-F' 'a-f')
+  if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
+    rm -rf "$dir.tmp"
+    die "no SHA-256 for $artifact in $sums_url; not installing it"
+  fi
+  actual=$(sha256sum "$dir.tmp/$artifact" | awk '{ print $1 }')
+  if [ "$actual" != "$expected" ]; then
+    rm -rf "$dir.tmp"
+    die "checksum mismatch for $artifact: published $expected ($sums_url), downloaded $actual; not installing it"
+  fi
+  printf '%s  %s\n' "$expected" "$artifact" >"$dir.tmp/$artifact.sha256"
+  rm -f "$dir.tmp/published-checksums"
+  mv "$dir.tmp" "$dir"
+  log "verified $artifact ($expected)"
+}
+
+# versions.tsv: name, version, unit, artifact, url, checksum url, checksum format, archive type, install spec.
+fetch_artifacts() {
+  local tsv=$1 name version artifact url sums_url format dir
+  while IFS=$'\t' read -r name version _ artifact url sums_url format _; do
+    [ -n "$name" ] || continue
+    if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
+    dir="$SYNC_DIR/artifacts/$name-$version"
+    if [ -f "$dir/$artifact.sha256" ] && (cd "$dir" && sha256sum --quiet -c "$artifact.sha256" >/dev/null 2>&1); then
+      continue
+    fi
+    log "downloading $name $version"
+    fetch_artifact "$dir" "$artifact" "$url" "$sums_url" "$format"
+  done <"$tsv"
+}
+
+# Old bundles and archives of versions no longer pinned are removed; the current ones stay.
+prune() {
+  local keep=$1 tsv=$2 d name version
+  for d in "$SYNC_DIR"/bundles/*; do
+    [ -e "$d" ] || continue
+    [ "$d" = "$keep" ] || rm -rf "$d"
+  done
+  for d in "$SYNC_DIR"/artifacts/*; do
+    [ -e "$d" ] || continue
+    name=${d##*/}
+    version=${name##*-}
+    name=${name%-*}
+    awk -F'\t' -v n="$name" -v v="$version" '$1 == n && $2 == v { found = 1 } END { exit !found }' "$tsv" || rm -rf "$d"
+  done
+}
+
+main() {
+  local mode=${1:-poll} etag dir
+  load_env
+  mkdir -p "$SYNC_DIR"
+  if [ "$mode" = --bootstrap ]; then
+    etag=$(wait_for_etag 60)
+  else
+    etag=$(remote_etag) || die "cannot read s3://$CONFIG_BUCKET/$CONFIG_KEY (the instance role needs s3:GetObject on it)"
+  fi
+  if [ "$mode" != --bootstrap ] && [ "$etag" = "$(cat "$SYNC_DIR/etag" 2>/dev/null || true)" ]; then
+    # Unchanged. Re-signal when the last apply of this bundle did not finish (it failed, or the host rebooted).
+    if [ "$etag" != "$(cat "$STATE_DIR/applied-etag" 2>/dev/null || true)" ]; then
+      log "bundle $etag fetched but not applied yet; signalling the apply step again"
+      date -u +%FT%TZ >"$SYNC_DIR/ready"
+    fi
+    return 0
+  fi
+  log "fetching bundle $etag"
+  dir=$(fetch_bundle "$etag")
+  fetch_artifacts "$dir/files$CONFIG_ROOT/versions.tsv"
+  ln -sfn "$dir" "$SYNC_DIR/current.tmp"
+  mv -Tf "$SYNC_DIR/current.tmp" "$SYNC_DIR/current"
+  printf '%s\n' "$etag" >"$SYNC_DIR/etag"
+  prune "$dir" "$dir/files$CONFIG_ROOT/versions.tsv"
+  if [ "$mode" = --bootstrap ]; then
+    exec bash "$dir/files$BIN_ROOT/monitoring-apply"
+  fi
+  # monitoring-apply.path starts the apply step when this file changes.
+  date -u +%FT%TZ >"$SYNC_DIR/ready"
+  log "bundle $etag ready to apply"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi
