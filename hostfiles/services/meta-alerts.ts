@@ -79,7 +79,7 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
         expr: `(${dataFs} / ${dataFsSize} < 0.20) and predict_linear(${dataFs}[6h], 4 * 86400) < 0`,
         for: "30m",
         summary: "The data volume {{ $labels.mountpoint }} will be full within 4 days",
-        description: "Only {{ $value | humanize1024 }}B would be free in 4 days at the rate of the last 6 hours; less than 20 % is free now.",
+        description: "Only {{ $value | humanizePercentage }} of the data volume is free, and at the rate of the last 6 hours it is full within 4 days.",
         runbook: "data-volume-filling-up",
       },
       {
