@@ -83,6 +83,15 @@ export interface StackConfig {
   runbookBaseUrl: string;
   /** Extra tags for every resource (Name, environment and stack are always set). */
   tags: Record<string, string>;
+  /** Operations: daily data-volume snapshots, the EC2-level alarm path that works when the host is dead, and the
+   * post-deploy health check. */
+  operations: {
+    snapshotRetentionDays: number;
+    hostAlarmEmails: string[];
+    /** HTTPS endpoint of a pager (e.g. a PagerDuty CloudWatch integration URL); secret because it embeds a key. */
+    hostAlarmPagerUrl?: SecretValue;
+    verifyDeploy: boolean;
+  };
   /** Applications Prometheus scrapes directly (`appScrapeTargets`); empty when unset. */
   appScrapeTargets: AppScrapeTarget[];
   /** Service Level Objectives (`slos`, docs/slos.md); slo/ turns them into recording rules and alerts. */
@@ -125,6 +134,10 @@ const KNOWN_KEYS = [
   "tags",
   "appScrapeTargets",
   "slos",
+  "snapshotRetentionDays",
+  "hostAlarmEmails",
+  "hostAlarmPagerUrl",
+  "verifyDeploy",
 ] as const;
 
 export function loadStackConfig(source: ConfigSource, options: LoadOptions = { requireSecrets: true }): StackConfig {
@@ -243,6 +256,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   }
   const tags = readTags(r, p, k);
   const appScrapeTargets = readAppScrapeTargets(r, p, k);
+  const operations = readOperations(r, p, k, isProduction, options);
   const slos = parseSlos(r.raw("slos"), k("slos"), p);
 
   p.throwIfAny(source.stack);
@@ -268,6 +282,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     runbookBaseUrl: runbookBaseUrl!,
     tags,
     appScrapeTargets,
+    operations: operations as StackConfig["operations"],
     slos,
   };
 }
@@ -667,4 +682,37 @@ export function cidrProblem(cidr: string): string | undefined {
   const given = v6 ? new Address6(addr.addressMinusSuffix).correctForm() : addr.addressMinusSuffix;
   if (network !== given) return `has host bits set; the network is ${network}/${addr.subnetMask}`;
   return undefined;
+}
+
+function readOperations(
+  r: Reader,
+  p: ConfigProblems,
+  k: (key: string) => string,
+  isProduction: boolean,
+  options: LoadOptions,
+): Partial<StackConfig["operations"]> {
+  const snapshotRetentionDays = r.integer("snapshotRetentionDays", 1, 365);
+  if (isProduction && snapshotRetentionDays !== undefined && snapshotRetentionDays < 7) {
+    p.add(k("snapshotRetentionDays"), `${snapshotRetentionDays} is too short for prd; allowed: 7 to 365`);
+  }
+  const hostAlarmEmails = r.stringList("hostAlarmEmails");
+  hostAlarmEmails.forEach((e, i) => {
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) p.add(`${k("hostAlarmEmails")}[${i}]`, `${show(e)} must be an email address`);
+  });
+  reportDuplicates(p, k("hostAlarmEmails"), hostAlarmEmails);
+  const raw = r.raw("hostAlarmPagerUrl");
+  let hostAlarmPagerUrl: SecretValue | undefined;
+  if (raw === ENCRYPTED) hostAlarmPagerUrl = new SecretValue(undefined);
+  else if (raw !== undefined && raw !== "") {
+    hostAlarmPagerUrl = r.secret("hostAlarmPagerUrl", options, {
+      check: (v) => (/^https:\/\/\S+$/.test(v) ? undefined : "must be an https:// URL"),
+    });
+  }
+  if (isProduction && hostAlarmEmails.length === 0 && raw === undefined) {
+    p.add(
+      k("hostAlarmEmails"),
+      "is empty and hostAlarmPagerUrl is unset: in prd nobody would hear that the monitoring host itself died; add an address or a pager URL",
+    );
+  }
+  return { snapshotRetentionDays, hostAlarmEmails, hostAlarmPagerUrl, verifyDeploy: r.boolean("verifyDeploy", true) };
 }

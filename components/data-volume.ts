@@ -3,6 +3,7 @@ import * as aws from "@pulumi/aws";
 import type { StackConfig } from "./config";
 import { dataProtection } from "./data-protection";
 import { resourceTags } from "./tags";
+import { backupTargetTags } from "./data-volume-backups";
 
 export interface DataVolumeArgs {
   config: StackConfig;
@@ -32,7 +33,8 @@ export class DataVolume extends pulumi.ComponentResource {
         throughput: cfg.dataVolume.throughputMiBps,
         encrypted: true,
         finalSnapshot: true,
-        tags: { ...resourceTags(cfg, name), "monitoring-hosts:role": "data" },
+        // The backup tag puts the volume under the daily snapshot policy (DataVolumeBackups).
+        tags: { ...resourceTags(cfg, name), ...backupTargetTags(cfg) },
       },
       { parent: this, ...dataProtection(cfg) },
     );

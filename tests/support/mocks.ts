@@ -2,6 +2,7 @@
  * The one place that calls `pulumi.runtime.setMocks` (several spec files each calling it: the last one wins).
  * Every registered resource is recorded with its inputs, so specs assert on what would be sent to AWS.
  */
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface RecordedResource {
@@ -21,6 +22,9 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
       const bucket = `${name}-abc123`;
       return { bucket, arn: `arn:aws:s3:::${bucket}` };
     }
+    case "aws:s3/bucketObjectv2:BucketObjectv2":
+      // S3's ETag of a single-part upload is the MD5 of the content.
+      return { etag: createHash("md5").update(String(inputs.content ?? "")).digest("hex") };
     case "aws:ec2/networkInterface:NetworkInterface":
       return { privateIp: name.includes("prd") ? "10.10.1.20" : "10.0.1.20" };
     case "aws:ec2/instance:Instance":
@@ -84,4 +88,17 @@ export async function settle(): Promise<void> {
 
 export function byType(type: string, prefix = ""): RecordedResource[] {
   return resources.filter((r) => r.type === type && r.name.startsWith(prefix));
+}
+
+/** Pulumi's marker for a secret value as the mock monitor receives it. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretValue(v: unknown): boolean {
+  return !!v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_SIG_VALUE;
+}
+
+/** The value inside a secret marker (or the value itself). */
+export function plain<T = any>(v: unknown): T {
+  return (isSecretValue(v) ? (v as { value: unknown }).value : v) as T;
 }

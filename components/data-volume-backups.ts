@@ -1,0 +1,74 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import type { StackConfig } from "./config";
+import { resourceTags } from "./tags";
+
+export interface DataVolumeBackupsArgs {
+  config: StackConfig;
+}
+
+/** Tag that marks a stack's data volume for its snapshot policy. */
+export function backupTargetTags(cfg: StackConfig): Record<string, string> {
+  return { "monitoring-hosts:backup": `${cfg.project}-${cfg.stack}-data` };
+}
+
+/** The daily snapshot's UTC start time: off-peak for most European and American teams. */
+export const SNAPSHOT_TIME_UTC = "03:00";
+
+/**
+ * Daily crash-consistent snapshots of the data volume by Data Lifecycle Manager, kept `snapshotRetentionDays`.
+ * Restoring is a runbook (docs/operations.md: "Restore from a snapshot"). Prometheus replays its WAL and Loki/Tempo
+ * their WALs after a restore, so a crash-consistent snapshot is enough.
+ */
+export class DataVolumeBackups extends pulumi.ComponentResource {
+  readonly policy: aws.dlm.LifecyclePolicy;
+
+  constructor(name: string, args: DataVolumeBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("monitoring-hosts:operations:DataVolumeBackups", name, {}, opts);
+    const cfg = args.config;
+    const child = { parent: this };
+
+    const role = new aws.iam.Role(
+      name,
+      {
+        description: `DLM snapshots of the ${cfg.project}/${cfg.stack} data volume`,
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { Service: "dlm.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+        tags: resourceTags(cfg, name),
+      },
+      child,
+    );
+    new aws.iam.RolePolicyAttachment(
+      name,
+      { role: role.name, policyArn: "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole" },
+      child,
+    );
+
+    this.policy = new aws.dlm.LifecyclePolicy(
+      name,
+      {
+        description: `Daily snapshots of ${cfg.project}/${cfg.stack} monitoring data`,
+        executionRoleArn: role.arn,
+        state: "ENABLED",
+        policyDetails: {
+          resourceTypes: ["VOLUME"],
+          targetTags: backupTargetTags(cfg),
+          schedules: [
+            {
+              name: `daily-${cfg.operations.snapshotRetentionDays}d`,
+              createRule: { interval: 24, intervalUnit: "HOURS", times: SNAPSHOT_TIME_UTC },
+              retainRule: { count: cfg.operations.snapshotRetentionDays },
+              copyTags: true,
+              tagsToAdd: { "monitoring-hosts:snapshot": "daily" },
+            },
+          ],
+        },
+        tags: resourceTags(cfg, name),
+      },
+      child,
+    );
+    this.registerOutputs({ policyArn: this.policy.arn });
+  }
+}

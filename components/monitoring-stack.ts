@@ -1,0 +1,167 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "./config";
+import { sshAlias, sshCommand, sshConfigBlock, tunnelCommands } from "./access-info";
+import { AutomationKey } from "./automation-key";
+import { DataVolume } from "./data-volume";
+import { DataVolumeBackups } from "./data-volume-backups";
+import { DeployVerification } from "./deploy-verification";
+import { HostAlarms } from "./host-alarms";
+import { HostConfigBundle, bundleObjectKey } from "./host-config-bundle";
+import { HostIdentity } from "./host-identity";
+import { HostSecrets } from "./host-secrets";
+import { MonitoringHost } from "./monitoring-host";
+import { MonitoringNetwork } from "./network";
+import { OtlpTls } from "./otlp-tls";
+import { TelemetryBuckets } from "./telemetry-buckets";
+import { SERVICES } from "../hostfiles/layout";
+import { renderBundle, renderUserData } from "../hostfiles/render";
+import { secretParameterPrefix } from "../hostfiles/secrets";
+import type { HostContext } from "../hostfiles/types";
+
+export interface MonitoringStackArgs {
+  config: StackConfig;
+}
+
+/**
+ * One environment's monitoring host and everything it needs: network, telemetry buckets, data volume, identity,
+ * secrets, TLS, the config bundle and the instance. Resources are created in the order the host needs them at
+ * boot: the bundle and the secrets exist before the instance starts.
+ */
+export class MonitoringStack extends pulumi.ComponentResource {
+  readonly instanceId: pulumi.Output<string>;
+  readonly privateIp: pulumi.Output<string>;
+  readonly dataVolumeId: pulumi.Output<string>;
+  readonly lokiBucket: pulumi.Output<string>;
+  readonly tempoBucket: pulumi.Output<string>;
+  readonly configBucket: pulumi.Output<string>;
+  readonly securityGroupId: pulumi.Output<string>;
+  readonly otlpCaCertificate: pulumi.Output<string>;
+  readonly otlpEndpoints: pulumi.Output<{ grpc: string; http: string }>;
+  readonly sshConfig: pulumi.Output<string>;
+  readonly sshCommand: pulumi.Output<string>;
+  readonly tunnels: pulumi.Output<Record<string, string>>;
+  /** Secret output: the stack's automation ssh key. */
+  readonly automationPrivateKey: pulumi.Output<string>;
+  /** The child components, for composition by later features (deploy checks, backups) and for tests. */
+  readonly parts: {
+    network: MonitoringNetwork;
+    buckets: TelemetryBuckets;
+    dataVolume: DataVolume;
+    bundle: HostConfigBundle;
+    identity: HostIdentity;
+    host: MonitoringHost;
+    backups: DataVolumeBackups;
+    alarms: HostAlarms;
+    verification?: DeployVerification;
+  };
+
+  constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("monitoring-hosts:index:MonitoringStack", name, {}, opts);
+    const cfg = args.config;
+    const child = { parent: this };
+
+    const network = new MonitoringNetwork(`${name}-net`, { config: cfg }, child);
+    const buckets = new TelemetryBuckets(`${name}-telemetry`, { config: cfg }, child);
+    const dataVolume = new DataVolume(`${name}-data`, { config: cfg }, child);
+    const tls = new OtlpTls(`${name}-otlp`, { config: cfg, privateIp: network.privateIp }, child);
+    const automationKey = new AutomationKey(`${name}-automation`, {}, child);
+
+    const context = (configBucket: pulumi.Input<string>): pulumi.Output<HostContext> =>
+      pulumi
+        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolume.volumeId, network.privateIp, tls.caCertPem, tls.serverCertPem])
+        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, otlpCaCertPem, otlpServerCertPem]) => ({
+          lokiBucket,
+          tempoBucket,
+          configBucket: bucket,
+          configObjectKey: bundleObjectKey(cfg),
+          dataVolumeId,
+          privateIp,
+          otlpCaCertPem,
+          otlpServerCertPem,
+        }));
+
+    const bundle = new HostConfigBundle(
+      `${name}-config`,
+      { config: cfg, render: (bucketName) => context(bucketName).apply((ctx) => renderBundle(cfg, ctx)) },
+      child,
+    );
+    const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
+    const identity = new HostIdentity(
+      `${name}-host`,
+      {
+        config: cfg,
+        telemetryBucketArns: [buckets.loki.arn, buckets.tempo.arn],
+        configBucketArn: bundle.bucket.arn,
+        configObjectKey: bundle.objectKey,
+        secretParameterPrefix: secretParameterPrefix(cfg),
+      },
+      child,
+    );
+
+    // The automation key is authorised next to the on-call engineers' keys (public keys only).
+    const userData = pulumi
+      .all([context(bundle.bucket.name), automationKey.publicKeyOpenssh])
+      .apply(([ctx, automationPublicKey]) =>
+        renderUserData({ ...cfg, access: { ...cfg.access, authorizedKeys: [...cfg.access.authorizedKeys, automationPublicKey] } }, ctx),
+      );
+
+    const host = new MonitoringHost(
+      `${name}-host`,
+      {
+        config: cfg,
+        networkInterfaceId: network.networkInterface.id,
+        instanceProfileName: identity.instanceProfile.name,
+        dataVolumeId: dataVolume.volumeId,
+        userData,
+        bootDependencies: [bundle, secrets],
+      },
+      child,
+    );
+
+    const backups = new DataVolumeBackups(`${name}-backups`, { config: cfg }, child);
+    const alarms = new HostAlarms(`${name}-alarms`, { config: cfg, instanceId: host.instanceId }, child);
+
+    const verification = cfg.operations.verifyDeploy
+      ? new DeployVerification(
+          `${name}-verify`,
+          {
+            config: cfg,
+            instanceId: host.instanceId,
+            privateIp: network.privateIp,
+            bundleEtag: bundle.object.etag,
+            automationPrivateKey: automationKey.privateKeyOpenssh,
+            dependsOn: [host.attachment, bundle],
+          },
+          child,
+        )
+      : undefined;
+
+    this.parts = { network, buckets, dataVolume, bundle, identity, host, backups, alarms, verification };
+    this.instanceId = host.instanceId;
+    this.privateIp = network.privateIp;
+    this.dataVolumeId = dataVolume.volumeId;
+    this.lokiBucket = buckets.loki.name;
+    this.tempoBucket = buckets.tempo.name;
+    this.configBucket = bundle.bucket.name;
+    this.securityGroupId = network.securityGroupId;
+    this.otlpCaCertificate = tls.caCertPem;
+    this.otlpEndpoints = network.privateIp.apply((ip) => ({
+      grpc: `https://${ip}:${SERVICES.otelcol.ports.otlpGrpc}`,
+      http: `https://${ip}:${SERVICES.otelcol.ports.otlpHttp}`,
+    }));
+    const ids = pulumi.all([host.instanceId, network.privateIp]).apply(([instanceId, privateIp]) => ({ instanceId, privateIp }));
+    this.sshConfig = ids.apply((i) => sshConfigBlock(cfg, i));
+    this.sshCommand = ids.apply((i) => sshCommand(cfg, i));
+    this.tunnels = ids.apply((i) => tunnelCommands(cfg, i));
+    this.automationPrivateKey = automationKey.privateKeyOpenssh;
+
+    this.registerOutputs({
+      instanceId: this.instanceId,
+      privateIp: this.privateIp,
+      dataVolumeId: this.dataVolumeId,
+      lokiBucket: this.lokiBucket,
+      tempoBucket: this.tempoBucket,
+      sshAlias: sshAlias(cfg),
+    });
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Entry point of `pulumi up`: reads and validates the stack config, composes the components, exports outputs.
+ * A config mistake stops here, before any resource is created, with every problem listed and no stack trace.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, loadStackConfig } from "./components/config";
+import { PulumiConfigSource } from "./components/config-source";
+import { MonitoringStack } from "./components/monitoring-stack";
+
+// Not in the SDK's typings, but part of its runtime: whether a key was set with --secret.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeConfig: { isConfigSecret(k: string): boolean } = require("@pulumi/pulumi/runtime/config");
+
+function loadConfig() {
+  try {
+    return loadStackConfig(
+      new PulumiConfigSource(pulumi.getProject(), pulumi.getStack(), {
+        allConfig: pulumi.runtime.allConfig,
+        isConfigSecret: runtimeConfig.isConfigSecret,
+      }),
+    );
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+
+const config = loadConfig();
+const stack = new MonitoringStack(`${config.project}-${config.stack}`, { config });
+
+export const instanceId = stack.instanceId;
+export const privateIp = stack.privateIp;
+export const dataVolumeId = stack.dataVolumeId;
+export const lokiBucket = stack.lokiBucket;
+export const tempoBucket = stack.tempoBucket;
+export const configBucket = stack.configBucket;
+export const securityGroupId = stack.securityGroupId;
+export const otlpEndpoints = stack.otlpEndpoints;
+/** Application teams trust this CA to send OTLP over TLS. */
+export const otlpCaCertificate = stack.otlpCaCertificate;
+/** Paste into ~/.ssh/config, then `ssh <alias>`. */
+export const sshConfig = stack.sshConfig;
+export const sshCommand = stack.sshCommand;
+export const tunnels = stack.tunnels;
+/** Secret: `pulumi stack output automationPrivateKey --show-secrets`. */
+export const automationPrivateKey = stack.automationPrivateKey;
