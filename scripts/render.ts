@@ -196,16 +196,17 @@ export function validate(r: Rendered, outDir: string): Check[] {
 }
 
 function main(argv: string[]): number {
-  const args = argv.filter((a) => !a.startsWith("--"));
-  const stack = args[0];
-  const outIdx = argv.indexOf("--out");
+  const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+  const optionValues = new Set([option("--out"), option("--project")]);
+  const stack = argv.find((a) => !a.startsWith("--") && !optionValues.has(a));
   if (!stack) {
-    console.error("usage: npm run render -- <stack> [--out <dir>] [--no-validate]");
+    console.error("usage: npm run render -- <stack> [--out <dir>] [--project <dir with Pulumi.yaml>] [--no-validate]");
     return 2;
   }
+  const projectDir = path.resolve(option("--project") ?? PROJECT_DIR);
   let r: Rendered;
   try {
-    r = renderStack(stack);
+    r = renderStack(stack, projectDir);
   } catch (e) {
     if (e instanceof ConfigError || (e instanceof Error && /^No stack file/.test(e.message))) {
       console.error(e.message);
@@ -219,7 +220,7 @@ function main(argv: string[]): number {
         r.missingSecrets.map((k) => `  - ${k}`).join("\n"),
     );
   }
-  const outDir = outIdx >= 0 ? path.resolve(argv[outIdx + 1]) : path.join(PROJECT_DIR, "out", stack);
+  const outDir = path.resolve(option("--out") ?? path.join(projectDir, "out", stack));
   writeRendered(r, outDir);
   console.log(`rendered ${r.files.length} host files, user-data.yaml (${Buffer.byteLength(r.userData)} bytes) and bundle.json (${Buffer.byteLength(r.bundle)} bytes) into ${path.relative(process.cwd(), outDir) || "."}`);
   const pinned = Object.entries(COMPONENTS).map(([n, c]) => `${n} ${c.version}`);

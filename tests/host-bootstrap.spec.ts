@@ -1,0 +1,537 @@
+/**
+ * User data and the host agent's scripts: the user data is valid cloud-config, small, secret-free and independent
+ * of the service configs; the apply script never formats a device that holds a filesystem (run against fake
+ * blkid/mkfs/mount); the sync script refuses an archive whose SHA-256 does not match the published checksum.
+ */
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { StackConfig } from "../components/config";
+import { hostScript } from "../hostfiles/agent";
+import { buildBundle, renderBundle } from "../hostfiles/bundle";
+import { DATA_DEVICE_NAME, DATA_FS_LABEL } from "../hostfiles/layout";
+import { placeholderContext, HostContext } from "../hostfiles/types";
+import { AGENT } from "../hostfiles/units";
+import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
+import { secretValues, stackConfig } from "./support/stacks";
+import { requireTool, run, tempDir } from "./support/validators";
+
+/** A syntactically valid OpenSSH ed25519 public key line (random key body). */
+function ed25519Key(comment: string): string {
+  const type = Buffer.from("ssh-ed25519");
+  const len = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const body = Buffer.concat([len(type.length), type, len(32), createHash("sha256").update(comment).digest()]);
+  return `ssh-ed25519 ${body.toString("base64")} ${comment}`;
+}
+
+type WriteFile = { path: string; content: string; permissions: string };
+const writeFiles = (userData: string) => (YAML.parse(userData) as { write_files: WriteFile[] }).write_files;
+
+for (const stack of ["dev", "prd"]) {
+  describe(`user data (${stack})`, () => {
+    const cfg = stackConfig(stack);
+    const ctx = placeholderContext(stack);
+    const userData = renderUserData(cfg, ctx);
+    let tmp: ReturnType<typeof tempDir>;
+    before(() => (tmp = tempDir()));
+    after(() => tmp.cleanup());
+
+    it("is valid cloud-config (`cloud-init schema`)", function () {
+      requireTool(this, "cloud-init");
+      const f = path.join(tmp.dir, "user-data.yaml");
+      fs.writeFileSync(f, userData);
+      const res = run("cloud-init", ["schema", "--config-file", f]);
+      assert.equal(res.status, 0, res.stderr);
+      assert.match(res.stdout, /Valid cloud-config/);
+    });
+
+    it("fits EC2's 16 KB user data limit with room to spare", () => {
+      const size = Buffer.byteLength(userData, "utf8");
+      console.log(`      user data (${stack}): ${size} bytes of ${USER_DATA_LIMIT_BYTES}`);
+      assert.ok(size < USER_DATA_LIMIT_BYTES, `${size} bytes`);
+      // The bundle carries the rest; user data stays a bootstrap.
+      assert.ok(size < USER_DATA_LIMIT_BYTES * 0.75, `user data grew to ${size} bytes`);
+    });
+
+    it("contains no secret value, and neither does the bundle", () => {
+      const bundle = renderBundle(cfg, ctx);
+      for (const secret of secretValues(stack)) {
+        assert.ok(!userData.includes(secret), "a secret value is in the user data");
+        assert.ok(!bundle.includes(secret), "a secret value is in the bundle");
+      }
+      // The secrets are referenced by SSM parameter name only.
+      const doc = JSON.parse(bundle) as { secrets: { parameter: string }[] };
+      assert.ok(doc.secrets.length >= 2);
+    });
+
+    it("names the bundle, the region and the data volume, and runs the sync step once", () => {
+      const env = writeFiles(userData).find((f) => f.path.endsWith("/bootstrap.env"))!;
+      assert.match(env.content, new RegExp(`^CONFIG_BUCKET=${ctx.configBucket}$`, "m"));
+      assert.match(env.content, new RegExp(`^CONFIG_KEY=${ctx.configObjectKey}$`, "m"));
+      assert.match(env.content, new RegExp(`^DATA_VOLUME_ID=${ctx.dataVolumeId}$`, "m"));
+      assert.match(env.content, new RegExp(`^AWS_REGION=${cfg.region}$`, "m"));
+      const doc = YAML.parse(userData) as { runcmd: string[][] };
+      assert.deepEqual(doc.runcmd, [[AGENT.syncScript, "--bootstrap"]]);
+    });
+
+    it("ships the same sync script as the bundle, and it passes shellcheck", function () {
+      requireTool(this, "shellcheck");
+      const embedded = writeFiles(userData).find((f) => f.path === AGENT.syncScript)!;
+      assert.equal(embedded.permissions, "0755");
+      const inBundle = buildBundle(cfg, ctx).files.find((f) => f.path === AGENT.syncScript)!;
+      assert.equal(embedded.content, inBundle.content);
+      const f = path.join(tmp.dir, "embedded-sync.sh");
+      fs.writeFileSync(f, embedded.content);
+      const res = run("shellcheck", [f]);
+      assert.equal(res.status, 0, res.stdout);
+    });
+  });
+}
+
+describe("user data stability", () => {
+  const ctx = placeholderContext("dev");
+
+  it("does not change when only service configs change (the bundle does)", () => {
+    const a = stackConfig("dev");
+    const b = stackConfig("dev", { metricsRetention: "9d", logsRetention: "3d" });
+    assert.notEqual(renderBundle(a, ctx), renderBundle(b, ctx));
+    assert.equal(renderUserData(a, ctx), renderUserData(b, ctx));
+  });
+
+  it("does not change with the OTLP certificate or the telemetry buckets", () => {
+    const cfg = stackConfig("dev");
+    const other: HostContext = { ...ctx, otlpServerCertPem: "-----BEGIN CERTIFICATE-----\nROTATED\n-----END CERTIFICATE-----\n", lokiBucket: "other-loki" };
+    assert.notEqual(renderBundle(cfg, ctx), renderBundle(cfg, other));
+    assert.equal(renderUserData(cfg, ctx), renderUserData(cfg, other));
+  });
+
+  it("does change with what it names: the data volume", () => {
+    const cfg = stackConfig("dev");
+    assert.notEqual(renderUserData(cfg, ctx), renderUserData(cfg, { ...ctx, dataVolumeId: "vol-0123456789abcdef0" }));
+  });
+
+  it("renders the same bundle bytes for the same config (stable ETag)", () => {
+    const cfg = stackConfig("prd");
+    assert.equal(renderBundle(cfg, placeholderContext("prd")), renderBundle(stackConfig("prd"), placeholderContext("prd")));
+  });
+});
+
+describe("user data SSH access", () => {
+  const ctx = placeholderContext("dev");
+  const keys = [ed25519Key("alice@oncall"), ed25519Key("bob@oncall")];
+
+  it("authorises the keys for the AMI's default user", () => {
+    const cfg: StackConfig = stackConfig("dev", { sshAuthorizedKeys: keys });
+    const doc = YAML.parse(renderUserData(cfg, ctx)) as Record<string, unknown>;
+    assert.deepEqual(doc.ssh_authorized_keys, keys);
+    assert.equal(doc.users, undefined);
+  });
+
+  it("creates another login user with the keys, keeping the default user", function () {
+    const cfg: StackConfig = stackConfig("dev", { sshAuthorizedKeys: keys, sshUser: "oncall" });
+    const userData = renderUserData(cfg, ctx);
+    const doc = YAML.parse(userData) as { users: (string | { name: string; ssh_authorized_keys: string[] })[] };
+    assert.equal(doc.users[0], "default");
+    const user = doc.users[1] as { name: string; ssh_authorized_keys: string[] };
+    assert.equal(user.name, "oncall");
+    assert.deepEqual(user.ssh_authorized_keys, keys);
+    requireTool(this, "cloud-init");
+    const t = tempDir();
+    try {
+      fs.writeFileSync(path.join(t.dir, "ud.yaml"), userData);
+      const res = run("cloud-init", ["schema", "--config-file", path.join(t.dir, "ud.yaml")]);
+      assert.equal(res.status, 0, res.stderr);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("writes no access block without keys", () => {
+    const doc = YAML.parse(renderUserData(stackConfig("dev"), ctx)) as Record<string, unknown>;
+    assert.equal(doc.ssh_authorized_keys, undefined);
+    assert.equal(doc.users, undefined);
+  });
+});
+
+/**
+ * Runs one function of a host script (sourced, so `main` does not run) with PATH starting at `fakeBin`.
+ */
+function runScriptFunction(script: string, call: string, env: Record<string, string>, fakeBin: string) {
+  const dir = path.dirname(fakeBin);
+  const file = path.join(dir, `script-${path.basename(script)}.sh`);
+  fs.writeFileSync(file, hostScript(script as "monitoring-apply.sh"));
+  return run("env", [
+    `PATH=${fakeBin}:/usr/bin:/bin`,
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    "bash",
+    "-c",
+    `set -euo pipefail; source "${file}"; ${call}`,
+  ]);
+}
+
+/** Writes an executable fake tool into `bin`. */
+function fake(bin: string, name: string, body: string): void {
+  fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+}
+
+describe("apply: data volume (fake blkid, mkfs.xfs, mount)", () => {
+  const VOL = "vol-0abc123def4567890";
+  let t: ReturnType<typeof tempDir>;
+  let bin: string, dev: string, state: string, log: string, fstab: string, mnt: string;
+
+  beforeEach(() => {
+    t = tempDir("monhost-vol-");
+    bin = path.join(t.dir, "bin");
+    dev = path.join(t.dir, "dev");
+    state = path.join(t.dir, "state");
+    log = path.join(t.dir, "calls.log");
+    fstab = path.join(t.dir, "fstab");
+    mnt = path.join(t.dir, "mnt", "monitoring");
+    for (const d of [bin, dev, state, path.join(dev, "disk", "by-id")]) fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(log, "");
+    fs.writeFileSync(fstab, "# static table\nUUID=1111 / xfs defaults 0 0\n");
+    // blkid: the device's content is $STATE/fs (a filesystem type), $STATE/pt (a partition table only),
+    // $STATE/error (probe fails), else blank (exit 2, like the real one).
+    fake(
+      bin,
+      "blkid",
+      `echo "blkid $*" >> "${log}"
+if [ -f "${state}/error" ]; then exit 4; fi
+if [ -f "${state}/fs" ]; then
+  case "$*" in
+    *"-s UUID"*) echo "uuid-$(cat "${state}/fs")-42" ;;
+    *"-s TYPE"*) cat "${state}/fs" ;;
+    *) echo "DEVNAME=\${@: -1}"; echo "UUID=uuid-$(cat "${state}/fs")-42"; echo "TYPE=$(cat "${state}/fs")" ;;
+  esac
+  exit 0
+fi
+if [ -f "${state}/pt" ]; then echo "DEVNAME=\${@: -1}"; echo "PTTYPE=gpt"; exit 0; fi
+exit 2`,
+    );
+    fake(bin, "mkfs.xfs", `echo "mkfs.xfs $*" >> "${log}"; echo xfs > "${state}/fs"`);
+    fake(bin, "mount", `echo "mount $*" >> "${log}"; touch "${state}/mounted"`);
+    fake(bin, "mountpoint", `echo "mountpoint $*" >> "${log}"; [ -f "${state}/mounted" ]`);
+    fake(bin, "systemctl", `echo "systemctl $*" >> "${log}"`);
+    fake(bin, "sleep", `echo "sleep $*" >> "${log}"; if [ -f "${state}/appear-on-sleep" ]; then touch "$(cat "${state}/appear-on-sleep")"; fi`);
+  });
+  afterEach(() => t.cleanup());
+
+  const nvme = () => path.join(dev, "disk", "by-id", `nvme-Amazon_Elastic_Block_Store_${VOL.replace("-", "")}`);
+  const env = (extra: Record<string, string> = {}) => ({
+    DEV_ROOT: dev,
+    FSTAB: fstab,
+    DATA_MOUNT: mnt,
+    DATA_DEVICE_NAME,
+    DATA_FS_LABEL,
+    DATA_VOLUME_ID: VOL,
+    DEVICE_WAIT_SECONDS: "10",
+    DEVICE_POLL_SECONDS: "2",
+    ...extra,
+  });
+  const prepare = (extra: Record<string, string> = {}) => runScriptFunction("monitoring-apply.sh", "prepare_data_volume", env(extra), bin);
+  const calls = () => fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean);
+  const fstabLines = () => fs.readFileSync(fstab, "utf8").trim().split("\n");
+
+  it("keeps an existing filesystem: no mkfs, mounted by UUID with nofail", () => {
+    fs.writeFileSync(nvme(), "");
+    fs.writeFileSync(path.join(state, "fs"), "xfs");
+    const res = prepare();
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(!calls().some((c) => c.startsWith("mkfs")), calls().join("\n"));
+    assert.ok(calls().includes(`mount ${mnt}`), calls().join("\n"));
+    const line = fstabLines().find((l) => l.split(/\s+/)[1] === mnt)!;
+    assert.match(line, /^UUID=uuid-xfs-42 \S+ xfs \S*nofail\S* 0 2$/);
+    assert.match(res.stdout, /already has a filesystem/);
+  });
+
+  it("formats a blank device once, with the label, then mounts it", () => {
+    fs.writeFileSync(nvme(), "");
+    const res = prepare();
+    assert.equal(res.status, 0, res.stderr);
+    assert.deepEqual(
+      calls().filter((c) => c.startsWith("mkfs")),
+      [`mkfs.xfs -L ${DATA_FS_LABEL} ${nvme()}`],
+    );
+    assert.ok(fstabLines().some((l) => l.startsWith("UUID=uuid-xfs-42 ")));
+  });
+
+  it("refuses to format a device that has a partition table but no filesystem", () => {
+    fs.writeFileSync(nvme(), "");
+    fs.writeFileSync(path.join(state, "pt"), "");
+    const res = prepare();
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /refusing to format/);
+    assert.ok(!calls().some((c) => c.startsWith("mkfs") || c.startsWith("mount ")), calls().join("\n"));
+  });
+
+  it("does not format when blkid itself fails", () => {
+    fs.writeFileSync(nvme(), "");
+    fs.writeFileSync(path.join(state, "error"), "");
+    const res = prepare();
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /not formatting/);
+    assert.ok(!calls().some((c) => c.startsWith("mkfs")));
+  });
+
+  it("is idempotent: a second run with the volume mounted touches nothing", () => {
+    fs.writeFileSync(nvme(), "");
+    assert.equal(prepare().status, 0);
+    const before = fs.readFileSync(fstab, "utf8");
+    fs.writeFileSync(log, "");
+    assert.equal(prepare().status, 0);
+    assert.deepEqual(calls(), [`mountpoint -q ${mnt}`]);
+    assert.equal(fs.readFileSync(fstab, "utf8"), before);
+  });
+
+  it("after an instance replacement, replaces the old fstab line for the mount point and keeps the others", () => {
+    fs.writeFileSync(nvme(), "");
+    fs.writeFileSync(path.join(state, "fs"), "xfs");
+    fs.appendFileSync(fstab, `UUID=old-volume ${mnt} xfs defaults,nofail 0 2\n`);
+    assert.equal(prepare().status, 0);
+    const lines = fstabLines();
+    assert.equal(lines.filter((l) => l.split(/\s+/)[1] === mnt).length, 1);
+    assert.ok(lines.includes("UUID=1111 / xfs defaults 0 0"));
+    assert.ok(!lines.some((l) => l.includes("old-volume")));
+    // Running again on the same (unmounted) volume adds nothing.
+    fs.rmSync(path.join(state, "mounted"));
+    assert.equal(prepare().status, 0);
+    assert.equal(fstabLines().filter((l) => l.split(/\s+/)[1] === mnt).length, 1);
+  });
+
+  it("waits for a volume that is attached after boot", () => {
+    fs.writeFileSync(path.join(state, "fs"), "xfs");
+    fs.writeFileSync(path.join(state, "appear-on-sleep"), nvme());
+    const res = prepare();
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(calls().some((c) => c.startsWith("sleep")));
+    assert.ok(calls().includes(`mount ${mnt}`));
+  });
+
+  it("gives up after a bounded wait when the volume never appears", () => {
+    const res = prepare({ DEVICE_WAIT_SECONDS: "6", DEVICE_POLL_SECONDS: "2" });
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, new RegExp(`data volume ${VOL} did not appear within 6s`));
+    assert.equal(calls().filter((c) => c.startsWith("sleep")).length, 3);
+    assert.ok(!calls().some((c) => c.startsWith("mkfs") || c.startsWith("mount ")));
+  });
+
+  it("falls back to the attachment's device name on instances without NVMe", () => {
+    fs.writeFileSync(path.join(dev, DATA_DEVICE_NAME.replace("/dev/", "")), "");
+    fs.writeFileSync(path.join(state, "fs"), "xfs");
+    const res = prepare();
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(calls().some((c) => c.startsWith("blkid") && c.endsWith(path.join(dev, "sdf"))), calls().join("\n"));
+  });
+});
+
+describe("sync: release downloads are verified against the published checksums (fake curl)", () => {
+  let t: ReturnType<typeof tempDir>;
+  let bin: string, served: string;
+  const artifact = "prometheus-9.9.9.linux-amd64.tar.gz";
+  const content = "pretend this is a release archive\n";
+  const sha = createHash("sha256").update(content).digest("hex");
+
+  beforeEach(() => {
+    t = tempDir("monhost-sync-");
+    bin = path.join(t.dir, "bin");
+    served = path.join(t.dir, "served");
+    fs.mkdirSync(bin);
+    fs.mkdirSync(served);
+    fs.writeFileSync(path.join(served, artifact), content);
+    // curl -o <file> <url>: serves files from $served by the URL's last path segment.
+    fake(
+      bin,
+      "curl",
+      `out=""; url=""
+while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
+[ -f "${served}/\${url##*/}" ] || exit 22
+cp "${served}/\${url##*/}" "$out"`,
+    );
+  });
+  afterEach(() => t.cleanup());
+
+  const fetch = (sums: string, format: "sums" | "single", sumsName = "sha256sums.txt") => {
+    fs.writeFileSync(path.join(served, sumsName), sums);
+    const dir = path.join(t.dir, "artifacts", "prometheus-9.9.9");
+    const res = runScriptFunction(
+      "monitoring-sync.sh",
+      `fetch_artifact "${dir}" "${artifact}" "https://example.invalid/v9.9.9/${artifact}" "https://example.invalid/v9.9.9/${sumsName}" ${format}`,
+      {},
+      bin,
+    );
+    return { res, dir };
+  };
+
+  it("keeps an archive whose SHA-256 matches its line in sha256sums.txt", () => {
+    const { res, dir } = fetch(`${"0".repeat(64)}  other.tar.gz\n${sha}  ${artifact}\n`, "sums");
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(fs.readFileSync(path.join(dir, `${artifact}.sha256`), "utf8"), `${sha}  ${artifact}\n`);
+    assert.equal(fs.readFileSync(path.join(dir, artifact), "utf8"), content);
+  });
+
+  it("stops with a clear message and a non-zero exit on a checksum mismatch, keeping nothing", () => {
+    const wrong = createHash("sha256").update("something else").digest("hex");
+    const { res, dir } = fetch(`${wrong}  ${artifact}\n`, "sums");
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, new RegExp(`checksum mismatch for ${artifact.replace(/\./g, "\\.")}: published ${wrong}.*downloaded ${sha}; not installing it`));
+    assert.ok(!fs.existsSync(dir) && !fs.existsSync(`${dir}.tmp`));
+  });
+
+  it("stops when the checksum file does not list the archive", () => {
+    const { res } = fetch(`${sha}  some-other-file.tar.gz\n`, "sums");
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /no SHA-256 for prometheus-9\.9\.9\.linux-amd64\.tar\.gz/);
+  });
+
+  it("reads a one-file-per-artifact checksum (Grafana's .sha256)", () => {
+    const ok = fetch(`${sha.toUpperCase()}\n`, "single", `${artifact}.sha256-published`);
+    assert.equal(ok.res.status, 0, ok.res.stderr);
+    const bad = fetch(`${"a".repeat(64)}\n`, "single", `${artifact}.sha256-published`);
+    assert.notEqual(bad.res.status, 0);
+    assert.match(bad.res.stderr, /checksum mismatch/);
+  });
+});
+
+describe("apply: binaries and files", () => {
+  let t: ReturnType<typeof tempDir>;
+  beforeEach(() => (t = tempDir("monhost-apply-")));
+  afterEach(() => t.cleanup());
+
+  /** A verified artifact in the sync directory, and a versions.tsv installing it to `dest`. */
+  function stage(sha256File?: string) {
+    const stateDir = path.join(t.dir, "state");
+    const src = path.join(t.dir, "src", "tool-1.0.0.linux-amd64");
+    fs.mkdirSync(src, { recursive: true });
+    fs.writeFileSync(path.join(src, "tool"), "#!/bin/sh\necho tool 1.0.0\n");
+    const artDir = path.join(stateDir, "sync", "artifacts", "tool-1.0.0");
+    fs.mkdirSync(artDir, { recursive: true });
+    const artifact = "tool-1.0.0.linux-amd64.tar.gz";
+    assert.equal(run("tar", ["-czf", path.join(artDir, artifact), "-C", path.dirname(src), path.basename(src)]).status, 0);
+    const sha = createHash("sha256").update(fs.readFileSync(path.join(artDir, artifact))).digest("hex");
+    fs.writeFileSync(path.join(artDir, `${artifact}.sha256`), sha256File ?? `${sha}  ${artifact}\n`);
+    const dest = path.join(t.dir, "usr", "local", "bin", "tool");
+    const tsv = path.join(t.dir, "versions.tsv");
+    fs.writeFileSync(tsv, ["tool", "1.0.0", "tool.service", artifact, "u", "s", "sums", "tar.gz", `tool-1.0.0.linux-amd64/tool=${dest}`].join("\t") + "\n");
+    const env = { STATE_DIR: stateDir, BIN_ROOT: path.join(t.dir, "binroot") };
+    return { tsv, dest, env };
+  }
+  const bin = () => {
+    const b = path.join(t.dir, "fakebin");
+    fs.mkdirSync(b, { recursive: true });
+    return b;
+  };
+
+  it("installs a verified binary once, records its version and queues a restart of its unit", () => {
+    const { tsv, dest, env } = stage();
+    const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"; echo "actions: \${ACTIONS[tool.service]}"; install_binaries "${tsv}"`, env, bin());
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(fs.readFileSync(dest, "utf8"), "#!/bin/sh\necho tool 1.0.0\n");
+    assert.equal(fs.statSync(dest).mode & 0o777, 0o755);
+    assert.equal(fs.readFileSync(path.join(env.BIN_ROOT, "installed", "tool"), "utf8"), "1.0.0\n");
+    assert.match(res.stdout, /actions: restart/);
+    assert.equal(res.stdout.match(/installed tool 1\.0\.0/g)?.length, 1, "the second run must skip the installed version");
+  });
+
+  it("refuses to install an archive that no longer matches its verified checksum", () => {
+    const { tsv, dest, env } = stage(`${"b".repeat(64)}  tool-1.0.0.linux-amd64.tar.gz\n`);
+    const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, env, bin());
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /checksum mismatch for .*tool-1\.0\.0\.linux-amd64\.tar\.gz; not installing tool 1\.0\.0/);
+    assert.ok(!fs.existsSync(dest));
+    assert.ok(!fs.existsSync(path.join(env.BIN_ROOT, "installed", "tool")));
+  });
+
+  it("rewrites only changed files and queues only their units' actions", () => {
+    const root = path.join(t.dir, "bundle");
+    const target = (n: string) => path.join(t.dir, "etc", n);
+    const entries = [
+      [target("a.yml"), "0640", "root:root", "a.service", "reload"],
+      [target("b.yml"), "0644", "root:root", "b.service", "restart"],
+    ];
+    const write = (contents: Record<string, string>) => {
+      for (const [p] of entries) {
+        fs.mkdirSync(path.dirname(path.join(root, "files", p)), { recursive: true });
+        fs.writeFileSync(path.join(root, "files", p), contents[path.basename(p)]);
+      }
+      fs.writeFileSync(path.join(root, "files.tsv"), entries.map((e) => e.join("\t")).join("\n") + "\n");
+    };
+    const apply = () =>
+      runScriptFunction(
+        "monitoring-apply.sh",
+        `install_files "${root}"; for u in "\${!ACTIONS[@]}"; do echo "action $u \${ACTIONS[$u]}"; done`,
+        { UNIT_DIR: path.join(t.dir, "units") },
+        bin(),
+      );
+    write({ "a.yml": "a: 1\n", "b.yml": "b: 1\n" });
+    let res = apply();
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(fs.statSync(target("a.yml")).mode & 0o777, 0o640);
+    assert.match(res.stdout, /action a\.service reload/);
+    assert.match(res.stdout, /action b\.service restart/);
+
+    write({ "a.yml": "a: 2\n", "b.yml": "b: 1\n" });
+    res = apply();
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /action a\.service reload/);
+    assert.doesNotMatch(res.stdout, /b\.service/);
+    assert.equal(fs.readFileSync(target("a.yml"), "utf8"), "a: 2\n");
+
+    res = apply();
+    assert.doesNotMatch(res.stdout, /action|updated/);
+  });
+});
+
+describe("sync: bundle unpacking", () => {
+  it("writes every file of the bundle and a files.tsv; refuses paths that escape", function () {
+    requireTool(this, "python3");
+    const t = tempDir("monhost-unpack-");
+    try {
+      const cfg = stackConfig("dev");
+      const bundlePath = path.join(t.dir, "bundle.json");
+      fs.writeFileSync(bundlePath, renderBundle(cfg, placeholderContext("dev")));
+      const fakeBin = path.join(t.dir, "bin");
+      fs.mkdirSync(fakeBin);
+      const out = path.join(t.dir, "out");
+      let res = runScriptFunction("monitoring-sync.sh", `unpack_bundle "${bundlePath}" "${out}"`, {}, fakeBin);
+      assert.equal(res.status, 0, res.stderr);
+      const bundle = buildBundle(cfg, placeholderContext("dev"));
+      const rows = fs.readFileSync(path.join(out, "files.tsv"), "utf8").trim().split("\n");
+      assert.equal(rows.length, bundle.files.length);
+      for (const f of bundle.files) {
+        assert.equal(fs.readFileSync(path.join(out, "files", f.path), "utf8"), f.content, f.path);
+        const row = rows.find((r) => r.split("\t")[0] === f.path)!.split("\t");
+        assert.deepEqual(row, [f.path, f.mode, f.owner, f.onChange?.unit ?? "-", f.onChange?.action ?? "-"]);
+      }
+      const evil = { ...bundle, files: [{ path: "/etc/../../tmp/x", content: "x", mode: "0644", owner: "root:root" }] };
+      fs.writeFileSync(bundlePath, JSON.stringify(evil));
+      res = runScriptFunction("monitoring-sync.sh", `unpack_bundle "${bundlePath}" "${path.join(t.dir, "out2")}"`, {}, fakeBin);
+      assert.notEqual(res.status, 0);
+      assert.match(res.stderr, /refusing bundle entry/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe("host scripts", () => {
+  it("all pass shellcheck", function () {
+    requireTool(this, "shellcheck");
+    const t = tempDir();
+    try {
+      for (const name of ["monitoring-sync.sh", "monitoring-apply.sh", "monitoring-secrets.sh"] as const) {
+        const f = path.join(t.dir, name);
+        fs.writeFileSync(f, hostScript(name));
+        const res = run("shellcheck", [f]);
+        assert.equal(res.status, 0, `${name}:\n${res.stdout}`);
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * renderHostFiles / the bundle / pinned versions, and `npm run render` end to end: files under out/<stack>/
+ * mirroring host paths, a clear error (no stack trace) for a bad config, and a failing exit for a failed check.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { assertNoSecrets, buildBundle, renderBundle } from "../hostfiles/bundle";
+import { CONFIG_ROOT, SERVICES, ServiceName } from "../hostfiles/layout";
+import { renderHostFiles } from "../hostfiles/render";
+import { serviceFiles } from "../hostfiles/services";
+import { placeholderContext } from "../hostfiles/types";
+import { unitFiles } from "../hostfiles/units";
+import { COMPONENTS, resolveComponents, versionsTsv } from "../hostfiles/versions";
+import { renderStack, unexpectedVerifyOutput, validate } from "../scripts/render";
+import { secretValues, stackConfig } from "./support/stacks";
+import { hasTool, run, tempDir } from "./support/validators";
+
+const PROJECT = path.resolve(__dirname, "..");
+
+describe("renderHostFiles and the bundle", () => {
+  for (const stack of ["dev", "prd"]) {
+    it(`(${stack}) holds the service configs, units and agent files, each path once, and nothing secret`, () => {
+      const cfg = stackConfig(stack);
+      const ctx = placeholderContext(stack);
+      const files = renderHostFiles(cfg, ctx);
+      const paths = files.map((f) => f.path);
+      assert.equal(new Set(paths).size, paths.length);
+      for (const f of [...serviceFiles(cfg, ctx), ...unitFiles(cfg)]) assert.ok(paths.includes(f.path), f.path);
+      for (const name of ["host.env", "services.tsv", "versions.tsv", "secrets.tsv"]) assert.ok(paths.includes(`${CONFIG_ROOT}/${name}`), name);
+      for (const f of files) {
+        assert.match(f.mode, /^0[0-7]{3}$/, f.path);
+        assert.match(f.owner, /^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/, f.path);
+      }
+      const bundle = JSON.parse(renderBundle(cfg, ctx)) as ReturnType<typeof buildBundle>;
+      assert.equal(bundle.schemaVersion, 1);
+      assert.deepEqual(
+        bundle.files.map((f) => f.path),
+        [...paths].sort(),
+      );
+      for (const s of secretValues(stack)) assert.ok(!JSON.stringify(bundle).includes(s));
+    });
+  }
+
+  it("lists secrets by SSM parameter name only", () => {
+    const cfg = stackConfig("prd");
+    const secretsTsv = renderHostFiles(cfg, placeholderContext("prd")).find((f) => f.path === `${CONFIG_ROOT}/secrets.tsv`)!;
+    const rows = secretsTsv.content.trim().split("\n").map((r) => r.split("\t"));
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      bundleSecrets(cfg).map((s) => s.parameter),
+    );
+    for (const [parameter, file] of rows) {
+      assert.match(parameter, /^\/monitoring-hosts\/prd\//);
+      assert.match(file, /^(grafana|otelcol|alertmanager)\/[a-z0-9.-]+$/);
+    }
+  });
+
+  it("refuses to emit text that contains a secret value, without printing it", () => {
+    const cfg = stackConfig("dev");
+    const secret = secretValues("dev")[0];
+    assert.throws(
+      () => assertNoSecrets(cfg, `grafana password: ${secret}`, "config bundle"),
+      (e: Error) => /config bundle would contain a secret value/.test(e.message) && !e.message.includes(secret),
+    );
+  });
+});
+
+function bundleSecrets(cfg: ReturnType<typeof stackConfig>) {
+  return buildBundle(cfg, placeholderContext(cfg.stack)).secrets;
+}
+
+describe("pinned versions", () => {
+  it("pins one version per service, with per-architecture archives and published checksum files", () => {
+    for (const [arch, goarch] of [["x86_64", "amd64"], ["arm64", "arm64"]] as const) {
+      const resolved = resolveComponents(arch);
+      assert.deepEqual(resolved.map((c) => c.name).sort(), (Object.keys(SERVICES) as ServiceName[]).sort());
+      for (const c of resolved) {
+        assert.match(c.version, /^\d+\.\d+\.\d+$/, c.name);
+        assert.ok(c.url.startsWith("https://"), c.url);
+        assert.ok(c.url.includes(c.version) && c.url.includes(goarch), `${c.name}: ${c.url}`);
+        assert.ok(c.url.endsWith(`/${c.artifact}`));
+        assert.ok(c.checksumUrl.startsWith("https://") && c.checksumUrl.includes(c.version), c.checksumUrl);
+        const other = goarch === "amd64" ? "arm64" : "amd64";
+        assert.ok(!c.url.includes(other), `${c.name} ${arch} must not download ${other}`);
+      }
+    }
+    const prom = resolveComponents("arm64").find((c) => c.name === "prometheus")!;
+    assert.equal(prom.url, `https://github.com/prometheus/prometheus/releases/download/v${COMPONENTS.prometheus.version}/prometheus-${COMPONENTS.prometheus.version}.linux-arm64.tar.gz`);
+    assert.equal(prom.checksumUrl, `https://github.com/prometheus/prometheus/releases/download/v${COMPONENTS.prometheus.version}/sha256sums.txt`);
+    assert.ok(prom.install.includes(`prometheus-${COMPONENTS.prometheus.version}.linux-arm64/prometheus=${SERVICES.prometheus.bin}`));
+    const grafana = resolveComponents("x86_64").find((c) => c.name === "grafana")!;
+    assert.equal(grafana.checksumUrl, `${grafana.url}.sha256`);
+    assert.equal(grafana.checksumFormat, "single");
+  });
+
+  it("writes versions.tsv with nine tab-separated fields per component and no shell metacharacters", () => {
+    const rows = versionsTsv("arm64").trim().split("\n");
+    assert.equal(rows.length, Object.keys(COMPONENTS).length);
+    for (const r of rows) {
+      assert.equal(r.split("\t").length, 9, r);
+      assert.doesNotMatch(r.replace(/\t/g, ""), /[\s'"$`\\]/);
+    }
+  });
+});
+
+describe("npm run render", () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => (tmp = tempDir("monhost-render-")));
+  afterEach(() => tmp.cleanup());
+
+  const render = (...args: string[]) => run("npx", ["tsx", path.join(PROJECT, "scripts", "render.ts"), ...args], { cwd: PROJECT, timeoutMs: 180_000 });
+
+  it("writes every file under out/<stack>/ at its host path, plus user-data.yaml and bundle.json, and validates them", () => {
+    const out = path.join(tmp.dir, "out");
+    const res = render("prd", "--out", out);
+    assert.equal(res.status, 0, res.stdout + res.stderr);
+    const r = renderStack("prd");
+    for (const f of r.files) {
+      assert.equal(fs.readFileSync(path.join(out, f.path), "utf8"), f.content, f.path);
+      assert.equal((fs.statSync(path.join(out, f.path)).mode & 0o777).toString(8).padStart(4, "0"), f.mode, f.path);
+    }
+    assert.equal(fs.readFileSync(path.join(out, "user-data.yaml"), "utf8"), r.userData);
+    assert.equal(fs.readFileSync(path.join(out, "bundle.json"), "utf8"), r.bundle);
+    // The committed stack files hold no secrets: the render warns and goes on.
+    assert.match(res.stderr, /warning: \d+ secret\(s\) not set for stack prd/);
+    assert.match(res.stderr, /grafanaAdminPassword/);
+    assert.match(res.stdout, /checks: \d+ ok, 0 failed/);
+    if (hasTool("systemd-analyze")) assert.match(res.stdout, /ok {6}systemd-analyze security prometheus\.service: \d\.\d/);
+    if (hasTool("cloud-init")) assert.match(res.stdout, /ok {6}cloud-init schema user-data\.yaml/);
+  });
+
+  it("prints a configuration error with its keys, no stack trace, and exits non-zero", () => {
+    fs.copyFileSync(path.join(PROJECT, "Pulumi.yaml"), path.join(tmp.dir, "Pulumi.yaml"));
+    const stackFile = fs.readFileSync(path.join(PROJECT, "Pulumi.dev.yaml"), "utf8").replace(/instanceType: \S+/, "instanceType: t3.nano");
+    fs.writeFileSync(path.join(tmp.dir, "Pulumi.broken.yaml"), stackFile);
+    const res = render("broken", "--project", tmp.dir, "--out", path.join(tmp.dir, "out"));
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /Stack "broken" has 1 configuration problem/);
+    assert.match(res.stderr, /monitoring-hosts:instanceType: "t3\.nano" has too little memory/);
+    assert.doesNotMatch(res.stderr, /^\s+at /m);
+    assert.ok(!fs.existsSync(path.join(tmp.dir, "out")));
+  });
+
+  it("names the stacks when the stack does not exist", () => {
+    const res = render("nosuchstack", "--out", path.join(tmp.dir, "out"));
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /No stack file .*Pulumi\.nosuchstack\.yaml: the stacks of this project are dev, prd/);
+    assert.doesNotMatch(res.stderr, /^\s+at /m);
+  });
+
+  it("reports a failed check (a unit systemd does not accept)", function () {
+    if (!hasTool("systemd-analyze")) this.skip();
+    const r = renderStack("dev");
+    const broken = {
+      ...r,
+      files: r.files.map((f) => (f.path.endsWith("/prometheus.service") ? { ...f, content: f.content.replace("[Service]", "[Service]\nProtectEverything=yes") } : f)),
+    };
+    const out = path.join(tmp.dir, "out");
+    const checks = validate(broken, out);
+    const failed = checks.filter((c) => c.status === "failed");
+    assert.ok(failed.some((c) => c.name === "systemd-analyze verify prometheus.service" && /ProtectEverything/.test(c.detail ?? "")), JSON.stringify(failed));
+  });
+
+  it("accepts only the expected 'not executable' lines from verify, for host binaries", () => {
+    assert.deepEqual(unexpectedVerifyOutput(`prometheus.service: Command ${SERVICES.prometheus.bin} is not executable: No such file or directory\n`), []);
+    assert.equal(unexpectedVerifyOutput("x.service: Command /usr/bin/whatever is not executable: No such file or directory").length, 1);
+    assert.equal(unexpectedVerifyOutput("/tmp/x.service:12: Unknown key name 'Foo' in section 'Service', ignoring.").length, 1);
+  });
+});
