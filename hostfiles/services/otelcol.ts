@@ -59,6 +59,8 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       health_check: { endpoint: loopback(p.health) },
       [QUEUE_STORAGE]: {
         directory: view.queueDir,
+        // The unit owns the service's data directory; the queue subdirectory is the extension's to create.
+        create_directory: true,
         timeout: "10s",
         // Reclaims space after a backlog drained.
         compaction: { on_start: true, on_rebound: true, directory: view.queueDir },
