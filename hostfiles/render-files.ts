@@ -1,16 +1,17 @@
 /**
  * Every file that lands on a monitoring host: service configs and meta-alerts (services/), SLO rules (slo/),
- * systemd units (units.ts) and the host agent's scripts and manifests (agent.ts).
+ * systemd units (units.ts), the host agent's scripts and manifests (agent.ts) and the health check (health-checks.ts).
  */
 import type { StackConfig } from "../components/config";
 import { sloRuleFiles } from "../slo";
 import { agentFiles } from "./agent";
+import { healthCheckFiles } from "./health-checks";
 import { serviceFiles } from "./services";
 import type { HostContext, HostFile } from "./types";
 import { unitFiles } from "./units";
 
 export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
-  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg), ...agentFiles(cfg)];
+  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg), ...agentFiles(cfg), ...healthCheckFiles()];
   const seen = new Set<string>();
   for (const f of files) {
     if (!f.path.startsWith("/")) throw new Error(`host file path ${f.path} is not absolute`);

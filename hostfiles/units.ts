@@ -86,6 +86,7 @@ export interface ServiceUnitSpec {
   remainAfterExit?: boolean;
   wantedBy?: string;
   limitNofile?: number;
+  timeoutStartSec?: string;
 }
 
 /** Quotes one ExecStart word: `%` and `$` are unit-file specifiers/variables, whitespace needs quotes. */
@@ -113,6 +114,7 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   if (u.remainAfterExit) svc.push(["RemainAfterExit", "yes"]);
   if (u.restart && u.restart !== "no") svc.push(["Restart", u.restart], ["RestartSec", "5s"]);
   if (u.limitNofile) svc.push(["LimitNOFILE", String(u.limitNofile)]);
+  if (u.timeoutStartSec) svc.push(["TimeoutStartSec", u.timeoutStartSec]);
   if (u.runtimeDirectory) svc.push(["RuntimeDirectory", u.runtimeDirectory], ["RuntimeDirectoryMode", "0700"]);
   for (const c of u.credentials ?? []) svc.push(["LoadCredential", `${c.name}:${c.source}`]);
 
@@ -245,6 +247,8 @@ function agentSpecs(): ServiceUnitSpec[] {
       environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
       environment: { HOME: "/tmp" },
       readWritePaths: [`${STATE_DIR}/sync`],
+      // Release archives are large (Grafana ~200 MB).
+      timeoutStartSec: "30min",
     },
     {
       name: AGENT.applyUnit,
@@ -256,9 +260,11 @@ function agentSpecs(): ServiceUnitSpec[] {
       execStart: [[AGENT.applyScript]],
       network: "none",
       environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
+      environment: { APPLY_CAN_MOUNT: "no" },
       // useradd also touches the mail spool and lastlog when they exist ("-": optional).
       readWritePaths: ["/etc", "/usr/local", "/opt", DATA_MOUNT, STATE_DIR, "-/var/spool/mail", "-/var/log"],
       capabilities: ["CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"],
+      timeoutStartSec: "15min",
       extra: [
         // useradd and chown are in @privileged; the capability set above is what bounds them.
         ["SystemCallFilter", "@system-service @chown"],

@@ -321,6 +321,13 @@ exit 2`,
     assert.ok(!calls().some((c) => c.startsWith("mkfs") || c.startsWith("mount ")));
   });
 
+  it("in the sandboxed apply service, fails at once instead of waiting for a device it cannot see", () => {
+    const res = prepare({ APPLY_CAN_MOUNT: "no", BIN_ROOT: "/usr/local/lib/monitoring-host" });
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /is not mounted and this sandboxed run cannot mount it/);
+    assert.ok(!calls().some((c) => c.startsWith("sleep") || c.startsWith("blkid") || c.startsWith("mkfs")));
+  });
+
   it("falls back to the attachment's device name on instances without NVMe", () => {
     fs.writeFileSync(path.join(dev, DATA_DEVICE_NAME.replace("/dev/", "")), "");
     fs.writeFileSync(path.join(state, "fs"), "xfs");
@@ -484,6 +491,67 @@ describe("apply: binaries and files", () => {
 
     res = apply();
     assert.doesNotMatch(res.stdout, /action|updated/);
+  });
+});
+
+describe("apply: files dropped from the bundle", () => {
+  it("are removed, and their unit gets its action", () => {
+    const t = tempDir("monhost-stale-");
+    try {
+      const keep = path.join(t.dir, "etc", "rules", "keep.yml");
+      const gone = path.join(t.dir, "etc", "rules", "slo-removed.yml");
+      for (const f of [keep, gone]) {
+        fs.mkdirSync(path.dirname(f), { recursive: true });
+        fs.writeFileSync(f, "groups: []\n");
+      }
+      const row = (p: string) => [p, "0640", "root:root", "prometheus.service", "reload"].join("\t");
+      const previous = path.join(t.dir, "installed-files.tsv");
+      const current = path.join(t.dir, "files.tsv");
+      fs.writeFileSync(previous, `${row(keep)}\n${row(gone)}\n`);
+      fs.writeFileSync(current, `${row(keep)}\n`);
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      const res = runScriptFunction(
+        "monitoring-apply.sh",
+        `remove_stale_files "${previous}" "${current}"; echo "action \${ACTIONS[prometheus.service]:-none}"`,
+        { UNIT_DIR: path.join(t.dir, "units") },
+        bin,
+      );
+      assert.equal(res.status, 0, res.stderr);
+      assert.ok(fs.existsSync(keep));
+      assert.ok(!fs.existsSync(gone));
+      assert.match(res.stdout, /action reload/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe("sync: first boot", () => {
+  it("retries a failing bootstrap a bounded number of times, then says how to retry by hand", () => {
+    const t = tempDir("monhost-boot-");
+    try {
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      const log = path.join(t.dir, "aws.log");
+      fake(bin, "aws", `echo "aws $*" >> "${log}"; exit 255`);
+      fake(bin, "sleep", "true");
+      const env = path.join(t.dir, "bootstrap.env");
+      fs.writeFileSync(
+        env,
+        ["CONFIG_BUCKET=b", "CONFIG_KEY=hosts/dev/bundle.json", `STATE_DIR=${t.dir}/state`, `BIN_ROOT=${t.dir}/bin-root`, "CONFIG_ROOT=/etc/monitoring-host"].join("\n") + "\n",
+      );
+      const res = runScriptFunction("monitoring-sync.sh", "main --bootstrap", { BOOTSTRAP_ENV: env, BOOTSTRAP_ATTEMPTS: "3", BOOTSTRAP_RETRY_SECONDS: "0" }, bin);
+      assert.notEqual(res.status, 0);
+      assert.equal(res.stdout.match(/bootstrap attempt \d of 3 failed/g)?.length, 3);
+      assert.match(res.stderr, /cannot read s3:\/\/b\/hosts\/dev\/bundle\.json \(the instance role needs s3:GetObject on it\)/);
+      assert.match(res.stderr, /bootstrap failed 3 times; .*monitoring-sync --bootstrap/);
+      // Each attempt polls S3 for a while (the role and the bundle may be late), never forever.
+      const polls = fs.readFileSync(log, "utf8").trim().split("\n").length;
+      assert.equal(polls, 3 * 60);
+    } finally {
+      t.cleanup();
+    }
   });
 });
 

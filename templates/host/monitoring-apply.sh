@@ -96,6 +96,10 @@ prepare_data_volume() {
   local dev
   mkdir -p "$DATA_MOUNT"
   if mountpoint -q "$DATA_MOUNT"; then return 0; fi
+  # monitoring-apply.service has no devices and its own mount namespace: only the first-boot run can mount.
+  if [ "${APPLY_CAN_MOUNT:-yes}" != yes ]; then
+    die "$DATA_MOUNT is not mounted and this sandboxed run cannot mount it; check the volume attachment, then reboot or run: sudo $BIN_ROOT/monitoring-sync --bootstrap"
+  fi
   dev=$(wait_for_data_device "$DATA_VOLUME_ID")
   ensure_filesystem "$dev"
   ensure_fstab "$dev"
@@ -200,6 +204,21 @@ install_files() {
   done <"$root/files.tsv"
 }
 
+# Files of the previous bundle that the new one no longer has (a removed SLO's rule file, say) are deleted, and
+# their unit gets the action it would get on a change. installed-files.tsv records what the last apply installed.
+remove_stale_files() {
+  local previous=$1 current=$2 path unit action
+  [ -f "$previous" ] || return 0
+  while IFS=$'\t' read -r path _ _ unit action; do
+    [ -n "$path" ] || continue
+    if cut -f1 "$current" | grep -qxF -- "$path"; then continue; fi
+    rm -f "$path"
+    log "removed $path (no longer in the bundle)"
+    if [[ $path == "$UNIT_DIR"/* ]]; then DAEMON_RELOAD=1; fi
+    queue_action "$unit" "$action"
+  done <"$previous"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # Units
 
@@ -222,6 +241,8 @@ apply_units() {
 
 main() {
   local current lock
+  # Config files must stay readable by their service groups whatever umask the caller has.
+  umask 022
   # shellcheck source=/dev/null
   . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
   current="$STATE_DIR/sync/current"
@@ -237,6 +258,8 @@ main() {
   ensure_users_and_dirs "$current/files$CONFIG_ROOT/services.tsv"
   install_binaries "$current/files$CONFIG_ROOT/versions.tsv"
   install_files "$current"
+  remove_stale_files "$STATE_DIR/installed-files.tsv" "$current/files.tsv"
+  cp "$current/files.tsv" "$STATE_DIR/installed-files.tsv"
   chown -R "$SYNC_USER:$SYNC_USER" "$STATE_DIR/sync"
   apply_units
   cp "$STATE_DIR/sync/etag" "$STATE_DIR/applied-etag"

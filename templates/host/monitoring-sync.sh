@@ -142,9 +142,10 @@ prune() {
   done
 }
 
-main() {
-  local mode=${1:-poll} etag dir
-  load_env
+# One sync: fetch when the ETag changed. With --bootstrap (first boot, root) it always fetches and then runs the
+# apply step from the fetched bundle.
+sync_once() {
+  local mode=$1 etag dir
   mkdir -p "$SYNC_DIR"
   if [ "$mode" = --bootstrap ]; then
     etag=$(wait_for_etag 60)
@@ -172,6 +173,30 @@ main() {
   # monitoring-apply.path starts the apply step when this file changes.
   date -u +%FT%TZ >"$SYNC_DIR/ready"
   log "bundle $etag ready to apply"
+}
+
+main() {
+  local attempt attempts=${BOOTSTRAP_ATTEMPTS:-5}
+  load_env
+  case ${1:-} in
+    --bootstrap) ;;
+    --bootstrap-once)
+      sync_once --bootstrap
+      return
+      ;;
+    *)
+      sync_once poll
+      return
+      ;;
+  esac
+  # First boot runs once (cloud-init runcmd): retry passing failures (network, a late bundle upload) here. Each
+  # attempt is its own process: inside an `if`, bash would ignore `set -e` and carry on after an error.
+  for ((attempt = 1; attempt <= attempts; attempt++)); do
+    if bash "${BASH_SOURCE[0]}" --bootstrap-once; then return 0; fi
+    log "bootstrap attempt $attempt of $attempts failed (see above)"
+    if ((attempt < attempts)); then sleep "${BOOTSTRAP_RETRY_SECONDS:-60}"; fi
+  done
+  die "bootstrap failed $attempts times; fix the cause above, then run: sudo $BIN_ROOT/monitoring-sync --bootstrap"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
