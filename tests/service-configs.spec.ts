@@ -514,6 +514,16 @@ describe("service config files (hostfiles/services)", () => {
           for (const p of localPaths) assert.ok(String(p).startsWith(`${SERVICES.tempo.dataDir}/`), `${p} is not on the data volume`);
         });
 
+        it("points its in-process gRPC clients at its own gRPC port, not a default that Loki holds", () => {
+          const doc = yamlOf(r, SERVICES.tempo.config);
+          const own = `127.0.0.1:${doc.server.grpc_listen_port}`;
+          assert.equal(doc.backend_worker.backend_scheduler_addr, own);
+          assert.equal(doc.querier.frontend_worker.frontend_address, own);
+          assert.notEqual(doc.server.grpc_listen_port, SERVICES.loki.ports.grpc);
+          // Rings would otherwise look for eth0/en0, which EC2 (ens5) lacks.
+          for (const ring of valuesOfKey(doc, "ring")) assert.equal((ring as Doc).instance_addr, "127.0.0.1");
+        });
+
         it("remote-writes generated metrics to the local Prometheus", () => {
           const doc = yamlOf(r, SERVICES.tempo.config);
           assert.deepEqual(doc.metrics_generator.storage.remote_write.map((x: Doc) => x.url), [

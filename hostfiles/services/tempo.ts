@@ -60,6 +60,9 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
         },
       },
     },
+    querier: {
+      frontend_worker: { frontend_address: loopback(ports.grpc) },
+    },
     live_store: {
       ring: localRing(),
       wal: { path: `${dir}/live-store/traces` },
@@ -80,6 +83,8 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
       provider: { compaction: { compaction: compaction() } },
     },
     backend_worker: {
+      // In-process components still talk over gRPC: name Tempo's own port, never a default (9095 is Loki's here).
+      backend_scheduler_addr: loopback(ports.grpc),
       ring: localRing(),
       compaction: compaction(),
     },
