@@ -44,7 +44,7 @@ export class HostAlarms extends pulumi.ComponentResource {
       new aws.cloudwatch.MetricAlarm(
         `${name}-${check.toLowerCase()}-check`,
         {
-          alarmDescription: `${cfg.project}/${cfg.stack} monitoring host failed its EC2 ${check.toLowerCase()} status check: ${what}. Runbook: ${cfg.runbookBaseUrl}/MonitoringHostDown.md`,
+          alarmDescription: `${cfg.project}/${cfg.stack} monitoring host failed its EC2 ${check.toLowerCase()} status check: ${what}. Runbook: ${cfg.runbookBaseUrl}/monitoring-host-down.md`,
           namespace: "AWS/EC2",
           metricName: `StatusCheckFailed_${check}`,
           dimensions: { InstanceId: args.instanceId },

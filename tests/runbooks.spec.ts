@@ -1,0 +1,90 @@
+/**
+ * Every alert the project ships (SLO rules, meta-alerts, the CloudWatch alarm for the host itself) leads on-call to
+ * a runbook that exists, every runbook belongs to an alert, and every runbook has the sections on-call needs.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { renderHostFiles } from "../hostfiles/render";
+import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
+import { placeholderContext } from "../hostfiles/types";
+import { stackConfig } from "./support/stacks";
+
+const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
+/** Runbooks linked from outside Prometheus: the CloudWatch alarms' descriptions (components/host-alarms.ts). */
+const NON_PROMETHEUS_RUNBOOKS = ["monitoring-host-down.md"];
+const REQUIRED_SECTIONS: [string, RegExp][] = [
+  ["what it means", /^## What (it|this) means/im],
+  ["how to connect", /^## Connect/im],
+  ["first commands", /^## First (five minutes|commands)/im],
+  ["mitigation", /^## Mitigation/im],
+  ["escalation", /^## Escalat/im],
+];
+
+interface ShippedAlert {
+  stack: string;
+  alert: string;
+  runbookUrl: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+function shippedAlerts(stack: string): ShippedAlert[] {
+  const cfg = stackConfig(stack);
+  const files = renderHostFiles(cfg, placeholderContext(stack)).filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`));
+  assert.ok(files.length >= 2, "meta-alerts and SLO rules are both shipped");
+  return files.flatMap((f) =>
+    (YAML.parse(f.content).groups as any[]).flatMap((g) =>
+      (g.rules as any[])
+        .filter((r) => r.alert)
+        .map((r) => ({ stack, alert: r.alert, runbookUrl: r.annotations?.runbook_url, labels: r.labels ?? {}, annotations: r.annotations ?? {} })),
+    ),
+  );
+}
+
+describe("runbooks", () => {
+  const alerts = ["dev", "prd"].flatMap(shippedAlerts);
+  const runbooks = fs.readdirSync(RUNBOOK_DIR).filter((f) => f.endsWith(".md"));
+
+  it("every shipped alert has severity, summary, description and a runbook_url to a file that exists", () => {
+    assert.ok(alerts.length > 10);
+    for (const a of alerts) {
+      const base = stackConfig(a.stack).runbookBaseUrl;
+      assert.ok(["page", "ticket", "watchdog"].includes(a.labels.severity), `${a.alert}: severity ${a.labels.severity}`);
+      assert.ok(a.annotations.summary && a.annotations.description, `${a.alert}: summary and description`);
+      assert.ok(a.runbookUrl?.startsWith(`${base}/`), `${a.alert}: runbook_url ${a.runbookUrl} is not below ${base}`);
+      const file = a.runbookUrl.slice(base.length + 1).split("#")[0];
+      assert.ok(fs.existsSync(path.join(RUNBOOK_DIR, file)), `${a.alert}: runbook ${file} does not exist in docs/runbooks/`);
+    }
+  });
+
+  it("every runbook belongs to an alert the project ships", () => {
+    const linked = new Set([...alerts.map((a) => a.runbookUrl.split("/").pop()!.split("#")[0]), ...NON_PROMETHEUS_RUNBOOKS]);
+    const orphans = runbooks.filter((f) => !linked.has(f));
+    assert.deepEqual(orphans, [], `runbooks no alert links to: ${orphans.join(", ")}`);
+  });
+
+  it("every runbook has the sections on-call needs and copy-pasteable commands", () => {
+    for (const f of runbooks) {
+      const text = fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8");
+      for (const [what, re] of REQUIRED_SECTIONS) assert.match(text, re, `${f}: no section on ${what}`);
+      assert.match(text, /```sh\n[\s\S]+?```/, `${f}: no shell commands`);
+    }
+  });
+
+  it("every relative link in a runbook points at a file that exists", () => {
+    for (const f of runbooks) {
+      const text = fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8");
+      for (const [, target] of text.matchAll(/\]\(((?!https?:|#|mailto:)[^)\s]+)\)/g)) {
+        const p = path.resolve(RUNBOOK_DIR, target.split("#")[0]);
+        assert.ok(fs.existsSync(p), `${f} links to ${target}, which does not exist`);
+      }
+    }
+  });
+
+  it("the CloudWatch alarm's description links to its runbook", () => {
+    const source = fs.readFileSync(path.resolve(__dirname, "..", "components", "host-alarms.ts"), "utf8");
+    for (const rb of NON_PROMETHEUS_RUNBOOKS) assert.ok(source.includes(`/${rb}`), `host-alarms.ts does not link ${rb}`);
+  });
+});
