@@ -213,6 +213,12 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
   ];
 }
 
+/**
+ * The AWS CLI v2 is a frozen CPython whose ctypes/libffi closures may need writable+executable memory, which
+ * MemoryDenyWriteExecute= forbids; the units running it keep every other restriction (score unchanged).
+ */
+const AWS_CLI_MEMORY: [string, string] = ["MemoryDenyWriteExecute", "no"];
+
 /** The host agent: secrets at boot, the S3 poll (unprivileged) and the apply step (root, no network). */
 function agentSpecs(): ServiceUnitSpec[] {
   return [
@@ -233,7 +239,7 @@ function agentSpecs(): ServiceUnitSpec[] {
       remainAfterExit: true,
       restart: "on-failure",
       wantedBy: "multi-user.target",
-      extra: [["RuntimeDirectoryPreserve", "yes"]],
+      extra: [["RuntimeDirectoryPreserve", "yes"], AWS_CLI_MEMORY],
     },
     {
       name: AGENT.syncUnit,
@@ -249,6 +255,7 @@ function agentSpecs(): ServiceUnitSpec[] {
       readWritePaths: [`${STATE_DIR}/sync`],
       // Release archives are large (Grafana ~200 MB).
       timeoutStartSec: "30min",
+      extra: [AWS_CLI_MEMORY],
     },
     {
       name: AGENT.applyUnit,

@@ -37,7 +37,8 @@ export interface Component {
   archive: "tar.gz" | "zip";
   /**
    * What to install from the unpacked archive: `binaries` maps a path inside the archive to a host path; `tree`
-   * installs a whole directory (Grafana needs its public/ and conf/ next to bin/).
+   * installs a whole directory (Grafana needs its public/ and conf/ next to bin/); `from: "*"` is the archive's
+   * single top-level directory.
    */
   install(arch: string): { binaries: Record<string, string> } | { tree: { from: string; to: string } };
 }
@@ -78,7 +79,8 @@ export const COMPONENTS: Record<ServiceName, Component> = {
     baseUrl: () => "https://dl.grafana.com/grafana/release/12.4.3",
     checksum: (arch) => ({ file: `grafana_12.4.3_${GRAFANA_BUILD}_linux_${arch}.tar.gz.sha256`, format: "single" }),
     archive: "tar.gz",
-    install: () => ({ tree: { from: "grafana-12.4.3", to: grafanaHome() } }),
+    // The archive's one top-level directory (its name has changed between releases: grafana-v11…, grafana-12…).
+    install: () => ({ tree: { from: "*", to: grafanaHome() } }),
   },
   loki: {
     service: "loki",

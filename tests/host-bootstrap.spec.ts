@@ -445,6 +445,30 @@ describe("apply: binaries and files", () => {
     assert.equal(res.stdout.match(/installed tool 1\.0\.0/g)?.length, 1, "the second run must skip the installed version");
   });
 
+  it("swaps in a whole tree from the archive's single top-level directory (Grafana)", () => {
+    const stateDir = path.join(t.dir, "state");
+    const src = path.join(t.dir, "src", "grafana-v9.9.9");
+    fs.mkdirSync(path.join(src, "bin"), { recursive: true });
+    fs.mkdirSync(path.join(src, "public"));
+    fs.writeFileSync(path.join(src, "bin", "grafana"), "#!/bin/sh\n");
+    const artifact = "grafana_9.9.9_1_linux_amd64.tar.gz";
+    const artDir = path.join(stateDir, "sync", "artifacts", "grafana-9.9.9");
+    fs.mkdirSync(artDir, { recursive: true });
+    assert.equal(run("tar", ["-czf", path.join(artDir, artifact), "-C", path.dirname(src), path.basename(src)]).status, 0);
+    const sha = createHash("sha256").update(fs.readFileSync(path.join(artDir, artifact))).digest("hex");
+    fs.writeFileSync(path.join(artDir, `${artifact}.sha256`), `${sha}  ${artifact}\n`);
+    const home = path.join(t.dir, "opt", "grafana");
+    fs.mkdirSync(path.join(home, "old-release-only"), { recursive: true });
+    const tsv = path.join(t.dir, "versions.tsv");
+    fs.writeFileSync(tsv, ["grafana", "9.9.9", "grafana.service", artifact, "u", "s", "single", "tar.gz", `tree:*=${home}`].join("\t") + "\n");
+    const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, { STATE_DIR: stateDir, BIN_ROOT: path.join(t.dir, "binroot") }, bin());
+    assert.equal(res.status, 0, res.stderr);
+    assert.ok(fs.existsSync(path.join(home, "bin", "grafana")));
+    assert.ok(fs.existsSync(path.join(home, "public")));
+    assert.ok(!fs.existsSync(path.join(home, "old-release-only")), "the old tree is replaced, not merged");
+    assert.ok(!fs.existsSync(`${home}.old`) && !fs.existsSync(`${home}.new`));
+  });
+
   it("refuses to install an archive that no longer matches its verified checksum", () => {
     const { tsv, dest, env } = stage(`${"b".repeat(64)}  tool-1.0.0.linux-amd64.tar.gz\n`);
     const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, env, bin());

@@ -151,7 +151,7 @@ unpack_archive() {
 }
 
 install_binaries() {
-  local tsv=$1 name version unit artifact archive install dir work item from to items
+  local tsv=$1 name version unit artifact archive install dir work item from to items tops
   while IFS=$'\t' read -r name version unit artifact _ _ _ archive install; do
     [ -n "$name" ] || continue
     if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
@@ -165,9 +165,16 @@ install_binaries() {
       from=${item%%=*}
       to=${item#*=}
       if [[ $from == tree:* ]]; then
+        from=${from#tree:}
+        if [ "$from" = "*" ]; then
+          # The archive's single top-level directory, whatever this release calls it.
+          tops=("$work"/*/)
+          if [ "${#tops[@]}" -ne 1 ] || [ ! -d "${tops[0]}" ]; then die "$artifact does not have exactly one top-level directory"; fi
+          from=$(basename "${tops[0]}")
+        fi
         # A whole tree (Grafana) is swapped in one rename, never half-updated.
         rm -rf "$to.new" "$to.old"
-        cp -a "$work/${from#tree:}" "$to.new"
+        cp -a "$work/$from" "$to.new"
         chown -R root:root "$to.new"
         if [ -e "$to" ]; then mv "$to" "$to.old"; fi
         mv "$to.new" "$to"
