@@ -820,7 +820,7 @@ describe("service config files (hostfiles/services)", () => {
       assert.equal(reload.status, 200, "--web.enable-lifecycle allows POST /-/reload");
     });
 
-    it("Alertmanager starts with the rendered flags and config (webhook url rewritten), clustering off", async function () {
+    it("Alertmanager starts with the rendered flags and config (webhook url rewritten), clustering off, and inhibits as intended", async function () {
       requireTool(this, "prometheus-alertmanager");
       const r = render("prd");
       const port = await freePort();
@@ -839,6 +839,37 @@ describe("service config files (hostfiles/services)", () => {
       assert.equal(status.cluster.status, "disabled");
       const receivers = (await (await fetch(`${base}/api/v2/receivers`)).json()) as Doc[];
       assert.deepEqual(receivers.map((x) => x.name).sort(), [...r.cfg.alerting.receivers.map((x) => x.name), DISCARD_RECEIVER].sort());
+
+      // Inhibition, as the running Alertmanager applies it.
+      const alert = (labels: Record<string, string>) => ({ labels, annotations: { summary: "test" }, startsAt: new Date().toISOString() });
+      const posted = await fetch(`${base}/api/v2/alerts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify([
+          alert({ alertname: "SloFastBurn", severity: "page", slo: "availability", service: "api" }),
+          alert({ alertname: "SloSlowBurn", severity: "ticket", slo: "availability", service: "api" }),
+          alert({ alertname: "SloSlowBurn", severity: "ticket", slo: "latency", service: "api" }),
+          alert({ alertname: "SomethingElse", severity: "ticket", service: "api" }),
+          alert({ alertname: "MonitoringTargetDown", severity: "page", job: "loki" }),
+          alert({ alertname: "LokiChunkFlushFailing", severity: "ticket", job: "loki" }),
+        ]),
+      });
+      assert.equal(posted.status, 200);
+      const state = await waitFor("the posted alerts", 10_000, async () => {
+        const alerts = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Doc[];
+        return alerts.length === 6 ? alerts : undefined;
+      });
+      const suppressed = (labels: Record<string, string>) => {
+        const a = state.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+        assert.ok(a, JSON.stringify(labels));
+        return (a.status.inhibitedBy as string[]).length > 0;
+      };
+      assert.equal(suppressed({ alertname: "SloSlowBurn", slo: "availability" }), true, "a page inhibits the ticket of the same slo");
+      assert.equal(suppressed({ alertname: "SloSlowBurn", slo: "latency" }), false, "not the ticket of another slo");
+      assert.equal(suppressed({ alertname: "SomethingElse" }), false, "nor a ticket without an slo");
+      assert.equal(suppressed({ alertname: "SloFastBurn" }), false);
+      assert.equal(suppressed({ alertname: "LokiChunkFlushFailing" }), true, "a down target's other alerts follow from it");
+      assert.equal(suppressed({ alertname: "MonitoringTargetDown" }), false);
     });
   });
 });
