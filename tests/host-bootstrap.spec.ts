@@ -152,6 +152,13 @@ describe("user data SSH access", () => {
     }
   });
 
+  it("writes keys generated with a trailing newline as single lines", () => {
+    const cfg = stackConfig("dev");
+    const withAutomationKey: StackConfig = { ...cfg, access: { ...cfg.access, authorizedKeys: [`${keys[0]}\n`] } };
+    const doc = YAML.parse(renderUserData(withAutomationKey, ctx)) as Record<string, unknown>;
+    assert.deepEqual(doc.ssh_authorized_keys, [keys[0]]);
+  });
+
   it("writes no access block without keys", () => {
     const doc = YAML.parse(renderUserData(stackConfig("dev"), ctx)) as Record<string, unknown>;
     assert.equal(doc.ssh_authorized_keys, undefined);
