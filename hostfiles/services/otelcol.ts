@@ -102,7 +102,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       extensions: ["health_check", QUEUE_STORAGE],
       telemetry: {
         metrics: {
-          level: "detailed",
+          level: "normal",
           readers: [{ pull: { exporter: { prometheus: { host: LOOPBACK, port: p.metrics } } } }],
         },
       },
