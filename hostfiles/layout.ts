@@ -58,7 +58,8 @@ export const SERVICES = {
     bin: "/usr/local/bin/loki",
     config: "/etc/loki/loki.yaml",
     // Loki and Tempo both default to gRPC 9095 and memberlist 7946: Loki keeps the defaults, Tempo moves.
-    ports: { http: 3100, grpc: 9095 },
+    // Neither needs gossip on one host, but the modules may still open the listener: loopback only.
+    ports: { http: 3100, grpc: 9095, memberlist: 7946 },
   },
   tempo: {
     user: "tempo",
@@ -66,7 +67,7 @@ export const SERVICES = {
     bin: "/usr/local/bin/tempo",
     config: "/etc/tempo/tempo.yaml",
     // Tempo's own OTLP receivers would clash with the collector's 4317/4318; they listen on loopback only.
-    ports: { http: 3200, grpc: 9096, otlpGrpc: 4417, otlpHttp: 4418 },
+    ports: { http: 3200, grpc: 9096, otlpGrpc: 4417, otlpHttp: 4418, memberlist: 7947 },
   },
   otelcol: {
     user: "otelcol",

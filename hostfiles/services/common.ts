@@ -24,12 +24,8 @@ export const SERVICE_UNITS: Record<ServiceName, string> = {
   nodeExporter: "node_exporter.service",
 };
 
-/**
- * Memberlist gossip ports. Loki and Tempo both default to 7946; neither needs gossip on one host, but the
- * modules may still open the listener, so each is pinned to loopback on its own port.
- * TODO(layout owner): move into SERVICES.<svc>.ports in hostfiles/layout.ts.
- */
-export const MEMBERLIST_PORTS = { loki: 7946, tempo: 7947 } as const;
+/** Memberlist gossip ports, from the layout (each pinned to loopback on its own port). */
+export const MEMBERLIST_PORTS = { loki: SERVICES.loki.ports.memberlist, tempo: SERVICES.tempo.ports.memberlist } as const;
 
 /** Config directory of a service (the directory of its main config file). */
 export function configDir(service: ServiceName): string {

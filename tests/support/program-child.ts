@@ -22,7 +22,7 @@ pulumi.runtime.setAllConfig(config, secretKeys);
   }
   const outputs: Record<string, { secret: boolean; value: unknown }> = {};
   for (const [name, value] of Object.entries(program)) {
-    const out = pulumi.output(value);
+    const out: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
     const v = await new Promise((resolve) => out.apply((x) => { resolve(x); return x; }));
     outputs[name] = { secret: await pulumi.isSecret(out), value: v };
   }
