@@ -75,7 +75,9 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
           ipProtocol: "tcp",
           fromPort: rule.port,
           toPort: rule.port,
-          cidrIpv4: "0.0.0.0/0",
+          cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
+          cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
+          referencedSecurityGroupId: rule.securityGroupId,
           tags: resourceTags(cfg, `${name}-out-${i}`),
         },
         child,
@@ -112,16 +114,24 @@ export function ingressRules(cfg: StackConfig): IngressRule[] {
 }
 
 /**
- * Outbound: HTTPS (SSM, S3, release downloads, Slack/PagerDuty/webhooks) and the SMTP port of email receivers.
- * DNS and NTP use the VPC resolver and the link-local time service, which security groups do not filter.
+ * Outbound: HTTPS anywhere (SSM, S3, release downloads, Slack/PagerDuty/webhooks), the SMTP port of email
+ * receivers, and the metrics ports of `appScrapeTargets` towards the applications' networks and security groups
+ * only. DNS and NTP use the VPC resolver and the link-local time service, which security groups do not filter.
  */
-export function egressRules(cfg: StackConfig): { description: string; port: number }[] {
-  const ports = new Map<number, string>([[443, "HTTPS: SSM, S3, downloads, alert receivers"]]);
+export function egressRules(cfg: StackConfig): IngressRule[] {
+  const rules: IngressRule[] = [{ port: 443, cidr: "0.0.0.0/0", description: "HTTPS: SSM, S3, downloads, alert receivers" }];
+  const seen = new Set<number>([443]);
   for (const r of cfg.alerting.receivers) {
     if (r.type === "email" && r.smarthost) {
       const port = Number(r.smarthost.split(":").pop());
-      if (!ports.has(port)) ports.set(port, `SMTP for email receiver ${r.name}`);
+      if (!seen.has(port)) rules.push({ port, cidr: "0.0.0.0/0", description: `SMTP for email receiver ${r.name}` });
+      seen.add(port);
     }
   }
-  return [...ports].map(([port, description]) => ({ port, description }));
+  const scrapePorts = new Set(cfg.appScrapeTargets.flatMap((t) => t.targets.map((target) => Number(target.split(":").pop()))));
+  for (const port of [...scrapePorts].filter((p) => !seen.has(p)).sort((a, b) => a - b)) {
+    for (const cidr of cfg.otlp.allowedCidrs) rules.push({ port, cidr, description: `scrape applications on ${port} in ${cidr}` });
+    for (const sg of cfg.otlp.allowedSecurityGroupIds) rules.push({ port, securityGroupId: sg, description: `scrape applications on ${port} in ${sg}` });
+  }
+  return rules;
 }

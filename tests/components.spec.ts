@@ -220,6 +220,14 @@ for (const stackName of ["dev", "prd"]) {
   });
 }
 
+describe("egress", () => {
+  it("allows HTTPS out, SMTP for email receivers, and app metrics ports only towards the application networks", async () => {
+    const b = await build("prd", { appScrapeTargets: [{ service: "appointments-api", targets: ["10.10.4.5:9464", "10.10.4.6:9464"] }] }, "egress-prd");
+    const out = b.of("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").map((r) => `${r.inputs.fromPort} ${r.inputs.cidrIpv4 ?? r.inputs.referencedSecurityGroupId}`);
+    assert.deepEqual(out.sort(), ["443 0.0.0.0/0", "587 0.0.0.0/0", "9464 10.10.0.0/16"]);
+  });
+});
+
 describe("ssh access mode", () => {
   it("opens port 22 only from the admin networks", async () => {
     const b = await build("dev", { accessMode: "ssh", sshAdminCidrs: ["192.168.10.0/24"] }, "ssh-mode-dev");
