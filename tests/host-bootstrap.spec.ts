@@ -15,6 +15,7 @@ import { DATA_DEVICE_NAME, DATA_FS_LABEL } from "../hostfiles/layout";
 import { placeholderContext, HostContext } from "../hostfiles/types";
 import { AGENT } from "../hostfiles/units";
 import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
+import { shellScripts } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -586,6 +587,97 @@ describe("sync: first boot", () => {
   });
 });
 
+describe("sync: a poll against fake aws and curl", () => {
+  it("fetches a changed bundle once, verifies every pinned archive, signals apply, and does nothing when unchanged", () => {
+    const t = tempDir("monhost-poll-");
+    try {
+      const cfg = stackConfig("prd");
+      const bundle = buildBundle(cfg, placeholderContext("prd"));
+      const served = path.join(t.dir, "served");
+      fs.mkdirSync(served);
+      // Every pinned archive with a matching entry in its (shared-by-name) checksum file.
+      const sums = new Map<string, string>();
+      for (const c of bundle.versions) {
+        const body = `archive ${c.artifact}`;
+        fs.writeFileSync(path.join(served, c.artifact), body);
+        const sha = createHash("sha256").update(body).digest("hex");
+        const name = c.checksumUrl.split("/").pop()!;
+        sums.set(name, (sums.get(name) ?? "") + (c.checksumFormat === "single" ? `${sha}\n` : `${sha}  ${c.artifact}\n`));
+      }
+      for (const [name, text] of sums) fs.writeFileSync(path.join(served, name), text);
+      const bundleFile = path.join(t.dir, "bundle.json");
+      fs.writeFileSync(bundleFile, renderBundle(cfg, placeholderContext("prd")));
+      const etagFile = path.join(t.dir, "etag");
+      fs.writeFileSync(etagFile, '"etag-1"');
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      const calls = path.join(t.dir, "calls.log");
+      fake(
+        bin,
+        "aws",
+        `echo "aws $*" >> "${calls}"
+case "$2" in
+  head-object) cat "${etagFile}"; echo ;;
+  get-object) cp "${bundleFile}" "\${@: -1}"; echo '{}' ;;
+  *) exit 1 ;;
+esac`,
+      );
+      fake(
+        bin,
+        "curl",
+        `echo "curl \${@: -1}" >> "${calls}"; out=""; url=""
+while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
+[ -f "${served}/\${url##*/}" ] || exit 22
+cp "${served}/\${url##*/}" "$out"`,
+      );
+      const state = path.join(t.dir, "state");
+      const env = path.join(t.dir, "bootstrap.env");
+      fs.writeFileSync(env, [`CONFIG_BUCKET=b`, `CONFIG_KEY=k`, `STATE_DIR=${state}`, `BIN_ROOT=${t.dir}/binroot`, `CONFIG_ROOT=/etc/monitoring-host`].join("\n") + "\n");
+      const poll = () => runScriptFunction("monitoring-sync.sh", "main", { BOOTSTRAP_ENV: env }, bin);
+      const log = () => fs.readFileSync(calls, "utf8").trim().split("\n");
+
+      let res = poll();
+      assert.equal(res.status, 0, res.stderr);
+      const current = fs.realpathSync(path.join(state, "sync", "current"));
+      assert.ok(fs.existsSync(path.join(current, "files.tsv")));
+      assert.equal(fs.readFileSync(path.join(state, "sync", "etag"), "utf8"), '"etag-1"\n');
+      assert.ok(fs.existsSync(path.join(state, "sync", "ready")));
+      for (const c of bundle.versions) {
+        assert.ok(fs.existsSync(path.join(state, "sync", "artifacts", `${c.name}-${c.version}`, `${c.artifact}.sha256`)), c.name);
+      }
+      assert.equal(log().filter((l) => l.startsWith("curl")).length, 2 * bundle.versions.length);
+      assert.ok(log().some((l) => l.includes("get-object") && l.includes('--if-match "etag-1"')));
+
+      // Unchanged ETag, applied: one HEAD, nothing else.
+      fs.writeFileSync(calls, "");
+      fs.copyFileSync(path.join(state, "sync", "etag"), path.join(state, "applied-etag"));
+      fs.rmSync(path.join(state, "sync", "ready"));
+      res = poll();
+      assert.equal(res.status, 0, res.stderr);
+      assert.deepEqual(log(), ["aws s3api head-object --bucket b --key k --query ETag --output text"]);
+      assert.ok(!fs.existsSync(path.join(state, "sync", "ready")));
+
+      // Unchanged but not applied (apply failed): signal again, fetch nothing.
+      fs.writeFileSync(path.join(state, "applied-etag"), '"etag-0"\n');
+      res = poll();
+      assert.match(res.stdout, /not applied yet; signalling the apply step again/);
+      assert.ok(fs.existsSync(path.join(state, "sync", "ready")));
+
+      // A new ETag: fetched again; the archives already verified are not downloaded again.
+      fs.writeFileSync(calls, "");
+      fs.writeFileSync(etagFile, '"etag-2"');
+      res = poll();
+      assert.equal(res.status, 0, res.stderr);
+      assert.ok(!log().some((l) => l.startsWith("curl")), log().join("\n"));
+      assert.notEqual(fs.realpathSync(path.join(state, "sync", "current")), current);
+      // The previous bundle stays (an apply may still read it); older ones go.
+      assert.equal(fs.readdirSync(path.join(state, "sync", "bundles")).length, 2);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 describe("sync: bundle unpacking", () => {
   it("writes every file of the bundle and a files.tsv; refuses paths that escape", function () {
     requireTool(this, "python3");
@@ -619,6 +711,28 @@ describe("sync: bundle unpacking", () => {
 });
 
 describe("host scripts", () => {
+  for (const stack of ["dev", "prd"]) {
+    it(`(${stack}) every shell script of the bundle and of the user data passes shellcheck`, function () {
+      requireTool(this, "shellcheck");
+      const cfg = stackConfig(stack);
+      const ctx = placeholderContext(stack);
+      const scripts = shellScripts({ cfg, files: buildBundle(cfg, ctx).files, userData: renderUserData(cfg, ctx), bundle: "", missingSecrets: [] });
+      const names = scripts.map((x) => x.name);
+      for (const p of [AGENT.syncScript, AGENT.applyScript, AGENT.secretsScript, `user-data:${AGENT.syncScript}`]) assert.ok(names.includes(p), p);
+      const t = tempDir();
+      try {
+        scripts.forEach((x, i) => {
+          const f = path.join(t.dir, `script-${i}.sh`);
+          fs.writeFileSync(f, x.content);
+          const res = run("shellcheck", [f]);
+          assert.equal(res.status, 0, `${x.name}:\n${res.stdout}`);
+        });
+      } finally {
+        t.cleanup();
+      }
+    });
+  }
+
   it("all pass shellcheck", function () {
     requireTool(this, "shellcheck");
     const t = tempDir();

@@ -200,7 +200,7 @@ install_files() {
   while IFS=$'\t' read -r path mode owner unit action; do
     [ -n "$path" ] || continue
     src="$root/files$path"
-    if [ -f "$path" ] && cmp -s "$src" "$path" &&
+    if [ -f "$path" ] && [ "$(sha256sum <"$src")" = "$(sha256sum <"$path")" ] &&
       [ "$(stat -c '%a %U:%G' "$path")" = "$(printf '%o' "$((8#$mode))") $owner" ]; then
       continue
     fi

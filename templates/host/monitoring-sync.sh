@@ -126,26 +126,30 @@ fetch_artifacts() {
   done <"$tsv"
 }
 
-# Old bundles and archives of versions no longer pinned are removed; the current ones stay.
+# Keeps the new bundle and the one before it (an apply may still be reading it); keeps only the archives that are
+# pinned and not installed yet.
 prune() {
-  local keep=$1 tsv=$2 d name version
+  local keep=$1 previous=$2 tsv=$3 d name version
   for d in "$SYNC_DIR"/bundles/*; do
     [ -e "$d" ] || continue
-    [ "$d" = "$keep" ] || rm -rf "$d"
+    if [ "$d" != "$keep" ] && [ "$d" != "$previous" ]; then rm -rf "$d"; fi
   done
   for d in "$SYNC_DIR"/artifacts/*; do
     [ -e "$d" ] || continue
     name=${d##*/}
     version=${name##*-}
     name=${name%-*}
-    awk -F'\t' -v n="$name" -v v="$version" '$1 == n && $2 == v { found = 1 } END { exit !found }' "$tsv" || rm -rf "$d"
+    if ! awk -F'\t' -v n="$name" -v v="$version" '$1 == n && $2 == v { found = 1 } END { exit !found }' "$tsv" ||
+      [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then
+      rm -rf "$d"
+    fi
   done
 }
 
 # One sync: fetch when the ETag changed. With --bootstrap (first boot, root) it always fetches and then runs the
 # apply step from the fetched bundle.
 sync_once() {
-  local mode=$1 etag dir
+  local mode=$1 etag dir previous
   mkdir -p "$SYNC_DIR"
   if [ "$mode" = --bootstrap ]; then
     etag=$(wait_for_etag 60)
@@ -163,10 +167,11 @@ sync_once() {
   log "fetching bundle $etag"
   dir=$(fetch_bundle "$etag")
   fetch_artifacts "$dir/files$CONFIG_ROOT/versions.tsv"
+  previous=$(readlink "$SYNC_DIR/current" || true)
   ln -sfn "$dir" "$SYNC_DIR/current.tmp"
   mv -Tf "$SYNC_DIR/current.tmp" "$SYNC_DIR/current"
   printf '%s\n' "$etag" >"$SYNC_DIR/etag"
-  prune "$dir" "$dir/files$CONFIG_ROOT/versions.tsv"
+  prune "$dir" "$previous" "$dir/files$CONFIG_ROOT/versions.tsv"
   if [ "$mode" = --bootstrap ]; then
     exec bash "$dir/files$BIN_ROOT/monitoring-apply"
   fi
