@@ -239,7 +239,7 @@ function agentSpecs(): ServiceUnitSpec[] {
       remainAfterExit: true,
       restart: "on-failure",
       wantedBy: "multi-user.target",
-      extra: [["RuntimeDirectoryPreserve", "yes"], AWS_CLI_MEMORY],
+      extra: [["RuntimeDirectoryPreserve", "restart"], AWS_CLI_MEMORY],
     },
     {
       name: AGENT.syncUnit,
