@@ -9,9 +9,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { StackConfig } from "../components/config";
-import { hostScript } from "../hostfiles/agent";
+import { hostScript, servicesTsv } from "../hostfiles/agent";
 import { buildBundle, renderBundle } from "../hostfiles/bundle";
-import { DATA_DEVICE_NAME, DATA_FS_LABEL } from "../hostfiles/layout";
+import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER } from "../hostfiles/layout";
 import { placeholderContext, HostContext } from "../hostfiles/types";
 import { AGENT } from "../hostfiles/units";
 import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
@@ -523,6 +523,38 @@ describe("apply: binaries and files", () => {
 
     res = apply();
     assert.doesNotMatch(res.stdout, /action|updated/);
+  });
+});
+
+describe("apply: users and data directories (fake id, useradd, install)", () => {
+  it("creates one system user per service without a login shell, and each data directory owned by it", () => {
+    const t = tempDir("monhost-users-");
+    try {
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      const log = path.join(t.dir, "calls.log");
+      fake(bin, "id", `grep -qx "$2" "${t.dir}/existing" 2>/dev/null`);
+      fake(bin, "useradd", `echo "useradd $*" >> "${log}"`);
+      fake(bin, "install", `echo "install $*" >> "${log}"`);
+      fake(bin, "stat", `echo "\${@: -1}" | sed -E 's#.*/##; s#(.*)#\\1:\\1#'`);
+      fake(bin, "chown", `echo "chown $*" >> "${log}"`);
+      fs.writeFileSync(path.join(t.dir, "existing"), "grafana\n");
+      const tsv = path.join(t.dir, "services.tsv");
+      fs.writeFileSync(tsv, servicesTsv());
+      const res = runScriptFunction("monitoring-apply.sh", `ensure_users_and_dirs "${tsv}"`, {}, bin);
+      assert.equal(res.status, 0, res.stderr);
+      const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+      for (const s of Object.values(SERVICES)) {
+        const useradd = `useradd --system --user-group --no-create-home --home-dir / --shell /sbin/nologin ${s.user}`;
+        assert.equal(calls.includes(useradd), s.user !== "grafana", s.user);
+        if (s.dataDir) assert.ok(calls.includes(`install -d -m 0750 -o ${s.user} -g ${s.user} ${s.dataDir}`), s.dataDir);
+      }
+      assert.ok(calls.includes(`useradd --system --user-group --no-create-home --home-dir / --shell /sbin/nologin ${SYNC_USER}`));
+      // Directories already owned by their service (the fake stat says so) are not chowned again.
+      assert.ok(!calls.some((c) => c.startsWith("chown")), calls.join("\n"));
+    } finally {
+      t.cleanup();
+    }
   });
 });
 
