@@ -244,10 +244,8 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
   const labels = sloLabels(spec);
   const seriesSelector = `{slo=${q(spec.name)}}`;
   const runbook = (alert: string) => `${opts.runbookBaseUrl}/${RUNBOOKS[alert]}`;
-  const alertLabels = (severity: AlertSeverity, extra: Record<string, string> = {}) => {
-    const { sli_kind: _kind, ...rest } = labels;
-    return { severity, ...rest, ...extra, ...spec.alerting.labels };
-  };
+  // The alerts read the recorded series, so they carry the same labels (sli_kind included) plus severity.
+  const alertLabels = (severity: AlertSeverity, extra: Record<string, string> = {}) => ({ severity, ...labels, ...extra, ...spec.alerting.labels });
   const job = spec.selector.job ?? spec.service;
 
   if (spec.kind === "saturation") return buildSaturation(spec, labels, seriesSelector, job, runbook, alertLabels);
@@ -347,7 +345,8 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
   }));
   alerts.push({
     alert: ALERT_NAMES.metricsMissing,
-    expr: `absent(${presenceSelector})`,
+    // max() drops the labels absent() copies from the matchers (job, http_route, ...): the rule labels say it all.
+    expr: `max(absent(${presenceSelector}))`,
     for: "15m",
     labels: alertLabels(spec.alerting.ticketSeverity),
     annotations: {
@@ -414,7 +413,7 @@ function buildSaturation(
     },
     {
       alert: ALERT_NAMES.metricsMissing,
-      expr: `absent(${expr.presence})`,
+      expr: `max(absent(${expr.presence}))`,
       for: "15m",
       labels: alertLabels(spec.alerting.ticketSeverity),
       annotations: {
@@ -479,8 +478,8 @@ export function buildServiceModels(specs: SloSpec[], opts: ModelOptions): Servic
     const sel = `{job=${q(service)}}`;
     const expr =
       health === "up"
-        ? `max(up${sel}) == 0 or absent(up${sel})`
-        : `absent(target_info${sel})`;
+        ? `max(up${sel}) == 0 or max(absent(up${sel}))`
+        : `max(absent(target_info${sel}))`;
     model.alert = {
       alert: ALERT_NAMES.serviceDown,
       expr,

@@ -42,7 +42,7 @@ export const MAX_WINDOW_DAYS = 90;
 export const RESERVED_LABELS = ["severity", "slo", "service", "route", "method", "pool", "alertname", "window", "sli_kind", "job", "instance", "le", "__name__"];
 
 export interface SloSelector {
-  /** `http_route` value (the route template, like `/appointments/{id}`). Latency/availability only. */
+  /** `http_route` value (the route template, like `/orders/{id}`). Latency/availability only. */
   route?: string;
   /** HTTP method (upper case). Latency/availability only. */
   method?: string;
@@ -59,7 +59,7 @@ export interface SloAlerting {
   ticketSeverity: AlertSeverity;
   /** Severity of the saturation alert (default ticket). */
   saturationSeverity: AlertSeverity;
-  /** Extra labels on every alert of this SLO, for Alertmanager routing (e.g. `team: appointments`). */
+  /** Extra labels on every alert of this SLO, for Alertmanager routing (e.g. `team: payments`). */
   labels: Record<string, string>;
 }
 
@@ -159,7 +159,7 @@ function parseOne(item: unknown, at: string, p: ConfigProblems): SloSpec | undef
   }
   const service = o.service;
   if (typeof service !== "string" || !SERVICE_RE.test(service)) {
-    p.add(`${at}.service`, `${show(service)} must be the service name as in the job label (service.name), like "appointments-api"`);
+    p.add(`${at}.service`, `${show(service)} must be the service name as in the job label (service.name), like "checkout-api"`);
   }
   const kind = o.kind as SliKind;
   if (!SLI_KINDS.includes(kind)) p.add(`${at}.kind`, `${show(o.kind)} is not a known SLI kind; allowed: ${SLI_KINDS.join(", ")}`);
@@ -289,7 +289,7 @@ function parseOne(item: unknown, at: string, p: ConfigProblems): SloSpec | undef
 function parseSelector(raw: unknown, at: string, kind: SliKind, p: ConfigProblems): SloSelector {
   if (raw === undefined) return {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    p.add(at, `must be an object like {route: /appointments, method: POST}, got ${show(raw)}`);
+    p.add(at, `must be an object like {route: /orders, method: POST}, got ${show(raw)}`);
     return {};
   }
   const o = raw as Record<string, unknown>;
@@ -299,7 +299,7 @@ function parseSelector(raw: unknown, at: string, kind: SliKind, p: ConfigProblem
   }
   if (o.route !== undefined) {
     if (kind === "saturation") p.add(`${at}.route`, "is only used by latency and availability SLOs");
-    else if (typeof o.route !== "string" || !/^\/\S*$/.test(o.route)) p.add(`${at}.route`, `${show(o.route)} must be a route template starting with /, like /appointments/{id}`);
+    else if (typeof o.route !== "string" || !/^\/\S*$/.test(o.route)) p.add(`${at}.route`, `${show(o.route)} must be a route template starting with /, like /orders/{id}`);
     else sel.route = o.route;
   }
   if (o.method !== undefined) {
