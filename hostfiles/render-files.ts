@@ -3,6 +3,7 @@
  * systemd units (units.ts), the host agent's scripts and manifests (agent.ts) and the health check (health-checks.ts).
  */
 import type { StackConfig } from "../components/config";
+import { dashboardFiles } from "../dashboards";
 import { sloRuleFiles } from "../slo";
 import { agentFiles } from "./agent";
 import { healthCheckFiles } from "./health-checks";
@@ -11,7 +12,7 @@ import type { HostContext, HostFile } from "./types";
 import { unitFiles } from "./units";
 
 export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
-  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg), ...agentFiles(cfg), ...healthCheckFiles()];
+  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg), ...agentFiles(cfg), ...healthCheckFiles(), ...dashboardFiles(cfg)];
   const seen = new Set<string>();
   for (const f of files) {
     if (!f.path.startsWith("/")) throw new Error(`host file path ${f.path} is not absolute`);

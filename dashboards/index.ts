@@ -1,0 +1,71 @@
+/**
+ * Grafana dashboards as code (docs/dashboards.md). Every dashboard is built with Grafana's typed builders
+ * (@grafana/grafana-foundation-sdk) from the same SLO model the Prometheus rules come from (slo/model.ts), so the
+ * two never disagree about metric names, windows or thresholds.
+ *
+ * The files go into a subfolder of GRAFANA_DASHBOARDS_DIR: the dashboards provider has
+ * `foldersFromFilesStructure: true`, so the subfolder becomes the Grafana folder. The provider re-reads the
+ * directory every `updateIntervalSeconds` (60 s): a changed dashboard needs no Grafana restart, so the files have
+ * no `onChange`.
+ */
+import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
+import type { StackConfig } from "../components/config";
+import { SERVICES } from "../hostfiles/layout";
+import { GRAFANA_DASHBOARDS_DIR } from "../hostfiles/services/grafana";
+import type { HostFile } from "../hostfiles/types";
+import { sloRuleSet, type SloRuleSet } from "../slo/rules";
+import { databaseDashboard, DB_DASHBOARD_UID } from "./database";
+import { logsTracesDashboard, LOGS_TRACES_DASHBOARD_UID } from "./logs-traces";
+import { HOST_DASHBOARD_UID, monitoringHostDashboard } from "./monitoring-host";
+import { serviceDashboard, serviceDashboardUid, serviceViews } from "./service-overview";
+import { SLO_DASHBOARD_UID, sloDashboard } from "./slos";
+
+export { dashboardQueries, dashboardPanels, stableUid, MAX_UID_LENGTH, DS } from "./common";
+export type { DashboardQuery } from "./common";
+
+/** The Grafana folder the dashboards are provisioned into (a directory under GRAFANA_DASHBOARDS_DIR). */
+export const DASHBOARD_FOLDER = "Monitoring";
+export const DASHBOARD_FOLDER_DIR = `${GRAFANA_DASHBOARDS_DIR}/${DASHBOARD_FOLDER}`;
+
+/** Every generated dashboard of a stack, in navigation order (the SLO overview first). */
+export function buildDashboards(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets">): dashboard.Dashboard[] {
+  return buildDashboardsFromModel(sloRuleSet(cfg));
+}
+
+export function buildDashboardsFromModel(set: SloRuleSet): dashboard.Dashboard[] {
+  const views = serviceViews(set.slos);
+  const hasDb = set.slos.some((m) => m.saturation);
+  const links = [
+    ...(set.slos.length ? [{ title: "SLOs", uid: SLO_DASHBOARD_UID }] : []),
+    ...views.map((v) => ({ title: `Service: ${v.service}`, uid: serviceDashboardUid(v.service) })),
+    ...(hasDb ? [{ title: "Database", uid: DB_DASHBOARD_UID }] : []),
+    ...(set.slos.length ? [{ title: "Logs and traces", uid: LOGS_TRACES_DASHBOARD_UID }] : []),
+    { title: "Monitoring host", uid: HOST_DASHBOARD_UID },
+  ];
+  const others = (uid: string) => links.filter((l) => l.uid !== uid);
+  const all: (dashboard.Dashboard | undefined)[] = [
+    set.slos.length ? sloDashboard(set, others(SLO_DASHBOARD_UID)) : undefined,
+    ...views.map((v) => serviceDashboard(v, others(serviceDashboardUid(v.service)))),
+    databaseDashboard(set.slos, others(DB_DASHBOARD_UID)),
+    set.slos.length ? logsTracesDashboard(set.slos, others(LOGS_TRACES_DASHBOARD_UID)) : undefined,
+    monitoringHostDashboard(others(HOST_DASHBOARD_UID)),
+  ];
+  const dashboards = all.filter((d): d is dashboard.Dashboard => d !== undefined);
+  const seen = new Set<string>();
+  for (const d of dashboards) {
+    if (!d.uid) throw new Error(`dashboard "${d.title}" has no uid`);
+    if (seen.has(d.uid)) throw new Error(`two dashboards share the uid ${d.uid}`);
+    seen.add(d.uid);
+  }
+  return dashboards;
+}
+
+/** One JSON file per dashboard, read by Grafana's file provider (no restart needed: it polls the folder). */
+export function dashboardFiles(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets">): HostFile[] {
+  return buildDashboards(cfg).map((d) => ({
+    path: `${DASHBOARD_FOLDER_DIR}/${d.uid}.json`,
+    content: `${JSON.stringify(d, null, 1)}\n`,
+    mode: "0644",
+    owner: `root:${SERVICES.grafana.user}`,
+  }));
+}

@@ -1,0 +1,500 @@
+/**
+ * Grafana dashboards as code (dashboards/, docs/dashboards.md):
+ *
+ * - the files: one JSON per dashboard in a folder under the provider's path, ownership/mode, delivered in the S3
+ *   bundle and not in the 16 KB user data;
+ * - structure: stable uids, every panel's data source uid provisioned, unique ids/refIds, generated from the SLO
+ *   list (a new SLO or service gets its panels, no saturation SLO → no database dashboard);
+ * - PromQL: every Prometheus panel expression (Grafana variables made concrete) parses (`promtool check rules`);
+ * - data: every Prometheus panel expression, run against a real Prometheus 2.42 holding the SLO benchmark's healthy
+ *   traffic, the stack's own metrics and the SLO recording rules evaluated over them, returns data — and the key
+ *   panels show what a healthy system should (SLI above objective, no alert firing, p95 under the threshold).
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
+import type { StackConfig } from "../components/config";
+import {
+  buildDashboards,
+  dashboardFiles,
+  dashboardPanels,
+  dashboardQueries,
+  DASHBOARD_FOLDER_DIR,
+  DashboardQuery,
+  MAX_UID_LENGTH,
+} from "../dashboards";
+import { POOL_METRICS } from "../dashboards/database";
+import { sloTraceQuery } from "../dashboards/logs-traces";
+import { HOST_DASHBOARD_UID } from "../dashboards/monitoring-host";
+import { serviceDashboardUid } from "../dashboards/service-overview";
+import { SLO_DASHBOARD_UID } from "../dashboards/slos";
+import { renderBundle, renderHostFiles, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/render";
+import { SERVICES } from "../hostfiles/layout";
+import { GRAFANA_DASHBOARDS_DIR, grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/services/grafana";
+import { metaAlerts } from "../hostfiles/services/meta-alerts";
+import { placeholderContext } from "../hostfiles/types";
+import { RECORDS, saturationExpr, type SloModel } from "../slo/model";
+import { sloRuleSet } from "../slo/rules";
+import { applicationSeries, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
+import { Doc, PrometheusFixture } from "./dashboards/prometheus-fixture";
+import { stackConfig } from "./support/stacks";
+import { requireTool, run, tempDir } from "./support/validators";
+
+const REPO = path.resolve(__dirname, "..");
+const STACKS = ["dev", "prd"];
+
+/** The raw `slos` list of a committed stack file (to extend it in tests). */
+function rawSlos(stack: string): Record<string, unknown>[] {
+  const doc = YAML.parse(fs.readFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), "utf8")) as Doc;
+  return doc.config["monitoring-hosts:slos"] as Record<string, unknown>[];
+}
+
+/** A second service and a second latency SLO, as a user would add them. */
+const EXTRA_SLOS = [
+  {
+    name: "appointments-list-latency",
+    service: "appointments-api",
+    kind: "latency",
+    selector: { route: "/appointments", method: "GET" },
+    objective: 99,
+    threshold: "250ms",
+    window: "28d",
+  },
+  { name: "billing-errors", service: "billing-api", kind: "availability", selector: { route: "/invoices" }, objective: 99.5, window: "28d", metrics: "otel-legacy" },
+  { name: "billing-db", service: "billing-api", kind: "saturation", metrics: "postgres-exporter", selector: { job: "billing-postgres" }, threshold: 0.8 },
+];
+
+/**
+ * Grafana's variables made concrete as Grafana would on a fresh load: `$__rate_interval` 5m (the synthetic data has
+ * one sample per minute; on the host Prometheus scrapes every 15 s), `$__range` 1h, and each dashboard variable's
+ * current value (`All` → its allValue).
+ */
+function concrete(expr: string, d: dashboard.Dashboard): string {
+  let out = expr.replace(/\$__rate_interval/g, "5m").replace(/\$__range/g, "1h").replace(/\$__interval/g, "1m");
+  for (const v of (d.templating?.list ?? []) as Doc[]) {
+    const cur = v.current?.value;
+    const values = (Array.isArray(cur) ? cur : [cur]).filter((x: unknown) => typeof x === "string") as string[];
+    const value = values.includes("$__all") ? (v.allValue ?? ".*") : values.join("|");
+    out = out.replace(new RegExp(`\\$\\{${v.name}\\}|\\$${v.name}\\b`, "g"), value);
+  }
+  assert.ok(!/\$\w/.test(out), `unresolved Grafana variable in ${out}`);
+  return out;
+}
+
+function promQueries(d: dashboard.Dashboard): DashboardQuery[] {
+  return dashboardQueries(d).filter((q) => q.datasource.type === "prometheus");
+}
+
+/** Writes every expression as a recording rule and runs `promtool check rules`. */
+function promtoolCheck(exprs: string[], dir: string): { status: number; output: string } {
+  const file = path.join(dir, `dashboard-queries-${Math.random().toString(36).slice(2)}.yml`);
+  fs.writeFileSync(file, YAML.stringify({ groups: [{ name: "dashboards", rules: exprs.map((expr, i) => ({ record: `dashboard_query_${i}`, expr })) }] }));
+  const r = run("promtool", ["check", "rules", file]);
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+/** `(inner) or vector(0)` as written by dashboards/common.ts orZero. */
+function orZeroInner(expr: string): string | undefined {
+  const m = /^\((.*)\) or vector\(0\)$/s.exec(expr);
+  return m ? m[1] : undefined;
+}
+
+function seriesWithPoints(data: Doc): number {
+  return (data.result as Doc[]).filter((s) => (s.values ?? (s.value ? [s.value] : [])).some((v: [number, string]) => Number.isFinite(Number(v[1])))).length;
+}
+
+describe("Grafana dashboards (dashboards/)", () => {
+  describe("files and provisioning", () => {
+    for (const stack of STACKS) {
+      it(`${stack}: one JSON file per dashboard in the provisioned folder, root:grafana 0644, no restart needed`, () => {
+        const cfg = stackConfig(stack);
+        const files = dashboardFiles(cfg);
+        const boards = buildDashboards(cfg);
+        assert.equal(files.length, boards.length);
+        assert.deepEqual(
+          files.map((f) => f.path),
+          boards.map((d) => `${DASHBOARD_FOLDER_DIR}/${d.uid}.json`),
+        );
+        for (const f of files) {
+          assert.equal(f.owner, `root:${SERVICES.grafana.user}`);
+          assert.equal(f.mode, "0644");
+          assert.equal(f.onChange, undefined, "Grafana's file provider re-reads the folder itself");
+          const d = JSON.parse(f.content) as dashboard.Dashboard;
+          assert.equal(`${DASHBOARD_FOLDER_DIR}/${d.uid}.json`, f.path);
+        }
+        // What "no onChange" relies on: the provider polls, reads subfolders as folders, and reads this path.
+        const [provider] = grafanaDashboardProviders() as Doc[];
+        assert.ok(provider.updateIntervalSeconds > 0 && provider.updateIntervalSeconds <= 300, "the provider must poll the folder");
+        assert.equal(provider.options.path, GRAFANA_DASHBOARDS_DIR);
+        assert.equal(provider.options.foldersFromFilesStructure, true, "the subfolder is what puts the dashboards in a Grafana folder");
+        assert.equal(path.posix.dirname(DASHBOARD_FOLDER_DIR), GRAFANA_DASHBOARDS_DIR, "one folder level below the provider's path");
+      });
+
+      it(`${stack}: the dashboards travel in the S3 bundle, not in the user data, which stays under 16 KB`, () => {
+        const cfg = stackConfig(stack);
+        const ctx = placeholderContext(stack);
+        const files = renderHostFiles(cfg, ctx);
+        const ours = dashboardFiles(cfg);
+        for (const f of ours) assert.ok(files.some((x) => x.path === f.path && x.content === f.content), `${f.path} is not in renderHostFiles`);
+        const bundle = renderBundle(cfg, ctx);
+        const userData = renderUserData(cfg, ctx);
+        const dashBytes = ours.reduce((a, f) => a + Buffer.byteLength(f.content), 0);
+        const userBytes = Buffer.byteLength(userData);
+        console.log(`      ${stack}: ${ours.length} dashboards, ${dashBytes} bytes; bundle ${Buffer.byteLength(bundle)} bytes (S3); user data ${userBytes} bytes`);
+        assert.ok(bundle.includes(JSON.stringify(`${DASHBOARD_FOLDER_DIR}/${SLO_DASHBOARD_UID}.json`)));
+        assert.ok(!userData.includes(GRAFANA_DASHBOARDS_DIR), "no dashboard in user data");
+        assert.ok(dashBytes > USER_DATA_LIMIT_BYTES, "the dashboards alone would not fit user data: they must go through the bundle");
+        assert.ok(userBytes < USER_DATA_LIMIT_BYTES);
+        // User data does not depend on the dashboards: the same with none.
+        assert.equal(renderUserData(stackConfig(stack, { slos: [] }), ctx), renderUserData(stackConfig(stack, { slos: [] }), ctx));
+        assert.equal(userData, renderUserData(stackConfig(stack, { slos: [...rawSlos(stack), ...EXTRA_SLOS] }), ctx));
+      });
+    }
+  });
+
+  for (const stack of STACKS) {
+    describe(`structure (${stack})`, () => {
+      let cfg: StackConfig;
+      let boards: dashboard.Dashboard[];
+      before(() => {
+        cfg = stackConfig(stack);
+        boards = buildDashboards(cfg);
+      });
+
+      it("has the five dashboards with stable uids of at most 40 characters", () => {
+        assert.deepEqual(
+          boards.map((d) => d.uid),
+          ["slo-overview", "service-appointments-api", "database-saturation", "logs-and-traces", "monitoring-host"],
+        );
+        for (const d of boards) assert.ok(d.uid!.length <= MAX_UID_LENGTH && /^[a-z0-9-]+$/.test(d.uid!), d.uid);
+        assert.equal(JSON.stringify(buildDashboards(cfg)), JSON.stringify(boards), "deterministic");
+      });
+
+      it("every panel's data source (and every query's) is a provisioned data source, by uid and type", () => {
+        const provisioned = new Map(grafanaDatasources().map((ds) => [ds.uid, ds.type]));
+        for (const d of boards) {
+          for (const p of dashboardPanels(d)) {
+            assert.ok(p.datasource?.uid, `${d.uid} / ${p.title}: no data source`);
+            assert.equal(provisioned.get(p.datasource.uid), p.datasource.type, `${d.uid} / ${p.title}: ${JSON.stringify(p.datasource)}`);
+          }
+          for (const q of dashboardQueries(d)) {
+            assert.equal(provisioned.get(q.datasource.uid!), q.datasource.type, `${d.uid} / ${q.panel} ${q.refId}: ${JSON.stringify(q.datasource)}`);
+          }
+          for (const v of (d.templating?.list ?? []) as Doc[]) {
+            if (v.datasource) assert.equal(provisioned.get(v.datasource.uid), v.datasource.type, `${d.uid} variable ${v.name}`);
+          }
+        }
+      });
+
+      it("every panel has queries with unique refIds, unique panel ids, and fits the 24-column grid", () => {
+        for (const d of boards) {
+          const panels = dashboardPanels(d);
+          assert.ok(panels.length > 0, d.uid);
+          const ids = (d.panels as Doc[]).map((p) => p.id);
+          assert.equal(new Set(ids).size, ids.length, `${d.uid}: duplicate panel ids`);
+          assert.ok(ids.every((id) => Number.isInteger(id) && id > 0));
+          for (const p of panels) {
+            const refIds = ((p.targets ?? []) as Doc[]).map((t) => t.refId);
+            assert.ok(refIds.length > 0, `${d.uid} / ${p.title}: no query`);
+            assert.equal(new Set(refIds).size, refIds.length, `${d.uid} / ${p.title}: duplicate refIds`);
+            assert.ok(refIds.every((r) => typeof r === "string" && r.length > 0));
+            const g = p.gridPos!;
+            assert.ok(g.x >= 0 && g.w > 0 && g.x + g.w <= 24, `${d.uid} / ${p.title}: ${JSON.stringify(g)}`);
+          }
+          for (const q of dashboardQueries(d)) assert.ok(q.expr.trim().length > 0, `${d.uid} / ${q.panel}: empty query`);
+        }
+      });
+
+      it("the SLO dashboard has a row per SLO, and each SLO's queries select its own recorded series", () => {
+        const set = sloRuleSet(cfg);
+        const d = boards.find((b) => b.uid === SLO_DASHBOARD_UID)!;
+        const rows = (d.panels as Doc[]).filter((p) => p.type === "row").map((p) => p.title as string);
+        assert.deepEqual(
+          rows.map((t) => t.split(" — ")[0]),
+          set.slos.map((m) => m.name),
+        );
+        const queries = dashboardQueries(d);
+        for (const m of set.slos) {
+          const own = queries.filter((q) => q.expr.includes(m.seriesSelector));
+          assert.ok(own.length >= 2, `${m.name}: ${own.length} queries`);
+          if (m.ratio) {
+            for (const rec of [RECORDS.errorRatioWindow, RECORDS.objective, RECORDS.budgetRemaining]) {
+              assert.ok(own.some((q) => q.expr.includes(`${rec}${m.seriesSelector}`)), `${m.name} lacks ${rec}`);
+            }
+            for (const a of m.ratio.burnAlerts) {
+              for (const w of [a.longWindow, a.shortWindow]) {
+                assert.ok(own.some((q) => q.expr.includes(`${RECORDS.errorRatio(w)}${m.seriesSelector} / ${m.ratio!.errorBudget}`)), `${m.name}: burn rate ${w}`);
+              }
+            }
+          }
+          for (const alert of m.alertNames) {
+            assert.ok(queries.some((q) => q.expr.includes(`alertname="${alert}", slo="${m.name}"`)), `${m.name}: alert ${alert}`);
+          }
+        }
+      });
+
+      it("draws the thresholds from the SLO model: latency threshold, burn-rate tiers, saturation threshold", () => {
+        const set = sloRuleSet(cfg);
+        const lines = (d: dashboard.Dashboard, title: string) => {
+          const p = dashboardPanels(d).find((x) => x.title === title);
+          assert.ok(p, `${d.uid}: no panel ${title}`);
+          return ((p.fieldConfig?.defaults?.thresholds?.steps ?? []) as Doc[]).map((s) => s.value).filter((v) => v !== null);
+        };
+        const svc = boards.find((b) => b.uid === serviceDashboardUid("appointments-api"))!;
+        const latency = set.slos.filter((m) => m.ratio?.latency);
+        assert.deepEqual(lines(svc, "Latency p50 / p95 / p99"), latency.map((m) => m.ratio!.latency!.thresholdSeconds));
+        assert.equal((dashboardPanels(svc).find((x) => x.title === "Latency p50 / p95 / p99")!.fieldConfig!.defaults.custom as Doc).thresholdsStyle.mode, "dashed");
+        const slo = boards.find((b) => b.uid === SLO_DASHBOARD_UID)!;
+        const tiers = [...new Set(set.slos.find((m) => m.ratio)!.ratio!.burnAlerts.map((a) => a.burnRate))];
+        assert.deepEqual(lines(slo, "Burn rate per alert window").slice(0, tiers.length), tiers);
+        const sat = set.slos.find((m) => m.saturation)!;
+        assert.deepEqual(lines(boards.find((b) => b.uid === "database-saturation")!, "Pool saturation"), [sat.saturation!.threshold]);
+      });
+
+      it("exemplars are on for the latency panel (the Prometheus data source links them to Tempo)", () => {
+        const svc = boards.find((b) => b.uid === serviceDashboardUid("appointments-api"))!;
+        const p = dashboardPanels(svc).find((x) => x.title === "Latency p50 / p95 / p99")!;
+        assert.ok((p.targets as Doc[]).every((t) => t.exemplar === true));
+        const prom = grafanaDatasources().find((x) => x.uid === p.datasource!.uid)!;
+        assert.equal((prom.jsonData.exemplarTraceIdDestinations as Doc[])[0].datasourceUid, "tempo");
+      });
+
+      it("logs and traces: Loki logs of the service, TraceQL per request SLO with its route, method and threshold", () => {
+        const d = boards.find((b) => b.uid === "logs-and-traces")!;
+        const set = sloRuleSet(cfg);
+        const queries = dashboardQueries(d);
+        assert.ok(queries.some((q) => q.datasource.type === "loki" && q.expr === '{service_name="$service"}'));
+        const traces = queries.filter((q) => q.datasource.type === "tempo");
+        assert.deepEqual(
+          traces.map((q) => q.expr),
+          set.slos.filter((m) => m.ratio).map(sloTraceQuery),
+        );
+        const latency = set.slos.find((m) => m.ratio?.latency)!;
+        assert.equal(
+          sloTraceQuery(latency),
+          '{ resource.service.name = "appointments-api" && kind = server && span.http.route = "/appointments" && span.http.request.method = "POST" && duration > 400ms }',
+        );
+        for (const q of traces) assert.equal((q.expr.match(/\{/g) ?? []).length, (q.expr.match(/\}/g) ?? []).length);
+      });
+    });
+  }
+
+  describe("generated from the SLO list", () => {
+    it("a new SLO gets its row and a new service its dashboards, without editing any dashboard code", () => {
+      const before = buildDashboards(stackConfig("dev"));
+      const after = buildDashboards(stackConfig("dev", { slos: [...rawSlos("dev"), ...EXTRA_SLOS] }));
+      const slo = (ds: dashboard.Dashboard[]) => ds.find((d) => d.uid === SLO_DASHBOARD_UID)!;
+      const rows = (d: dashboard.Dashboard) => (d.panels as Doc[]).filter((p) => p.type === "row").length;
+      assert.equal(rows(slo(after)), rows(slo(before)) + EXTRA_SLOS.length);
+      for (const extra of EXTRA_SLOS) {
+        assert.ok(dashboardQueries(slo(after)).some((q) => q.expr.includes(`{slo="${extra.name}"}`)), extra.name);
+      }
+      assert.ok(after.some((d) => d.uid === serviceDashboardUid("billing-api")), "billing-api gets a service dashboard");
+      // The new GET latency SLO (250 ms) is drawn next to the POST one (400 ms) on the shared service dashboard.
+      const svc = after.find((d) => d.uid === serviceDashboardUid("appointments-api"))!;
+      const lat = dashboardPanels(svc).find((p) => p.title === "Latency p50 / p95 / p99")!;
+      assert.deepEqual(((lat.fieldConfig!.defaults.thresholds!.steps as Doc[]).map((s) => s.value)).filter((v) => v !== null), [0.4, 0.25]);
+      // billing-api speaks otel-legacy (milliseconds): its metric names and units follow.
+      const billing = after.find((d) => d.uid === serviceDashboardUid("billing-api"))!;
+      assert.ok(dashboardQueries(billing).every((q) => !q.expr.includes("http_server_request_duration_seconds")));
+      assert.ok(dashboardQueries(billing).some((q) => q.expr.includes("http_server_duration_milliseconds_bucket")));
+      const db = after.find((d) => d.uid === "database-saturation")!;
+      assert.ok(dashboardQueries(db).some((q) => q.expr.includes('pg_stat_activity_count{job="billing-postgres"}')));
+    });
+
+    it("without SLOs only the monitoring-host dashboard remains; without saturation SLOs no database dashboard", () => {
+      assert.deepEqual(buildDashboards(stackConfig("dev", { slos: [] })).map((d) => d.uid), [HOST_DASHBOARD_UID]);
+      const noSat = rawSlos("dev").filter((s) => s.kind !== "saturation");
+      assert.ok(!buildDashboards(stackConfig("dev", { slos: noSat })).some((d) => d.uid === "database-saturation"));
+    });
+
+    it("pool metric names agree with the saturation SLI the rules compute (slo/model.ts saturationExpr)", () => {
+      for (const conv of ["otel", "otel-legacy", "postgres-exporter"] as const) {
+        const e = saturationExpr(conv, "svc", "main").ratio;
+        const n = POOL_METRICS[conv];
+        assert.ok(e.includes(`${n.used}{`) && e.includes(`${n.max}{`), `${conv}: ${e}`);
+        if (n.pool) assert.ok(e.includes(n.pool), `${conv}: pool label ${n.pool}`);
+        if (n.usedState) assert.ok(e.includes(`${n.state}="${n.usedState}"`), `${conv}: state label`);
+      }
+    });
+
+    it("the monitoring-host dashboard reads the metrics the meta-alerts read", () => {
+      const host = buildDashboards(stackConfig("dev")).find((d) => d.uid === HOST_DASHBOARD_UID)!;
+      const text = dashboardQueries(host).map((q) => q.expr).join("\n");
+      const covered = [
+        "DataVolumeFillingUp",
+        "DataVolumeAlmostFull",
+        "PrometheusRuleEvaluationFailures",
+        "CollectorRefusingData",
+        "CollectorExportFailing",
+        "CollectorQueueAlmostFull",
+        "CollectorDroppingData",
+        "LokiChunkFlushFailing",
+        "TempoBackendWriteFailing",
+      ];
+      for (const name of covered) {
+        const a = metaAlerts().find((x) => x.alert === name);
+        assert.ok(a, `meta-alert ${name} no longer exists`);
+        const metrics = [...a.expr.matchAll(/\b((?:node|prometheus|otelcol|loki|tempodb|tempo)_[a-zA-Z_]*)/g)].map((m) => m[1]);
+        assert.ok(metrics.length > 0, name);
+        for (const m of metrics) assert.ok(text.includes(m), `${name} reads ${m}, the host dashboard does not`);
+      }
+    });
+  });
+
+  describe("PromQL parses (promtool check rules)", () => {
+    let tmp: { dir: string; cleanup(): void };
+    before(() => (tmp = tempDir("dash-promql-")));
+    after(() => tmp.cleanup());
+
+    const configs: [string, () => StackConfig][] = [
+      ["dev", () => stackConfig("dev")],
+      ["prd", () => stackConfig("prd")],
+      ["dev plus otel-legacy and postgres-exporter SLOs", () => stackConfig("dev", { slos: [...rawSlos("dev"), ...EXTRA_SLOS] })],
+    ];
+    for (const [name, cfg] of configs) {
+      it(`every Prometheus panel expression parses: ${name}`, function () {
+        requireTool(this, "promtool");
+        const exprs = buildDashboards(cfg()).flatMap((d) => promQueries(d).map((q) => concrete(q.expr, d)));
+        assert.ok(exprs.length > 50, `${exprs.length} expressions`);
+        const r = promtoolCheck(exprs, tmp.dir);
+        assert.equal(r.status, 0, r.output);
+        assert.match(r.output, new RegExp(`SUCCESS: ${exprs.length} rules found`));
+      });
+    }
+
+    it("the check rejects a broken expression (so it can fail)", function () {
+      requireTool(this, "promtool");
+      const r = promtoolCheck(["sum(rate(http_server_request_duration_seconds_count[5m])"], tmp.dir);
+      assert.notEqual(r.status, 0);
+    });
+  });
+
+  describe("shows data: every Prometheus panel query against a real Prometheus with the benchmark's healthy traffic", function () {
+    this.timeout(120_000);
+    const MINUTES = 6 * 60;
+    let tmp: { dir: string; cleanup(): void };
+    let prom: PrometheusFixture | undefined;
+    let cfg: StackConfig;
+    let boards: dashboard.Dashboard[];
+    let set: ReturnType<typeof sloRuleSet>;
+    let start = 0;
+    let end = 0;
+    const started = Date.now();
+
+    before(async function () {
+      requireTool(this, "promtool");
+      requireTool(this, "prometheus");
+      tmp = tempDir("dash-data-");
+      cfg = stackConfig("dev");
+      boards = buildDashboards(cfg);
+      set = sloRuleSet(cfg);
+      end = Math.floor(Date.now() / 60_000) * 60 - 600;
+      start = end - MINUTES * 60;
+      prom = new PrometheusFixture(tmp.dir);
+      prom.backfillOpenMetrics(toOpenMetrics([...applicationSeries(cfg.slos, MINUTES), ...stackSeries(MINUTES)], start));
+      await prom.start();
+      const levels = await prom.backfillRules(
+        set.slos.flatMap((m: SloModel) => [...m.records, ...m.windowRecords]),
+        start,
+        end,
+      );
+      console.log(`      Prometheus ready with ${MINUTES} min of data and ${levels} levels of SLO records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
+    after(async () => {
+      await prom?.stop();
+      tmp?.cleanup();
+    });
+
+    /** Runs a panel query as Grafana would (range, or instant at the end) over the last 3 hours of data. */
+    async function points(expr: string, instant: boolean): Promise<number> {
+      if (instant) return seriesWithPoints(await prom!.query(expr, end));
+      return seriesWithPoints(await prom!.queryRange(expr, end - 3 * 3600, end, 60));
+    }
+
+    it("the check can fail: a misspelt metric returns no data", async () => {
+      assert.equal(await points("sum(rate(http_server_request_duration_second_count[5m]))", false), 0);
+      assert.ok((await points("sum(rate(http_server_request_duration_seconds_count[5m]))", false)) > 0);
+    });
+
+    for (const uid of ["slo-overview", "service-appointments-api", "database-saturation", "monitoring-host"]) {
+      it(`${uid}: every Prometheus query returns data (range and, for stat/table panels, instant)`, async () => {
+        const d = boards.find((b) => b.uid === uid)!;
+        const queries = promQueries(d);
+        assert.ok(queries.length > 0);
+        const empty: string[] = [];
+        for (const q of queries) {
+          const expr = concrete(q.expr, d);
+          if ((await points(expr, false)) === 0) empty.push(`${q.panel} ${q.refId} (range): ${expr}`);
+          if (q.instant && (await points(expr, true)) === 0) empty.push(`${q.panel} ${q.refId} (instant): ${expr}`);
+          // `(x) or vector(0)` would always return data: the series behind it must exist too.
+          const inner = orZeroInner(expr);
+          if (inner !== undefined && (await points(inner, false)) === 0) empty.push(`${q.panel} ${q.refId} (without "or vector(0)"): ${inner}`);
+        }
+        assert.deepEqual(empty, [], `queries with no data:\n${empty.join("\n")}`);
+      });
+    }
+
+    it("the route variable's query lists the SLO route it starts on", async () => {
+      const d = boards.find((b) => b.uid === serviceDashboardUid("appointments-api"))!;
+      const v = (d.templating!.list as Doc[]).find((x) => x.name === "route")!;
+      const m = /^label_values\((.*), ([a-z_]+)\)$/.exec(v.definition as string)!;
+      assert.ok(m, v.definition);
+      const values = await prom!.labelValues(m[2], m[1], start, end);
+      assert.ok(values.includes("/appointments"), JSON.stringify(values));
+      assert.deepEqual(v.current.value, ["/appointments"]);
+    });
+
+    it("a healthy system looks healthy: SLIs above objective, budget left, no burn-rate threshold crossed, no alert firing", async () => {
+      const value = async (expr: string) => {
+        const r = (await prom!.query(expr, end)).result as Doc[];
+        assert.equal(r.length, 1, `${expr}: ${JSON.stringify(r)}`);
+        return Number(r[0].value[1]);
+      };
+      const d = boards.find((b) => b.uid === SLO_DASHBOARD_UID)!;
+      const queries = dashboardQueries(d);
+      for (const m of set.slos) {
+        const own = (title: string) => queries.filter((q) => q.panel === title && q.expr.includes(`"${m.name}"`));
+        if (m.ratio) {
+          const sli = await value(own(`SLI over ${m.ratio.window}`)[0].expr);
+          assert.ok(sli > m.ratio.objective && sli < 1, `${m.name}: SLI ${sli}`);
+          const budget = await value(own(`Error budget remaining (${m.ratio.window})`)[0].expr);
+          assert.ok(budget > 0 && budget <= 1, `${m.name}: budget ${budget}`);
+          const lowestTier = Math.min(...m.ratio.burnAlerts.map((a) => a.burnRate));
+          for (const q of own("Burn rate per alert window")) {
+            const burn = await value(q.expr);
+            assert.ok(burn >= 0 && burn < lowestTier, `${m.name}: burn rate ${burn} (${q.expr})`);
+          }
+        } else {
+          const sat = await value(own("Pool saturation now")[0].expr);
+          assert.ok(sat > 0.3 && sat < m.saturation!.threshold, `${m.name}: saturation ${sat}`);
+        }
+        for (const q of own("Alerts")) assert.equal(await value(q.expr), 0, `${m.name}: ${q.expr}`);
+      }
+      // Service overview: p95 under the 400 ms threshold, p99 above it (1.5 % of requests are slow), errors ≈ 0.2 %.
+      const svc = boards.find((b) => b.uid === serviceDashboardUid("appointments-api"))!;
+      const sq = dashboardQueries(svc);
+      const latency = sq.filter((q) => q.panel === "Latency p50 / p95 / p99");
+      const threshold = set.slos.find((m) => m.ratio?.latency)!.ratio!.latency!.thresholdSeconds;
+      assert.ok((await value(concrete(latency[1].expr, svc))) < threshold, "p95 under the SLO threshold");
+      assert.ok((await value(concrete(latency[2].expr, svc))) > threshold, "p99 above it");
+      const errRatio = await value(concrete(sq.find((q) => q.panel === "Error ratio (5xx)")!.expr, svc));
+      assert.ok(errRatio > 0 && errRatio < 0.01, `error ratio ${errRatio}`);
+      // Host: 40 % of the data volume used, filling at 1 MiB/min: full in about 21 days.
+      const host = boards.find((b) => b.uid === HOST_DASHBOARD_UID)!;
+      const hq = dashboardQueries(host);
+      const used = await value(hq.find((q) => q.panel === "Data volume used")!.expr);
+      assert.ok(Math.abs(used - 0.4) < 0.01, `data volume used ${used}`);
+      const fullIn = await value(hq.find((q) => q.panel === "Data volume full in")!.expr);
+      assert.ok(fullIn > 20 * 86400 && fullIn < 23 * 86400, `full in ${fullIn / 86400} days`);
+    });
+
+    it(`finishes well within the 2-minute budget`, () => {
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`      data proof took ${seconds.toFixed(1)} s`);
+      assert.ok(seconds < 120);
+    });
+  });
+});
