@@ -176,10 +176,37 @@ export function dashboardLink(title: string, uid: string): dashboard.DashboardLi
   return new dashboard.DashboardLinkBuilder(title).type(dashboard.DashboardLinkType.Link).url(`/d/${uid}`).keepTime(true).includeVars(true).icon("dashboard");
 }
 
+/** Grafana's own "Annotations & Alerts" (what the UI adds to every new dashboard). */
+function builtInAnnotation(): dashboard.AnnotationQueryBuilder {
+  return new dashboard.AnnotationQueryBuilder()
+    .name("Annotations & Alerts")
+    .builtIn(1)
+    .type("dashboard")
+    .datasource({ type: "grafana", uid: "-- Grafana --" })
+    .enable(true)
+    .hide(true)
+    .iconColor("rgba(0, 211, 255, 1)");
+}
+
+/** Marks on the time axis while Prometheus alerts matching `matchers` fire (from the ALERTS series). */
+export function alertAnnotation(name: string, matchers: string): dashboard.AnnotationQueryBuilder {
+  return new dashboard.AnnotationQueryBuilder()
+    .name(name)
+    .datasource(DS.prometheus)
+    .enable(true)
+    .iconColor("red")
+    .expr(`ALERTS{alertstate="firing", ${matchers}}`)
+    .step("1m")
+    .titleFormat("{{alertname}}")
+    .tagKeys("severity,slo")
+    .textFormat("{{alertname}} ({{severity}}) {{slo}}");
+}
+
 /** Dashboard defaults shared by every generated dashboard. */
 export function baseDashboard(title: string, uid: string, tags: string[]): dashboard.DashboardBuilder {
   return new dashboard.DashboardBuilder(title)
     .uid(uid)
+    .annotation(builtInAnnotation())
     .tags(["generated", ...tags])
     .readonly()
     .timezone("utc")
@@ -212,6 +239,8 @@ export interface DashboardQuery {
   datasource: common.DataSourceRef;
   /** PromQL / LogQL expression, or TraceQL query. */
   expr: string;
+  /** A panel's query, or an annotation's (which may rightly return nothing: no alert fired). */
+  kind: "panel" | "annotation";
   instant: boolean;
 }
 
@@ -233,11 +262,25 @@ export function dashboardQueries(d: dashboard.Dashboard): DashboardQuery[] {
         refId: String(t.refId ?? ""),
         datasource: ds,
         expr: String(t.expr ?? t.query ?? ""),
+        kind: "panel",
         instant: t.instant === true && t.range !== true,
       });
     }
   };
   d.panels?.forEach((p) => visit(p as AnyPanel));
+  for (const a of (d.annotations?.list ?? []) as (dashboard.AnnotationQuery & Record<string, unknown>)[]) {
+    if (a.builtIn) continue;
+    out.push({
+      dashboard: d.uid ?? "",
+      panel: `annotation: ${a.name}`,
+      panelType: "annotation",
+      refId: "",
+      datasource: a.datasource as common.DataSourceRef,
+      expr: String(a.expr ?? ""),
+      kind: "annotation",
+      instant: false,
+    });
+  }
   return out;
 }
 

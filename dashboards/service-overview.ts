@@ -8,7 +8,7 @@ import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import { HTTP_METRICS, type HttpMetricNames, type SloModel } from "../slo/model";
-import { baseDashboard, dashboardLink, DS, finish, promQuery, q, seriesPanel, stableUid } from "./common";
+import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, q, seriesPanel, stableUid } from "./common";
 
 export function serviceDashboardUid(service: string): string {
   return stableUid(`service-${service}`);
@@ -70,7 +70,8 @@ export function serviceDashboard(v: ServiceView, links: { title: string; uid: st
 
   const b = baseDashboard(`Service: ${v.service}`, serviceDashboardUid(v.service), ["service", v.service])
     .description(`Generated from the SLOs of ${v.service} (docs/dashboards.md). Metrics: ${n.histogram}.`)
-    .withVariable(routeVar);
+    .withVariable(routeVar)
+    .annotation(alertAnnotation(`SLO alerts of ${v.service}`, `alertname=~"Slo.*", service=${q(v.service)}`));
   for (const l of links) b.link(dashboardLink(l.title, l.uid));
 
   b.withRow(new dashboard.RowBuilder("Selected routes ($route)"));

@@ -6,7 +6,7 @@
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { ALERT_NAMES, RECORDS, type SloModel } from "../slo/model";
 import type { SloRuleSet } from "../slo/rules";
-import { baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, q, seriesPanel, stableUid, statPanel } from "./common";
+import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, q, seriesPanel, stableUid, statPanel } from "./common";
 
 export const SLO_DASHBOARD_UID = stableUid("slo-overview");
 
@@ -193,7 +193,8 @@ function saturationRow(b: dashboard.DashboardBuilder, m: SloModel): void {
 export function sloDashboard(set: SloRuleSet, links: { title: string; uid: string }[]): dashboard.Dashboard {
   const b = baseDashboard("SLOs and error budget", SLO_DASHBOARD_UID, ["slo"])
     .description("Generated from the stack's `slos` config (docs/dashboards.md). One row per SLO.")
-    .time({ from: "now-24h", to: "now" });
+    .time({ from: "now-24h", to: "now" })
+    .annotation(alertAnnotation("SLO alerts", `alertname=~"Slo.*"`));
   for (const l of links) b.link(dashboardLink(l.title, l.uid));
   for (const m of set.slos) {
     if (m.ratio) ratioRow(b, m);

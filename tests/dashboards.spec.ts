@@ -24,6 +24,7 @@ import {
   DASHBOARD_FOLDER_DIR,
   DashboardQuery,
   MAX_UID_LENGTH,
+  stableUid,
 } from "../dashboards";
 import { POOL_METRICS } from "../dashboards/database";
 import { sloTraceQuery } from "../dashboards/logs-traces";
@@ -37,7 +38,7 @@ import { metaAlerts } from "../hostfiles/services/meta-alerts";
 import { placeholderContext } from "../hostfiles/types";
 import { RECORDS, saturationExpr, type SloModel } from "../slo/model";
 import { sloRuleSet } from "../slo/rules";
-import { applicationSeries, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
+import { applicationSeries, pastAlert, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
 import { Doc, PrometheusFixture } from "./dashboards/prometheus-fixture";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
@@ -71,12 +72,12 @@ const EXTRA_SLOS = [
  * one sample per minute; on the host Prometheus scrapes every 15 s), `$__range` 1h, and each dashboard variable's
  * current value (`All` → its allValue).
  */
-function concrete(expr: string, d: dashboard.Dashboard): string {
+function concrete(expr: string, d: dashboard.Dashboard, values: Record<string, string> = {}): string {
   let out = expr.replace(/\$__rate_interval/g, "5m").replace(/\$__range/g, "1h").replace(/\$__interval/g, "1m");
   for (const v of (d.templating?.list ?? []) as Doc[]) {
     const cur = v.current?.value;
-    const values = (Array.isArray(cur) ? cur : [cur]).filter((x: unknown) => typeof x === "string") as string[];
-    const value = values.includes("$__all") ? (v.allValue ?? ".*") : values.join("|");
+    const current = (Array.isArray(cur) ? cur : [cur]).filter((x: unknown) => typeof x === "string") as string[];
+    const value = values[v.name] ?? (current.includes("$__all") ? (v.allValue ?? ".*") : current.join("|"));
     out = out.replace(new RegExp(`\\$\\{${v.name}\\}|\\$${v.name}\\b`, "g"), value);
   }
   assert.ok(!/\$\w/.test(out), `unresolved Grafana variable in ${out}`);
@@ -304,6 +305,15 @@ describe("Grafana dashboards (dashboards/)", () => {
       assert.ok(dashboardQueries(db).some((q) => q.expr.includes('pg_stat_activity_count{job="billing-postgres"}')));
     });
 
+    it("uids stay stable and within 40 characters for long service names, and distinct", () => {
+      const a = serviceDashboardUid("appointments-scheduling-and-reminders-api-eu");
+      const b = serviceDashboardUid("appointments-scheduling-and-reminders-api-us");
+      assert.ok(a.length <= MAX_UID_LENGTH && b.length <= MAX_UID_LENGTH, `${a} ${b}`);
+      assert.notEqual(a, b);
+      assert.equal(a, serviceDashboardUid("appointments-scheduling-and-reminders-api-eu"));
+      assert.equal(stableUid("Service: Appointments API"), "service-appointments-api");
+    });
+
     it("without SLOs only the monitoring-host dashboard remains; without saturation SLOs no database dashboard", () => {
       assert.deepEqual(buildDashboards(stackConfig("dev", { slos: [] })).map((d) => d.uid), [HOST_DASHBOARD_UID]);
       const noSat = rawSlos("dev").filter((s) => s.kind !== "saturation");
@@ -375,6 +385,7 @@ describe("Grafana dashboards (dashboards/)", () => {
   describe("shows data: every Prometheus panel query against a real Prometheus with the benchmark's healthy traffic", function () {
     this.timeout(120_000);
     const MINUTES = 6 * 60;
+    const PAST_ALERT = { from: 60, to: 120 };
     let tmp: { dir: string; cleanup(): void };
     let prom: PrometheusFixture | undefined;
     let cfg: StackConfig;
@@ -394,7 +405,11 @@ describe("Grafana dashboards (dashboards/)", () => {
       end = Math.floor(Date.now() / 60_000) * 60 - 600;
       start = end - MINUTES * 60;
       prom = new PrometheusFixture(tmp.dir);
-      prom.backfillOpenMetrics(toOpenMetrics([...applicationSeries(cfg.slos, MINUTES), ...stackSeries(MINUTES)], start));
+      // An incident that is over: SloBurnRateSlow of the availability SLO fired from minute 60 to 120.
+      const errors = set.slos.find((m) => m.kind === "availability")!;
+      const slow = errors.alerts.find((a) => a.alert === "SloBurnRateSlow")!;
+      const resolved = pastAlert({ alertname: slow.alert, ...slow.labels }, MINUTES, PAST_ALERT.from, PAST_ALERT.to);
+      prom.backfillOpenMetrics(toOpenMetrics([...applicationSeries(cfg.slos, MINUTES), ...stackSeries(MINUTES), resolved], start));
       await prom.start();
       const levels = await prom.backfillRules(
         set.slos.flatMap((m: SloModel) => [...m.records, ...m.windowRecords]),
@@ -422,7 +437,8 @@ describe("Grafana dashboards (dashboards/)", () => {
     for (const uid of ["slo-overview", "service-appointments-api", "database-saturation", "monitoring-host"]) {
       it(`${uid}: every Prometheus query returns data (range and, for stat/table panels, instant)`, async () => {
         const d = boards.find((b) => b.uid === uid)!;
-        const queries = promQueries(d);
+        // Annotations mark firing alerts: on a healthy system they rightly find nothing (they are parse-checked).
+        const queries = promQueries(d).filter((q) => q.kind === "panel");
         assert.ok(queries.length > 0);
         const empty: string[] = [];
         for (const q of queries) {
@@ -436,6 +452,17 @@ describe("Grafana dashboards (dashboards/)", () => {
         assert.deepEqual(empty, [], `queries with no data:\n${empty.join("\n")}`);
       });
     }
+
+    it("the service dashboard also shows data with every route selected (All)", async () => {
+      const d = boards.find((b) => b.uid === serviceDashboardUid("appointments-api"))!;
+      const route = (d.templating!.list as Doc[]).find((x) => x.name === "route")!;
+      const empty: string[] = [];
+      for (const q of promQueries(d).filter((x) => x.kind === "panel" && x.expr.includes("$route"))) {
+        const expr = concrete(q.expr, d, { route: route.allValue });
+        if ((await points(expr, q.instant)) === 0) empty.push(`${q.panel}: ${expr}`);
+      }
+      assert.deepEqual(empty, []);
+    });
 
     it("the route variable's query lists the SLO route it starts on", async () => {
       const d = boards.find((b) => b.uid === serviceDashboardUid("appointments-api"))!;
@@ -489,6 +516,27 @@ describe("Grafana dashboards (dashboards/)", () => {
       assert.ok(Math.abs(used - 0.4) < 0.01, `data volume used ${used}`);
       const fullIn = await value(hq.find((q) => q.panel === "Data volume full in")!.expr);
       assert.ok(fullIn > 20 * 86400 && fullIn < 23 * 86400, `full in ${fullIn / 86400} days`);
+    });
+
+    it("the Alerts panels and annotations show a past alert while it fired, for its SLO only", async () => {
+      const d = boards.find((b) => b.uid === SLO_DASHBOARD_UID)!;
+      const alertQueries = dashboardQueries(d).filter((q) => q.panel === "Alerts");
+      const during = { from: start + PAST_ALERT.from * 60, to: start + (PAST_ALERT.to - 1) * 60 };
+      const max = async (expr: string) => {
+        const r = (await prom!.queryRange(expr, during.from, during.to, 60)).result as Doc[];
+        return Math.max(...r.flatMap((s) => (s.values as [number, string][]).map((v) => Number(v[1]))));
+      };
+      for (const q of alertQueries) {
+        const firing = q.expr.includes('alertname="SloBurnRateSlow", slo="appointments-create-errors"');
+        assert.equal(await max(q.expr), firing ? 1 : 0, q.expr);
+      }
+      assert.ok(alertQueries.some((q) => q.expr.includes('alertname="SloBurnRateSlow", slo="appointments-create-errors"')));
+      for (const b of [d, boards.find((x) => x.uid === serviceDashboardUid("appointments-api"))!]) {
+        const ann = dashboardQueries(b).filter((q) => q.kind === "annotation");
+        assert.equal(ann.length, 1, b.uid);
+        const marks = seriesWithPoints(await prom!.queryRange(ann[0].expr, during.from, during.to, 60));
+        assert.equal(marks, 1, `${b.uid}: annotation ${ann[0].expr}`);
+      }
     });
 
     it(`finishes well within the 2-minute budget`, () => {

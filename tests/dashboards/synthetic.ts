@@ -135,3 +135,15 @@ export function toOpenMetrics(series: SyntheticSeries[], startSec: number): stri
   lines.push("# EOF");
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * An `ALERTS` series as Prometheus writes it for an alert that fired from minute `from` to minute `to` (exclusive)
+ * and is resolved since: 1 while firing, absent otherwise.
+ */
+export function pastAlert(labels: Record<string, string>, minutes: number, from: number, to: number): SyntheticSeries {
+  return {
+    metric: "ALERTS",
+    labels: { ...labels, alertstate: "firing" },
+    values: Array.from({ length: minutes + 1 }, (_, i) => (i >= from && i < to ? 1 : undefined)),
+  };
+}
