@@ -33,17 +33,22 @@ export interface BurnTier {
   burnRate: number;
   maxBadRatio: number;
   for: string;
+  /**
+   * `keep_firing_for` (Prometheus ≥ 2.42): rides out short dips of the short window below the threshold, so a page
+   * does not resolve and re-fire on noise. Adds to the clearing time after recovery.
+   */
+  keepFiringFor: string;
 }
 
 export const BURN_TIERS: readonly BurnTier[] = [
   // 8× over 30 min: a full outage of a 99 % SLO crosses 8 % after 2.4 min, a 2-minute blip peaks at 6.7 % and
   // does not page. The 5m short window makes the page clear about 5 minutes after recovery.
-  { id: "fast", alert: "SloBurnRateFast", kind: "page", long: "30m", short: "5m", burnRate: 8, maxBadRatio: 0.15, for: "1m" },
+  { id: "fast", alert: "SloBurnRateFast", kind: "page", long: "30m", short: "5m", burnRate: 8, maxBadRatio: 0.15, for: "1m", keepFiringFor: "3m" },
   // 5× over 6 h (≈ 4 % of a 30-day budget): catches 5-15 % error rates within hours. The 20m short window (not the
   // Workbook's 30m) lets it clear within 20 minutes of recovery.
-  { id: "slow", alert: "SloBurnRateSlow", kind: "page", long: "6h", short: "20m", burnRate: 5, maxBadRatio: 0.15, for: "5m" },
+  { id: "slow", alert: "SloBurnRateSlow", kind: "page", long: "6h", short: "20m", burnRate: 5, maxBadRatio: 0.15, for: "5m", keepFiringFor: "5m" },
   // 1× over 3 days: the budget will be gone by the end of the window at this pace; a ticket, not a page.
-  { id: "ticket", alert: "SloBurnRateTicket", kind: "ticket", long: "3d", short: "6h", burnRate: 1, maxBadRatio: 1, for: "15m" },
+  { id: "ticket", alert: "SloBurnRateTicket", kind: "ticket", long: "3d", short: "6h", burnRate: 1, maxBadRatio: 1, for: "15m", keepFiringFor: "30m" },
 ];
 
 /** Every window a ratio SLO records a request rate and an error ratio for. */
@@ -132,6 +137,7 @@ export interface BurnAlertModel {
   /** Share of the SLO window's budget spent when the long window just crosses the threshold. */
   budgetSpentAtThreshold: number;
   for: string;
+  keepFiringFor: string;
   minRequests: number;
 }
 
@@ -139,6 +145,7 @@ export interface AlertModel {
   alert: string;
   expr: string;
   for: string;
+  keepFiringFor?: string;
   labels: Record<string, string>;
   annotations: { summary: string; description: string; runbook_url: string };
 }
@@ -321,6 +328,7 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
       badRatio: +badRatio.toPrecision(6),
       budgetSpentAtThreshold: +((burnRate * windowSeconds(t.long)) / windowSec).toPrecision(4),
       for: t.for,
+      keepFiringFor: t.keepFiringFor,
       minRequests: spec.minRequests,
     };
   });
@@ -333,6 +341,7 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
       `and ${RECORDS.errorRatio(b.shortWindow)}${seriesSelector} > ${b.badRatio}\n` +
       `and ${RECORDS.requests(b.longWindow)}${seriesSelector} * ${windowSeconds(b.longWindow)} >= ${b.minRequests}`,
     for: b.for,
+    keepFiringFor: b.keepFiringFor,
     labels: alertLabels(b.severity, { window: `${b.longWindow}/${b.shortWindow}` }),
     annotations: {
       summary: `SLO ${spec.name}: error budget burning ${b.tier === "ticket" ? "steadily" : b.tier} (${b.longWindow}/${b.shortWindow} windows)`,

@@ -32,7 +32,14 @@ function fileName(service: string): string {
 }
 
 const record = (r: RecordModel) => ({ record: r.record, expr: r.expr, labels: r.labels });
-const alert = (a: AlertModel) => ({ alert: a.alert, expr: a.expr, for: a.for, labels: a.labels, annotations: a.annotations });
+const alert = (a: AlertModel) => ({
+  alert: a.alert,
+  expr: a.expr,
+  for: a.for,
+  ...(a.keepFiringFor ? { keep_firing_for: a.keepFiringFor } : {}),
+  labels: a.labels,
+  annotations: a.annotations,
+});
 
 /** The rule file contents per service, as plain objects (what is serialised). */
 export function ruleDocuments(set: SloRuleSet): { service: string; file: string; doc: { groups: unknown[] } }[] {
