@@ -3,14 +3,15 @@
  * checksum file live. The host's sync step downloads the archive and the checksum file and refuses to install when
  * the SHA-256 does not match (templates/host/monitoring-sync.sh).
  *
- * Upgrading: change `version` here (and `build` for Grafana), run `npm run render -- <stack>` and `npm test`, then
+ * Upgrading: change `version` here (GRAFANA_VERSION and GRAFANA_BUILD for Grafana), run `npm run render -- <stack>` and `npm test`, then
  * `pulumi up`: the bundle changes, the host downloads, verifies and installs the new binary and restarts that one
  * service. docs/host-bootstrap.md has the checklist.
  *
- * Versions confirmed as published releases on 2026-11-24 (release pages and distribution packaging):
- * Prometheus 3.11.3, Alertmanager 0.31.1, node_exporter 1.11.1, Grafana OSS 12.4.3 (build 24388279614),
- * Loki 3.7.2, Tempo 3.1.0, otelcol-contrib 0.149.0 (the last line before v0.158 switched to per-artifact checksum
- * files and cosign bundles; moving past it means changing `checksum` below).
+ * Versions confirmed as published releases (artifact URLs and digests quoted in public install records of
+ * 2026-09/10): Prometheus 3.15.0, Alertmanager 0.34.1, node_exporter 1.12.1, Grafana OSS 13.2.3 (build
+ * 36482603486), Loki 3.7.8, Tempo 3.1.0. otelcol-contrib stays at 0.149.0: from v0.158 the release publishes one
+ * checksum file per artifact (and cosign v3 bundles) instead of the combined checksums file read here; moving
+ * past it means changing its `checksum` entry to the new file name once confirmed.
  */
 import type { Architecture } from "../components/config";
 import { SERVICES, ServiceName } from "./layout";
@@ -64,29 +65,30 @@ function prometheusProject(service: ServiceName, repo: string, name: string, ver
   };
 }
 
-export const GRAFANA_BUILD = "24388279614";
+export const GRAFANA_VERSION = "13.2.3";
+/** CI build number in Grafana's archive names (since 12.1); the download page of the release shows it. */
+export const GRAFANA_BUILD = "36482603486";
 
 export const COMPONENTS: Record<ServiceName, Component> = {
   // promtool/amtool come along: on-call uses them on the host (`promtool check config`, `amtool silence`).
-  prometheus: prometheusProject("prometheus", "prometheus", "prometheus", "3.11.3", { promtool: "/usr/local/bin/promtool" }),
-  alertmanager: prometheusProject("alertmanager", "alertmanager", "alertmanager", "0.31.1", { amtool: "/usr/local/bin/amtool" }),
-  nodeExporter: prometheusProject("nodeExporter", "node_exporter", "node_exporter", "1.11.1"),
+  prometheus: prometheusProject("prometheus", "prometheus", "prometheus", "3.15.0", { promtool: "/usr/local/bin/promtool" }),
+  alertmanager: prometheusProject("alertmanager", "alertmanager", "alertmanager", "0.34.1", { amtool: "/usr/local/bin/amtool" }),
+  nodeExporter: prometheusProject("nodeExporter", "node_exporter", "node_exporter", "1.12.1"),
   grafana: {
     service: "grafana",
-    version: "12.4.3",
-    // Since 12.1 the archives carry the CI build number; each release page lists it.
-    artifact: (arch) => `grafana_12.4.3_${GRAFANA_BUILD}_linux_${arch}.tar.gz`,
-    baseUrl: () => "https://dl.grafana.com/grafana/release/12.4.3",
-    checksum: (arch) => ({ file: `grafana_12.4.3_${GRAFANA_BUILD}_linux_${arch}.tar.gz.sha256`, format: "single" }),
+    version: GRAFANA_VERSION,
+    artifact: (arch) => `grafana_${GRAFANA_VERSION}_${GRAFANA_BUILD}_linux_${arch}.tar.gz`,
+    baseUrl: () => `https://dl.grafana.com/grafana/release/${GRAFANA_VERSION}`,
+    checksum: (arch) => ({ file: `grafana_${GRAFANA_VERSION}_${GRAFANA_BUILD}_linux_${arch}.tar.gz.sha256`, format: "single" }),
     archive: "tar.gz",
     // The archive's one top-level directory (its name has changed between releases: grafana-v11…, grafana-12…).
     install: () => ({ tree: { from: "*", to: grafanaHome() } }),
   },
   loki: {
     service: "loki",
-    version: "3.7.2",
+    version: "3.7.8",
     artifact: (arch) => `loki-linux-${arch}.zip`,
-    baseUrl: () => gh("grafana/loki", "v3.7.2"),
+    baseUrl: () => gh("grafana/loki", "v3.7.8"),
     checksum: () => ({ file: "SHA256SUMS", format: "sums" }),
     archive: "zip",
     install: (arch) => ({ binaries: { [`loki-linux-${arch}`]: SERVICES.loki.bin } }),
