@@ -18,6 +18,16 @@ const SPAN_ATTRS = {
   "otel-legacy": { route: "span.http.route", method: "span.http.method", status: "span.http.status_code" },
 } as const;
 
+/**
+ * An SLO's `service` is the `job` label, which the collector writes as `<service.namespace>/<service.name>` when the
+ * application sets a namespace (docs/metrics.md). Loki's `service_name` and Tempo's `resource.service.name` carry
+ * the name alone.
+ */
+export function otelService(service: string): { name: string; namespace?: string } {
+  const i = service.lastIndexOf("/");
+  return i < 0 ? { name: service } : { name: service.slice(i + 1), namespace: service.slice(0, i) };
+}
+
 /** TraceQL duration literal: `400ms`, `1.5s`. */
 export function traceqlDuration(seconds: number): string {
   const ms = +(seconds * 1000).toPrecision(12);
@@ -27,7 +37,10 @@ export function traceqlDuration(seconds: number): string {
 /** The TraceQL query that finds the requests an SLO counts as bad. */
 export function sloTraceQuery(m: SloModel): string {
   const a = SPAN_ATTRS[m.spec.metrics as "otel" | "otel-legacy"];
-  const conds = [`resource.service.name = ${JSON.stringify(m.service)}`, "kind = server"];
+  const svc = otelService(m.service);
+  const conds = [`resource.service.name = ${JSON.stringify(svc.name)}`];
+  if (svc.namespace) conds.push(`resource.service.namespace = ${JSON.stringify(svc.namespace)}`);
+  conds.push("kind = server");
   if (m.spec.selector.route) conds.push(`${a.route} = ${JSON.stringify(m.spec.selector.route)}`);
   if (m.spec.selector.method) conds.push(`${a.method} = ${JSON.stringify(m.spec.selector.method)}`);
   if (m.ratio?.latency) conds.push(`duration > ${traceqlDuration(m.ratio.latency.thresholdSeconds)}`);
@@ -40,9 +53,9 @@ export function logsTracesDashboard(slos: SloModel[], links: { title: string; ui
   const first = services[0] ?? "";
   const serviceVar = new dashboard.CustomVariableBuilder("service")
     .label("Service")
-    .values(services.join(","))
-    .current({ text: first, value: first, selected: true })
-    .options(services.map((s) => ({ text: s, value: s, selected: s === first })));
+    .values(services.map((s) => `${s} : ${otelService(s).name}`).join(","))
+    .current({ text: first, value: otelService(first).name, selected: true })
+    .options(services.map((s) => ({ text: s, value: otelService(s).name, selected: s === first })));
 
   const stream = `{service_name="$service"}`;
   const b = baseDashboard("Logs and traces", LOGS_TRACES_DASHBOARD_UID, ["logs", "traces"])

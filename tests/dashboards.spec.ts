@@ -305,6 +305,21 @@ describe("Grafana dashboards (dashboards/)", () => {
       assert.ok(dashboardQueries(db).some((q) => q.expr.includes('pg_stat_activity_count{job="billing-postgres"}')));
     });
 
+    it("a namespaced service (job `<namespace>/<name>`) is found by name and namespace in Loki and Tempo", () => {
+      const slos = [{ ...rawSlos("dev")[0], service: "clinic/appointments-api" }];
+      const boards = buildDashboards(stackConfig("dev", { slos }));
+      const d = boards.find((b) => b.uid === "logs-and-traces")!;
+      const v = (d.templating!.list as Doc[]).find((x) => x.name === "service")!;
+      assert.equal(v.current.value, "appointments-api");
+      assert.equal(v.query, "clinic/appointments-api : appointments-api");
+      const trace = dashboardQueries(d).find((q) => q.datasource.type === "tempo")!;
+      assert.match(trace.expr, /resource\.service\.name = "appointments-api" && resource\.service\.namespace = "clinic"/);
+      // Prometheus keeps the job label as is.
+      const svc = boards.find((b) => b.uid === serviceDashboardUid("clinic/appointments-api"))!;
+      assert.equal(svc.uid, "service-clinic-appointments-api");
+      assert.ok(dashboardQueries(svc).some((q) => q.expr.includes('job="clinic/appointments-api"')));
+    });
+
     it("uids stay stable and within 40 characters for long service names, and distinct", () => {
       const a = serviceDashboardUid("appointments-scheduling-and-reminders-api-eu");
       const b = serviceDashboardUid("appointments-scheduling-and-reminders-api-us");
