@@ -57,6 +57,12 @@ function accessBlock(cfg: StackConfig): string {
   });
 }
 
+/**
+ * Distribution packages installed at first boot: the tools the runbooks' copy-paste commands use (jq for the
+ * Prometheus/Alertmanager APIs) that Amazon Linux 2023 does not ship by default.
+ */
+export const HOST_PACKAGES = ["jq"];
+
 export function renderUserData(cfg: StackConfig, ctx: HostContext): string {
   const files = yamlBlock([
     { path: `${CONFIG_ROOT}/bootstrap.env`, owner: "root:root", permissions: "0644", content: bootstrapEnv(cfg, ctx) },
@@ -66,6 +72,7 @@ export function renderUserData(cfg: StackConfig, ctx: HostContext): string {
     project: cfg.project,
     stack: cfg.stack,
     access: accessBlock(cfg),
+    packages: yamlBlock({ packages: HOST_PACKAGES }),
     files,
     syncScript: AGENT.syncScript,
   });

@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles, renderUserData } from "../hostfiles/render";
 import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
 import { placeholderContext } from "../hostfiles/types";
 import { stackConfig } from "./support/stacks";
@@ -81,6 +81,13 @@ describe("runbooks", () => {
         assert.ok(fs.existsSync(p), `${f} links to ${target}, which does not exist`);
       }
     }
+  });
+
+  it("the host has the tools the runbooks' commands use beyond the base image (jq)", () => {
+    const usesJq = runbooks.some((f) => /\|\s*jq\b/.test(fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8")));
+    assert.ok(usesJq, "the runbooks parse API output with jq");
+    const userData = YAML.parse(renderUserData(stackConfig("dev"), placeholderContext("dev")));
+    assert.ok(userData.packages.includes("jq"), "cloud-init installs jq");
   });
 
   it("the CloudWatch alarm's description links to its runbook", () => {
