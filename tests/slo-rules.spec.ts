@@ -246,4 +246,19 @@ describe("promtool unit tests of the dev SLO rules (tests/rules/dev)", () => {
       }
     });
   }
+
+  it("pass for the prd rules too (same scenarios, expectations from prd's model: team label, 30d, DB saturation pages)", function () {
+    requireTool(this, "promtool");
+    const prd = generateRuleTests(stackConfig("prd"));
+    assert.match(Object.values(prd).join("\n"), /team: appointments/);
+    const t = tempDir("slo-ruletest-prd-");
+    try {
+      writeTree(t.dir, prd);
+      const tests = Object.keys(prd).filter((n) => n.endsWith(".test.yml") && n !== "ticket.test.yml");
+      const r = run("promtool", ["test", "rules", ...tests], { cwd: t.dir, timeoutMs: 60_000 });
+      assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+    } finally {
+      t.cleanup();
+    }
+  });
 });
