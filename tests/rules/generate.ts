@@ -138,6 +138,10 @@ function inputSeries(cfg: StackConfig, phases: Phase[]): { series: string; value
   return out;
 }
 
+function labelText(labels: Record<string, string>): string {
+  return `{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}}`;
+}
+
 /** Label set of the ALERTS series of an alert (for promql_expr_test). */
 function alertsSeries(a: AlertModel, state = "firing"): string {
   const labels: Record<string, string> = { __name__: "ALERTS", alertname: a.alert, alertstate: state, ...a.labels };
@@ -164,6 +168,11 @@ class Builder {
   notFiring(alert: string, slo: string | undefined, t: number, why: string): void {
     const sloSel = slo ? `, slo=${JSON.stringify(slo)}` : "";
     this.promql.push({ expr: `ALERTS{alertname=${JSON.stringify(alert)}, alertstate="firing"${sloSel}}`, eval_time: `${t}m`, exp_samples: [], _why: why });
+  }
+
+  /** A PromQL expression's exact result at minute t. */
+  expr(expr: string, t: number, samples: { labels: string; value: number }[], why: string): void {
+    this.promql.push({ expr, eval_time: `${t}m`, exp_samples: samples, _why: why });
   }
 
   /** No alert matching `matchers` fired at any evaluation in (t - range, t]. */
@@ -291,9 +300,18 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
     b.notFiring("SloServiceDown", undefined, gone + 30 + 2, "clears once the app is back");
     const low = gone + 30 + 60;
     b.silent(`severity="page"`, low + 240, 240 - 30, "low traffic (0.05 req/s with one failed request; then 3 requests per 30 min with one failed) never pages");
+    const idle = low + 240;
+    b.expr(`slo:sli_error:ratio_rate5m{slo=${JSON.stringify(avail.name)}}`, idle + 50, [], "no traffic at all: the ratio is absent, not NaN (no division by zero)");
+    b.expr(
+      `slo:sli_requests:rate5m{slo=${JSON.stringify(avail.name)}}`,
+      idle + 50,
+      [{ labels: `slo:sli_requests:rate5m${labelText(avail.labels)}`, value: 0 }],
+      "no traffic at all: requests/s is 0",
+    );
+    b.silent(`alertname=~"SloBurnRate.*"`, idle + 60, 60, "no traffic pages nothing");
     files["service.test.yml"] = render(
       ruleName,
-      "DB pool saturation (30 min and a 1-minute spike), the app disappearing for 30 minutes, and low traffic with single failures.",
+      "DB pool saturation (30 min and a 1-minute spike), the app disappearing for 30 minutes, low traffic with single failures, no traffic.",
       [
         { minutes: W },
         { minutes: 30, dbUsed: 0.95 },
@@ -304,6 +322,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
         { minutes: 60 },
         { minutes: 120, rps: 0.05, errorRatio: 0, slowRatio: 0, oneOffErrors: 1 },
         { minutes: 120, rps: 1 / 600, errorRatio: 0, slowRatio: 0, oneOffErrors: 1 },
+        { minutes: 60, rps: 0 },
       ],
       cfg,
       b,
