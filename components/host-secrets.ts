@@ -16,6 +16,8 @@ export interface HostSecretsArgs {
  */
 export class HostSecrets extends pulumi.ComponentResource {
   readonly parameters: aws.ssm.Parameter[];
+  /** Each parameter's current version, by secret id: the bundle names them so a rotation reaches the host. */
+  readonly versions: pulumi.Output<Record<string, number>>;
 
   constructor(name: string, args: HostSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:secrets:HostSecrets", name, {}, opts);
@@ -27,7 +29,8 @@ export class HostSecrets extends pulumi.ComponentResource {
       if (receiver?.secret) return pulumi.secret(receiver.secret.reveal());
       throw new Error(`no value for secret ${id}`);
     };
-    this.parameters = secretFiles(cfg).map(
+    const files = secretFiles(cfg);
+    this.parameters = files.map(
       (s) =>
         new aws.ssm.Parameter(
           `${name}-${s.id}`,
@@ -41,6 +44,9 @@ export class HostSecrets extends pulumi.ComponentResource {
           { parent: this },
         ),
     );
-    this.registerOutputs({ parameterNames: this.parameters.map((p) => p.name) });
+    this.versions = pulumi
+      .all(this.parameters.map((p) => p.version))
+      .apply((versions) => Object.fromEntries(files.map((f, i) => [f.id, versions[i]])));
+    this.registerOutputs({ parameterNames: this.parameters.map((p) => p.name), versions: this.versions });
   }
 }

@@ -66,10 +66,21 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const tls = new OtlpTls(`${name}-otlp`, { config: cfg, privateIp: network.privateIp }, child);
     const automationKey = new AutomationKey(`${name}-automation`, {}, child);
 
+    const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
+
     const context = (configBucket: pulumi.Input<string>): pulumi.Output<HostContext> =>
       pulumi
-        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolume.volumeId, network.privateIp, tls.caCertPem, tls.serverCertPem])
-        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, otlpCaCertPem, otlpServerCertPem]) => ({
+        .all([
+          buckets.loki.name,
+          buckets.tempo.name,
+          configBucket,
+          dataVolume.volumeId,
+          network.privateIp,
+          tls.caCertPem,
+          tls.serverCertPem,
+          secrets.versions,
+        ])
+        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, otlpCaCertPem, otlpServerCertPem, secretVersions]) => ({
           lokiBucket,
           tempoBucket,
           configBucket: bucket,
@@ -78,6 +89,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
           privateIp,
           otlpCaCertPem,
           otlpServerCertPem,
+          secretVersions,
         }));
 
     const bundle = new HostConfigBundle(
@@ -85,7 +97,6 @@ export class MonitoringStack extends pulumi.ComponentResource {
       { config: cfg, render: (bucketName) => context(bucketName).apply((ctx) => renderBundle(cfg, ctx)) },
       child,
     );
-    const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
     const identity = new HostIdentity(
       `${name}-host`,
       {

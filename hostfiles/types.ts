@@ -34,6 +34,11 @@ export interface HostContext {
   /** PEM of the CA that signed the OTLP server certificate, and the server certificate itself (public). */
   otlpCaCertPem: string;
   otlpServerCertPem: string;
+  /**
+   * Version of each secret's SSM parameter, by SecretFile id (hostfiles/secrets.ts). A rotated secret changes the
+   * bundle, so the host fetches that exact version and restarts only the unit that reads it. Unknown offline.
+   */
+  secretVersions?: Record<string, number>;
 }
 
 /** Context for rendering without AWS: every value says it is a placeholder. */

@@ -35,8 +35,13 @@ interface Built {
   one(type: string, nameSuffix?: string): RecordedResource;
 }
 
-async function build(stackName: string, overrides: Record<string, unknown> = {}, prefix = `monitoring-hosts-${stackName}`): Promise<Built> {
-  const stack = new MonitoringStack(prefix, { config: stackConfig(stackName, overrides) });
+async function build(
+  stackName: string,
+  overrides: Record<string, unknown> = {},
+  prefix = `monitoring-hosts-${stackName}`,
+  secretOverrides: Record<string, unknown> = {},
+): Promise<Built> {
+  const stack = new MonitoringStack(prefix, { config: stackConfig(stackName, overrides, secretOverrides) });
   await valueOf(stack.sshConfig);
   await settle();
   const of = (type: string) => byType(type, `${prefix}-`);
@@ -219,6 +224,26 @@ for (const stackName of ["dev", "prd"]) {
     });
   });
 }
+
+describe("secret rotation", () => {
+  it("a new secret value changes the bundle (parameter version) and restarts only its consumer; user data stays", async () => {
+    const a = await build("dev", {}, "rotate-a-dev", { grafanaAdminPassword: "first-password-0123456789" });
+    const b2 = await build("dev", {}, "rotate-b-dev", { grafanaAdminPassword: "second-password-0123456789" });
+    // Resource names (and so bucket names, mock certificates) differ by prefix: compare with it blanked out.
+    const files = (x: Built) =>
+      new Map<string, any>(
+        JSON.parse(x.one("aws:s3/bucketObjectv2:BucketObjectv2").inputs.content.replace(new RegExp(x.prefix, "g"), "X")).files.map((f: any) => [f.path, f]),
+      );
+    const fa = files(a);
+    const fb = files(b2);
+    const changed = [...fa.keys()].filter((p) => fa.get(p).content !== fb.get(p)?.content);
+    assert.deepEqual(changed.sort(), ["/etc/monitoring-host/credentials/grafana.service.versions", "/etc/monitoring-host/secrets.tsv"]);
+    assert.deepEqual(fb.get("/etc/monitoring-host/credentials/grafana.service.versions").onChange, { unit: "grafana.service", action: "restart" });
+    assert.match(fb.get("/etc/monitoring-host/secrets.tsv").content, /\/monitoring-hosts\/dev\/grafana\/admin-password\t\S+\t\d+\n/);
+    const ud = (x: Built, prefix: string) => x.one("aws:ec2/instance:Instance").inputs.userData.replace(new RegExp(prefix, "g"), "X");
+    assert.equal(ud(a, "rotate-a-dev"), ud(b2, "rotate-b-dev"));
+  });
+});
 
 describe("egress", () => {
   it("allows HTTPS out, SMTP for email receivers, and app metrics ports only towards the application networks", async () => {

@@ -3,23 +3,27 @@
 # (tmpfs; this unit's RuntimeDirectory, readable by its own dynamic user only). systemd then hands each service
 # only its own secrets (LoadCredential= in its unit). Runs at every boot, before the services that need them.
 #
-# Usage: monitoring-secrets <secrets.tsv> <directory>; secrets.tsv lines: SSM parameter name, file (relative).
+# Usage: monitoring-secrets <secrets.tsv> <directory>; secrets.tsv lines: SSM parameter name, file (relative),
+# parameter version or "-". With a version it reads exactly that one (`name:version`), so a rotated key and the
+# certificate shipped in the same bundle always match.
 set -euo pipefail
 
 list=$1
 dir=$2
 umask 077
 failed=0
-while IFS=$'\t' read -r parameter file; do
+while IFS=$'\t' read -r parameter file version; do
   [ -n "$parameter" ] || continue
-  if ! value=$(aws ssm get-parameter --with-decryption --name "$parameter" --query Parameter.Value --output text); then
-    printf 'monitoring-secrets: ERROR: cannot read SSM parameter %s (the instance role needs ssm:GetParameter on it and kms:Decrypt on its key)\n' "$parameter" >&2
+  selector=$parameter
+  case "${version:--}" in '' | - | *[!0-9]*) ;; *) selector="$parameter:$version" ;; esac
+  if ! value=$(aws ssm get-parameter --with-decryption --name "$selector" --query Parameter.Value --output text); then
+    printf 'monitoring-secrets: ERROR: cannot read SSM parameter %s (the instance role needs ssm:GetParameter on it and kms:Decrypt on its key)\n' "$selector" >&2
     failed=1
     continue
   fi
   mkdir -p "$(dirname "$dir/$file")"
   printf '%s' "$value" >"$dir/$file.tmp"
   mv -f "$dir/$file.tmp" "$dir/$file"
-  printf 'monitoring-secrets: wrote %s\n' "$file"
+  printf 'monitoring-secrets: wrote %s (%s)\n' "$file" "$selector"
 done <"$list"
 exit "$failed"

@@ -25,6 +25,9 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
     case "aws:s3/bucketObjectv2:BucketObjectv2":
       // S3's ETag of a single-part upload is the MD5 of the content.
       return { etag: createHash("md5").update(String(inputs.content ?? "")).digest("hex") };
+    case "aws:ssm/parameter:Parameter":
+      // A stand-in for SSM's version counter: a different value gives a different version.
+      return { version: 1 + (parseInt(createHash("md5").update(JSON.stringify(inputs.value ?? "")).digest("hex").slice(0, 6), 16) % 997) };
     case "aws:ec2/networkInterface:NetworkInterface":
       return { privateIp: name.includes("prd") ? "10.10.1.20" : "10.0.1.20" };
     case "aws:ec2/instance:Instance":
@@ -35,7 +38,8 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
       return { arn: `arn:aws:iam::${FAKE_ACCOUNT}:instance-profile/${name}`, name };
     case "tls:index/privateKey:PrivateKey":
       return {
-        privateKeyPem: `-----BEGIN PRIVATE KEY-----\nMOCK-${name}\n-----END PRIVATE KEY-----\n`,
+        // The same for every key: SSM versions (a hash of the value here) then change only when a test changes a value.
+        privateKeyPem: `-----BEGIN PRIVATE KEY-----\nMOCK-KEY-${inputs.algorithm}\n-----END PRIVATE KEY-----\n`,
         privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nMOCK-${name}\n-----END OPENSSH PRIVATE KEY-----\n`,
         publicKeyOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOCK\n",
       };

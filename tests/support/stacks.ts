@@ -30,12 +30,13 @@ export function secretValues(stack: string): string[] {
   return flat(TEST_SECRETS[stack]);
 }
 
-export function stackSource(stack: string, overrides: Record<string, unknown> = {}): FileConfigSource {
-  return new FileConfigSource(stack, undefined, overrides, TEST_SECRETS[stack] ?? {});
+/** `secretOverrides` replace the test secrets of the same key (set as secrets, like `pulumi config set --secret`). */
+export function stackSource(stack: string, overrides: Record<string, unknown> = {}, secretOverrides: Record<string, unknown> = {}): FileConfigSource {
+  return new FileConfigSource(stack, undefined, overrides, { ...(TEST_SECRETS[stack] ?? {}), ...secretOverrides });
 }
 
-export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): StackConfig {
-  return loadStackConfig(stackSource(stack, overrides));
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}, secretOverrides: Record<string, unknown> = {}): StackConfig {
+  return loadStackConfig(stackSource(stack, overrides, secretOverrides));
 }
 
 /** The config map (and secret keys) the Pulumi engine would pass to the program for `stack`, with test secrets. */

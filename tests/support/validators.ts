@@ -34,10 +34,15 @@ export function requireTool(ctx: Mocha.Context, tool: string): void {
   ctx.skip();
 }
 
-export function run(cmd: string, args: string[], opts: { cwd?: string; input?: string; timeoutMs?: number } = {}): RunResult {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; input?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {},
+): RunResult {
   const r = spawnSync(cmd, args, {
     cwd: opts.cwd,
     input: opts.input,
+    env: opts.env ? { ...process.env, ...opts.env } : undefined,
     encoding: "utf8",
     timeout: opts.timeoutMs ?? 60_000,
   });
