@@ -134,7 +134,7 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [["scenario", "target", "ours (Slo*)", "SRE Workbook", "naive", "result"]];
   const abbrev = (t: AlertTimeline) =>
-    `${t.alertname.replace(/^Slo/, "").replace(/^BurnRate/, "")}[${t.labels.severity}${t.slo ? `,${t.slo.replace(/^appointments-/, "").split(",")[0]}` : ""}]`;
+    `${t.alertname.replace(/^Slo/, "").replace(/^BurnRate/, "")}[${t.labels.severity},${t.slo.includes(",") ? t.labels.service : t.slo.replace(/^appointments-/, "")}]`;
   let failures = 0;
   for (const { s, timelines } of results) {
     const verdict = s.target.check(timelines);
