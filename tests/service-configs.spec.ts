@@ -5,9 +5,7 @@
  * Tempo, otelcol, Grafana).
  */
 import { strict as assert } from "assert";
-import { spawn, ChildProcess } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, loadStackConfig, StackConfig } from "../components/config";
@@ -31,6 +29,7 @@ import { OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { HostContext, HostFile, placeholderContext } from "../hostfiles/types";
 import { stackConfig, secretValues, SENTINEL, TEST_SECRETS } from "./support/stacks";
+import { Daemon, freePort, startDaemon, stopDaemons, waitFor, withFlags } from "./support/daemons";
 import { requireTool, run, tempDir } from "./support/validators";
 
 const REPO = path.resolve(__dirname, "..");
@@ -208,50 +207,6 @@ function listeners(r: Rendered): Listener[] {
   const grafana = parseIni(file(r, SERVICES.grafana.config).content);
   add("grafana http", `${grafana.server.http_addr}:${grafana.server.http_port}`);
   return out;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
-
-/** Replaces `--name=...` flags (paths and addresses that differ in a test) and keeps every other flag as rendered. */
-function withFlags(flags: string[], replacements: Record<string, string>): string[] {
-  const names = Object.keys(replacements);
-  for (const n of names) assert.ok(flags.some((f) => f.startsWith(`${n}=`)), `rendered flags lack ${n}`);
-  return flags.map((f) => {
-    const n = names.find((name) => f.startsWith(`${name}=`));
-    return n ? `${n}=${replacements[n]}` : f;
-  });
-}
-
-function startDaemon(cmd: string, args: string[]): { proc: ChildProcess; output: () => string } {
-  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  proc.stdout!.on("data", (d) => (output += d));
-  proc.stderr!.on("data", (d) => (output += d));
-  return { proc, output: () => output };
 }
 
 const STACKS = ["dev", "prd"];
@@ -786,10 +741,10 @@ describe("service config files (hostfiles/services)", () => {
   describe("real daemons on loopback", function () {
     this.timeout(90_000);
     let tmp: { dir: string; cleanup(): void };
-    const procs: ChildProcess[] = [];
+    const daemons: Daemon[] = [];
     before(() => (tmp = tempDir("svc-daemons-")));
-    after(() => {
-      for (const p of procs) p.kill("SIGTERM");
+    after(async () => {
+      await stopDaemons(daemons);
       tmp.cleanup();
     });
 
@@ -805,10 +760,10 @@ describe("service config files (hostfiles/services)", () => {
         "--storage.tsdb.path": path.join(tmp.dir, "prometheus-data"),
         "--web.listen-address": `127.0.0.1:${port}`,
       });
-      const d = startDaemon("prometheus", args);
-      procs.push(d.proc);
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(`Prometheus ready (${d.output().slice(-2000)})`, 30_000, async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined));
+      // Waits (bounded, 30 s) for /-/ready; kills the daemon and reports its output when it does not get there.
+      const d = await startDaemon({ name: "prometheus", cmd: "prometheus", args, port });
+      daemons.push(d);
+      const base = d.base;
       const rules = (await (await fetch(`${base}/api/v1/rules`)).json()) as Doc;
       const loaded = (rules.data.groups as Doc[]).flatMap((g) => g.rules as Doc[]).map((x) => x.name);
       assert.deepEqual(loaded.sort(), metaAlerts().map((a) => a.alert).sort());
@@ -831,10 +786,9 @@ describe("service config files (hostfiles/services)", () => {
         "--storage.path": path.join(tmp.dir, "alertmanager-data"),
         "--web.listen-address": `127.0.0.1:${port}`,
       });
-      const d = startDaemon("prometheus-alertmanager", args);
-      procs.push(d.proc);
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(`Alertmanager ready (${d.output().slice(-2000)})`, 30_000, async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined));
+      const d = await startDaemon({ name: "alertmanager", cmd: "prometheus-alertmanager", args, port });
+      daemons.push(d);
+      const base = d.base;
       const status = (await (await fetch(`${base}/api/v2/status`)).json()) as Doc;
       assert.equal(status.cluster.status, "disabled");
       const receivers = (await (await fetch(`${base}/api/v2/receivers`)).json()) as Doc[];

@@ -131,7 +131,7 @@ export class SyntheticApp {
         .join(",")}}`;
     const lines: string[] = [];
     lines.push("# HELP target_info Target metadata", "# TYPE target_info gauge");
-    lines.push(`target_info${labels({ service_name: o.service })} 1`);
+    lines.push(`target_info${labels({})} 1`);
     lines.push(`# HELP ${m.histogram} Duration of HTTP server requests.`, `# TYPE ${m.histogram} histogram`);
     for (const [status, s] of this.series) {
       const base = { [m.route]: o.route, [m.method]: o.method, [m.status]: status };
