@@ -129,6 +129,17 @@ export function parseSlos(raw: unknown, key: string, p: ConfigProblems): SloSpec
     const spec = parseOne(item, `${key}[${i}]`, p);
     if (spec) result.push(spec);
   });
+  // The service-down alert is one per service: its SLOs must not ask for different health signals.
+  const health = new Map<string, { value: string; index: number }>();
+  raw.forEach((item, i) => {
+    const o = item as Record<string, unknown> | null;
+    if (typeof o?.service !== "string" || typeof o.health !== "string") return;
+    const first = health.get(o.service);
+    if (!first) health.set(o.service, { value: o.health, index: i });
+    else if (first.value !== o.health) {
+      p.add(`${key}[${i}].health`, `${show(o.health)} contradicts ${show(first.value)} of ${key}[${first.index}] for the same service ${show(o.service)}; a service has one health signal`);
+    }
+  });
   const seen = new Map<string, number>();
   raw.forEach((item, i) => {
     const name = (item as Record<string, unknown> | null)?.name;

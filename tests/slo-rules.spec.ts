@@ -106,6 +106,7 @@ describe("SLO config (`slos`)", () => {
     ["an unknown severity", [{ ...ERRORS, alerting: { pageSeverity: "critical" } }], `${KEY}[0].alerting.pageSeverity`, /allowed: page, ticket/],
     ["minRequests of zero", [{ ...ERRORS, minRequests: 0 }], `${KEY}[0].minRequests`, /whole number from 1/],
     ["an unknown health signal", [{ ...ERRORS, health: "ping" }], `${KEY}[0].health`, /allowed: up, target_info, none/],
+    ["contradicting health signals of one service", [{ ...ERRORS, health: "up" }, { ...DB, health: "none" }], `${KEY}[1].health`, /contradicts "up" of .*slos\[0\] for the same service/],
     ["a non-list", { name: "x" }, KEY, /must be a list of SLOs/],
     ["a non-object entry", ["checkout"], `${KEY}[0]`, /must be an object/],
   ];
