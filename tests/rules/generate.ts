@@ -96,11 +96,11 @@ function gauge(phases: Phase[], value: (p: Phase) => number): string {
   return parts.join(" ");
 }
 
-function inputSeries(cfg: StackConfig, phases: Phase[]): { series: string; values: string }[] {
+function inputSeries(cfg: StackConfig, phases: Phase[], instance = "10.0.1.5:8080"): { series: string; values: string }[] {
   const ratio = cfg.slos.find((s) => s.kind === "latency")!;
   const job = ratio.service;
   const lbl = (o: Record<string, string>) => `{${Object.entries(o).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}}`;
-  const base = { job, instance: "10.0.1.5:8080", http_route: ratio.selector.route!, http_request_method: ratio.selector.method! };
+  const base = { job, instance, http_route: ratio.selector.route!, http_request_method: ratio.selector.method! };
   const le = String(ratio.threshold);
   const v = (p: Phase) => ({ ...HEALTHY, ...p });
   const okPerMin = (p: Phase) => v(p).rps * 60 * (1 - v(p).errorRatio);
@@ -124,16 +124,16 @@ function inputSeries(cfg: StackConfig, phases: Phase[]): { series: string; value
       values: counter(phases, () => 120),
     },
     {
-      series: `db_client_connection_count${lbl({ job, instance: "10.0.1.5:8080", db_client_connection_pool_name: "main", db_client_connection_state: "used" })}`,
+      series: `db_client_connection_count${lbl({ job, instance, db_client_connection_pool_name: "main", db_client_connection_state: "used" })}`,
       values: gauge(phases, (p) => 20 * v(p).dbUsed),
     },
     {
-      series: `db_client_connection_count${lbl({ job, instance: "10.0.1.5:8080", db_client_connection_pool_name: "main", db_client_connection_state: "idle" })}`,
+      series: `db_client_connection_count${lbl({ job, instance, db_client_connection_pool_name: "main", db_client_connection_state: "idle" })}`,
       values: gauge(phases, (p) => 20 * (1 - v(p).dbUsed)),
     },
-    { series: `db_client_connection_max${lbl({ job, instance: "10.0.1.5:8080", db_client_connection_pool_name: "main" })}`, values: gauge(phases, () => 20) },
-    { series: `target_info${lbl({ job, instance: "10.0.1.5:8080" })}`, values: gauge(phases, () => 1) },
-    { series: `up${lbl({ job, instance: "10.0.1.5:8080" })}`, values: gauge(phases, () => 1) },
+    { series: `db_client_connection_max${lbl({ job, instance, db_client_connection_pool_name: "main" })}`, values: gauge(phases, () => 20) },
+    { series: `target_info${lbl({ job, instance })}`, values: gauge(phases, () => 1) },
+    { series: `up${lbl({ job, instance })}`, values: gauge(phases, () => 1) },
   ];
   return out;
 }
@@ -194,12 +194,26 @@ class Builder {
   }
 }
 
-function render(ruleFile: string, title: string, phases: Phase[], cfg: StackConfig, b: Builder, evaluationInterval = "1m"): string {
+function render(
+  ruleFile: string,
+  title: string,
+  phases: Phase[],
+  cfg: StackConfig,
+  b: Builder,
+  evaluationInterval = "1m",
+  secondInstance?: Phase[],
+): string {
   const strip = (x: unknown[]) => x.map((o) => Object.fromEntries(Object.entries(o as object).filter(([k]) => k !== "_why")));
   const doc = new YAML.Document({
     rule_files: [ruleFile],
     evaluation_interval: evaluationInterval,
-    tests: [{ interval: "1m", input_series: inputSeries(cfg, phases), alert_rule_test: strip(b.alertTests), promql_expr_test: strip(b.promql) }],
+    tests: [
+      {
+        interval: "1m",
+        input_series: [...inputSeries(cfg, phases), ...(secondInstance ? inputSeries(cfg, secondInstance, "10.0.2.7:8080") : [])],         alert_rule_test: strip(b.alertTests),
+        promql_expr_test: strip(b.promql),
+      },
+    ],
   });
   // Put each expectation's reason above it as a comment.
   const t = doc.get("tests") as YAML.YAMLSeq;
@@ -346,6 +360,29 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
       // Rules evaluated every 5 minutes (samples stay 1 per minute): five times faster over 4.4 days, and plenty for
       // a ticket that takes a day to fire.
       "5m",
+    );
+  }
+  {
+    // Request weighting: a busy healthy instance and a nearly idle one failing everything. Per instance the error
+    // ratios are 0 % and 100 % (their average, 50 %, would page); weighted by requests it is 1 %.
+    const b = new Builder();
+    for (const m of [avail, lat]) {
+      b.expr(
+        `slo:sli_error:ratio_rate30m${m.seriesSelector} < bool 0.0101`,
+        60,
+        [{ labels: labelText(m.labels), value: 1 }],
+        `${m.name}: the 30m ratio is request-weighted (≈ 0.99 %), not the 50 % average of the instances' ratios`,
+      );
+      b.notFiring("SloBurnRateFast", m.name, 60, `${m.name}: no page for one failing instance with 1 % of the traffic`);
+    }
+    files["weighting.test.yml"] = render(
+      ruleName,
+      "Request-weighted ratios: instance 10.0.1.5 serves 10 req/s without errors, instance 10.0.2.7 serves 0.1 req/s, all failing and slow.",
+      [{ minutes: 60, rps: 10, errorRatio: 0, slowRatio: 0 }],
+      cfg,
+      b,
+      "1m",
+      [{ minutes: 60, rps: 0.1, errorRatio: 1, slowRatio: 1 }],
     );
   }
   return files;
