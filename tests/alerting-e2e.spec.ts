@@ -8,7 +8,8 @@
  * Rule `for` durations are NOT shortened: the app-down page keeps its production `for`.
  *
  * The scenarios run in order and share the daemons (each builds on the state the previous one left); the whole
- * suite takes about 2.5 minutes. Run it alone with `npx mocha tests/alerting-e2e.spec.ts` (docs/testing.md).
+ * suite takes about 2 minutes (1m of it is the page's production `for`). Run it alone with
+ * `npx mocha tests/alerting-e2e.spec.ts` (docs/testing.md).
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
