@@ -11,6 +11,8 @@ import { AlertModel, buildServiceModels, buildSloModel, ModelOptions, RecordMode
 
 /** The SLO window records read weeks of samples: evaluate them every 5 minutes, not every 15 seconds. */
 export const WINDOW_GROUP_INTERVAL = "5m";
+/** Records of windows of a day or more (3d) and the ticket alert on them: once a minute. */
+export const LONG_GROUP_INTERVAL = "1m";
 
 export interface SloRuleSet {
   slos: SloModel[];
@@ -46,7 +48,11 @@ export function ruleDocuments(set: SloRuleSet): { service: string; file: string;
   return set.services.map((svc) => {
     const groups: unknown[] = [];
     for (const m of set.slos.filter((s) => s.service === svc.service)) {
-      groups.push({ name: `slo:${m.name}`, rules: [...m.records.map(record), ...m.alerts.map(alert)] });
+      // Rules of a group run in order: records first, then the alerts that read them.
+      const fast = (x: { evaluation?: string }) => x.evaluation !== "long";
+      groups.push({ name: `slo:${m.name}`, rules: [...m.records.filter(fast).map(record), ...m.alerts.filter(fast).map(alert)] });
+      const longRules = [...m.records.filter((x) => !fast(x)).map(record), ...m.alerts.filter((x) => !fast(x)).map(alert)];
+      if (longRules.length) groups.push({ name: `slo:${m.name}:long`, interval: LONG_GROUP_INTERVAL, rules: longRules });
       if (m.windowRecords.length) {
         groups.push({ name: `slo:${m.name}:window`, interval: WINDOW_GROUP_INTERVAL, rules: m.windowRecords.map(record) });
       }
