@@ -17,6 +17,7 @@ import * as YAML from "yaml";
 import { ALERTING_TIMING, SERVICES } from "../hostfiles/layout";
 import { secretFiles } from "../hostfiles/secrets";
 import { alertmanagerFlags, prometheusFlags } from "../hostfiles/services/flags";
+import { parseDuration } from "../components/duration";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { ALERT_NAMES, BURN_TIERS } from "../slo";
 import { sleep, waitFor } from "./support/daemons";
@@ -101,7 +102,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     assert.equal(s.prometheus.args.length, prometheusFlags(sb.cfg).length);
     assert.deepEqual(swapped(prometheusFlags(sb.cfg), s.prometheus.args), ["--config.file", "--storage.tsdb.path", "--web.listen-address"]);
     assert.equal(s.alertmanager.args.length, alertmanagerFlags().length);
-    assert.deepEqual(swapped(alertmanagerFlags(), s.alertmanager.args), ["--config.file", "--storage.path", "--web.listen-address"]);
+    assert.deepEqual(swapped(alertmanagerFlags(), s.alertmanager.args), ["--config.file", "--storage.path", "--web.listen-address", "--data.maintenance-interval"]);
     for (const a of [...s.prometheus.args, ...s.alertmanager.args]) assert.ok(!a.includes("0.0.0.0"), a);
     assert.ok(s.alertmanager.args.includes("--cluster.listen-address="));
   });
@@ -165,6 +166,9 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     assert.ok(msg.text.includes(alert.annotations.summary), msg.text);
     assert.ok(msg.text.includes(alert.annotations.description), msg.text);
     assert.ok(msg.text.includes(`Runbook: ${alert.annotations.runbook_url}`), msg.text);
+    for (const label of ["severity", "service", "slo"]) {
+      assert.ok(msg.text.includes(`\`${label}=${alert.labels[label]}\``), `the visible message shows ${label}: ${msg.text}`);
+    }
     // The labels: as Alertmanager holds the notified alert, and their values in the message's fallback line.
     const expectedLabels = { alertname: alert.alert, ...alert.labels, environment: sb.cfg.environment, stack: sb.cfg.stack };
     const inAm = (await sb.amAlerts()).find((a) => a.labels.alertname === alert.alert);
@@ -193,7 +197,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
   });
 
   let silenceId = "";
-  it("Alertmanager restarted: a silence created before is still there and active", async function () {
+  it("Alertmanager killed (SIGKILL) and restarted: a silence created a snapshot interval before is still there and active", async function () {
     this.timeout(40_000);
     // The silence is created before the alert it matches exists (the probe appears with the rule reload below).
     silenceId = await sb.createSilence({ alertname: SILENCED_PROBE }, "alerting e2e: must survive an Alertmanager restart");
@@ -201,7 +205,9 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     assert.ok(before);
     assert.equal(before.status.state, "active");
     const oldPid = sb.alertmanager!.pid;
-    await sb.restartAlertmanager("SIGTERM"); // what `systemctl restart alertmanager` sends
+    // A crash (OOM kill) gives no clean shutdown: only the periodic snapshot keeps the silence.
+    await new Promise((r) => setTimeout(r, (parseDuration(TEST_TIMING.silenceSnapshotInterval)!.seconds + 1) * 1000));
+    await sb.restartAlertmanager("SIGKILL");
     assert.notEqual(sb.alertmanager!.pid, oldPid);
     const after = (await sb.silences()).find((s) => s.id === silenceId);
     assert.ok(after, "silence lost across the restart");

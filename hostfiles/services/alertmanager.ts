@@ -79,7 +79,8 @@ function integration(r: AlertReceiver): Partial<ReceiverConfig> {
             channel: r.channel,
             send_resolved: true,
             title: '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}',
-            text: "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}",
+            // The labels on-call filters by (severity, service, slo, route) are shown, not only in the fallback text.
+            text: "{{ range .Alerts }}*{{ .Annotations.summary }}*\n{{ .Annotations.description }}\n{{ range .Labels.SortedPairs }}`{{ .Name }}={{ .Value }}` {{ end }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}",
           },
         ],
       };

@@ -41,6 +41,9 @@ export function prometheusFlags(cfg: Pick<StackConfig, "dataVolume" | "retention
   ];
 }
 
+/** How often Alertmanager writes silences and its notification log to the data volume. */
+export const ALERTMANAGER_SNAPSHOT_INTERVAL = "1m";
+
 export function alertmanagerFlags(): string[] {
   const s = SERVICES.alertmanager;
   return [
@@ -49,6 +52,9 @@ export function alertmanagerFlags(): string[] {
     `--web.listen-address=${loopback(s.ports.http)}`,
     // Clustering is on by default (0.0.0.0:9094); a single host has no peers, so no gossip port at all.
     "--cluster.listen-address=",
+    // Silences and the notification log reach disk on clean shutdown and every maintenance interval (default
+    // 15m): after a crash or an OOM kill, up to 15 minutes of new silences would be gone. They are small files.
+    `--data.maintenance-interval=${ALERTMANAGER_SNAPSHOT_INTERVAL}`,
   ];
 }
 

@@ -12,7 +12,8 @@
  *   alertmanager.yml    every receiver secret `*_file` path → a file under the sandbox root
  *                       webhook `url_file` → `url` (Alertmanager 0.25 here lacks url_file; see validators.md)
  *                       route.group_wait / route.group_interval → TEST_TIMING (unless production timing)
- *   flags               --config.file, --storage.tsdb.path / --storage.path, --web.listen-address
+ *   flags               --config.file, --storage.tsdb.path / --storage.path, --web.listen-address;
+ *                       Alertmanager --data.maintenance-interval → TEST_TIMING (unless production timing)
  *
  * Everything else stays as rendered; `structuralDiff` lets the tests prove it, path by path.
  *
@@ -25,7 +26,7 @@ import type { StackConfig } from "../../components/config";
 import { parseDuration } from "../../components/duration";
 import { PROMETHEUS_RULES_DIR, SERVICES } from "../../hostfiles/layout";
 import { secretFiles } from "../../hostfiles/secrets";
-import { alertmanagerFlags, prometheusFlags } from "../../hostfiles/services/flags";
+import { ALERTMANAGER_SNAPSHOT_INTERVAL, alertmanagerFlags, prometheusFlags } from "../../hostfiles/services/flags";
 import { STACK_JOBS } from "../../hostfiles/services/prometheus";
 import type { HostFile } from "../../hostfiles/types";
 import { withFlags } from "../support/daemons";
@@ -42,6 +43,8 @@ export const TEST_TIMING = {
   evaluationInterval: "1s",
   groupWait: "1s",
   groupInterval: "1s",
+  /** Alertmanager's silence snapshot interval (production: 1m), so a SIGKILL test need not wait a minute. */
+  silenceSnapshotInterval: "2s",
 } as const;
 
 export interface Timing {
@@ -49,6 +52,7 @@ export interface Timing {
   evaluationInterval: string;
   groupWait: string;
   groupInterval: string;
+  silenceSnapshotInterval: string;
 }
 
 export interface SandboxPlan {
@@ -198,6 +202,7 @@ export function sandboxRewrite(cfg: StackConfig, files: HostFile[], plan: Sandbo
     "--config.file": amConfigPath,
     "--storage.path": amDataDir,
     "--web.listen-address": loopbackAddr(ports.alertmanager),
+    ...(plan.timing ? { "--data.maintenance-interval": plan.timing.silenceSnapshotInterval } : {}),
   });
 
   return {
@@ -251,5 +256,6 @@ export function renderedTiming(s: Sandbox): Timing {
     evaluationInterval: s.prometheus.original.global.evaluation_interval,
     groupWait: s.alertmanager.original.route.group_wait,
     groupInterval: s.alertmanager.original.route.group_interval,
+    silenceSnapshotInterval: ALERTMANAGER_SNAPSHOT_INTERVAL,
   };
 }
