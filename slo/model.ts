@@ -422,15 +422,18 @@ function buildSaturation(
   const alerts: AlertModel[] = [
     {
       alert: ALERT_NAMES.dbSaturation,
-      // `for` makes a one-minute spike harmless: the pool must stay above the threshold the whole time.
-      expr: `${RECORDS.saturation}${seriesSelector} > ${threshold}`,
-      for: forText,
+      // The average over `for` must be above the threshold: a one-minute spike is diluted (a pool at 45 % spiking to
+      // 100 % averages 50 % over 10m), while a pool oscillating around the threshold still alerts (a raw
+      // `ratio > threshold` with `for` would restart its clock at every dip). The short `for` ignores a single
+      // evaluation's blip right after a restart, when the average covers little history.
+      expr: `avg_over_time(${RECORDS.saturation}${seriesSelector}[${forText}]) > ${threshold}`,
+      for: "1m",
       labels: alertLabels(spec.alerting.saturationSeverity),
       annotations: {
         summary: `SLO ${spec.name}: database connection pool of ${spec.service} above ${pct(threshold)} for ${forText}`,
         description:
-          `The busiest connection pool of ${spec.service} is {{ $value | humanizePercentage }} used (threshold ${pct(threshold)}, ` +
-          `sustained for ${forText}). Requests will soon queue for connections and time out.`,
+          `The busiest connection pool of ${spec.service} was {{ $value | humanizePercentage }} used on average over the last ${forText} ` +
+          `(threshold ${pct(threshold)}). Requests will soon queue for connections and time out.`,
         runbook_url: runbook(ALERT_NAMES.dbSaturation),
       },
     },

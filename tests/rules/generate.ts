@@ -323,9 +323,11 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
       "no traffic at all: requests/s is 0",
     );
     b.silent(`alertname=~"SloBurnRate.*"`, idle + 60, 60, "no traffic pages nothing");
+    const osc = idle + 60;
+    b.firing(alertOf(sat, "SloDbSaturationHigh"), osc + 15, "a pool flapping between 85 % and 100 % every minute (average 92.5 %) alerts within 15 minutes");
     files["service.test.yml"] = render(
       ruleName,
-      "DB pool saturation (30 min and a 1-minute spike), the app disappearing for 30 minutes, low traffic with single failures, no traffic.",
+      "DB pool saturation (30 min and a 1-minute spike), the app disappearing for 30 minutes, low traffic with single failures, no traffic, a flapping pool.",
       [
         { minutes: W },
         { minutes: 30, dbUsed: 0.95 },
@@ -337,6 +339,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
         { minutes: 120, rps: 0.05, errorRatio: 0, slowRatio: 0, oneOffErrors: 1 },
         { minutes: 120, rps: 1 / 600, errorRatio: 0, slowRatio: 0, oneOffErrors: 1 },
         { minutes: 60, rps: 0 },
+        ...Array.from({ length: 20 }, (_, i) => ({ minutes: 1, rps: 0, dbUsed: i % 2 ? 1 : 0.85 })),
       ],
       cfg,
       b,
