@@ -113,7 +113,9 @@ async function main(): Promise<void> {
   console.log(`Timing: scrape ${ALERTING_TIMING.scrapeInterval}, evaluation ${ALERTING_TIMING.evaluationInterval}, group_wait ${ALERTING_TIMING.groupWait}.`);
   console.log("Physical floor per alert (scrape + evaluation + for + group_wait):");
   for (const t of BURN_TIERS) console.log(`  ${t.alert.padEnd(20)} for ${t.for.padEnd(4)} → ${floorSeconds(t.for)}s`);
-  for (const m of set.slos.filter((x) => x.saturation)) console.log(`  SloDbSaturationHigh  for ${m.saturation!.for.padEnd(4)} → ${floorSeconds(m.saturation!.for)}s`);
+  // The saturation alert averages over `for` (then waits 1m): a jump to a high level crosses the threshold after
+  // most of that window; the window is the floor's dominant term.
+  for (const m of set.slos.filter((x) => x.saturation)) console.log(`  SloDbSaturationHigh  avg ${m.saturation!.for.padEnd(4)} → ~${floorSeconds(m.saturation!.for)}s`);
   console.log(`  SloServiceDown       for 1m   → ${floorSeconds("1m")}s`);
   console.log("Times below are when the rule engine marks the alert firing, in minutes after the incident started; add scrape offset + group_wait (~45 s) for the notification.\n");
 
