@@ -9,9 +9,21 @@ import { renderRuleFiles, sloRuleSet } from "./rules";
 
 export { parseSlos, SLI_KINDS, METRIC_CONVENTIONS, OTEL_DEFAULT_BUCKETS } from "./spec";
 export type { SloSpec, SliKind, MetricConvention, SloSelector, SloAlerting, HealthSignal } from "./spec";
-export { BURN_TIERS, RATE_WINDOWS, RECORDS, ALERT_NAMES, RUNBOOKS, HTTP_METRICS, buildSloModel, buildServiceModels } from "./model";
+export {
+  BURN_TIERS,
+  RATE_WINDOWS,
+  RECORDS,
+  ALERT_NAMES,
+  RUNBOOKS,
+  HTTP_METRICS,
+  LONG_WINDOW_SECONDS,
+  buildSloModel,
+  buildServiceModels,
+  saturationExpr,
+  windowSeconds,
+} from "./model";
 export type { SloModel, ServiceModel, BurnAlertModel, AlertModel, RecordModel, BurnTier } from "./model";
-export { sloRuleSet, ruleDocuments, renderRuleFiles } from "./rules";
+export { sloRuleSet, ruleDocuments, renderRuleFiles, WINDOW_GROUP_INTERVAL, LONG_GROUP_INTERVAL } from "./rules";
 export type { SloRuleSet } from "./rules";
 
 export function sloRuleFiles(cfg: StackConfig): HostFile[] {
