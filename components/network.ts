@@ -8,6 +8,7 @@ export interface MonitoringNetworkArgs {
   config: StackConfig;
 }
 
+/** One TCP rule of the security group (ingress or egress): a port and a CIDR or a security group. */
 export interface IngressRule {
   description: string;
   port: number;
@@ -48,41 +49,24 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
     );
     this.securityGroupId = this.securityGroup.id;
 
-    ingressRules(cfg).forEach((rule, i) => {
-      new aws.vpc.SecurityGroupIngressRule(
-        `${name}-in-${i}`,
-        {
-          securityGroupId: this.securityGroup.id,
-          description: rule.description,
-          ipProtocol: "tcp",
-          fromPort: rule.port,
-          toPort: rule.port,
-          cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
-          cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
-          referencedSecurityGroupId: rule.securityGroupId,
-          tags: resourceTags(cfg, `${name}-in-${i}`),
-        },
-        child,
-      );
-    });
-
-    egressRules(cfg).forEach((rule, i) => {
-      new aws.vpc.SecurityGroupEgressRule(
-        `${name}-out-${i}`,
-        {
-          securityGroupId: this.securityGroup.id,
-          description: rule.description,
-          ipProtocol: "tcp",
-          fromPort: rule.port,
-          toPort: rule.port,
-          cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
-          cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
-          referencedSecurityGroupId: rule.securityGroupId,
-          tags: resourceTags(cfg, `${name}-out-${i}`),
-        },
-        child,
-      );
-    });
+    const addRule = (direction: "in" | "out", rule: IngressRule, i: number) => {
+      const args = {
+        securityGroupId: this.securityGroup.id,
+        description: rule.description,
+        ipProtocol: "tcp",
+        fromPort: rule.port,
+        toPort: rule.port,
+        cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
+        cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
+        referencedSecurityGroupId: rule.securityGroupId,
+        tags: resourceTags(cfg, `${name}-${direction}-${i}`),
+      };
+      return direction === "in"
+        ? new aws.vpc.SecurityGroupIngressRule(`${name}-in-${i}`, args, child)
+        : new aws.vpc.SecurityGroupEgressRule(`${name}-out-${i}`, args, child);
+    };
+    ingressRules(cfg).forEach((rule, i) => addRule("in", rule, i));
+    egressRules(cfg).forEach((rule, i) => addRule("out", rule, i));
 
     this.networkInterface = new aws.ec2.NetworkInterface(
       name,

@@ -50,3 +50,14 @@ export function configFile(
     onChange: { unit: SERVICE_UNITS[service], action },
   };
 }
+
+/** The `server` block of Loki and Tempo (both Grafana dskit services): HTTP and gRPC on loopback. */
+export function dskitServer(ports: { http: number; grpc: number }): Record<string, unknown> {
+  return {
+    http_listen_address: LOOPBACK,
+    http_listen_port: ports.http,
+    grpc_listen_address: LOOPBACK,
+    grpc_listen_port: ports.grpc,
+    log_level: "info",
+  };
+}

@@ -4,7 +4,7 @@ import { goDuration } from "../../components/duration";
 import { SERVICES } from "../layout";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, LOOPBACK, MEMBERLIST_PORTS } from "./common";
+import { configFile, dskitServer, LOOPBACK, MEMBERLIST_PORTS } from "./common";
 
 /** First day of the v13/tsdb schema. A later schema change adds an entry with a future date; never edit this one. */
 export const LOKI_SCHEMA_FROM = "2024-04-01";
@@ -31,13 +31,7 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
   return {
     // One tenant ("fake"): the collector is the only writer and Grafana the only reader, both local.
     auth_enabled: false,
-    server: {
-      http_listen_address: LOOPBACK,
-      http_listen_port: ports.http,
-      grpc_listen_address: LOOPBACK,
-      grpc_listen_port: ports.grpc,
-      log_level: "info",
-    },
+    server: dskitServer(ports),
     common: {
       // Without it the WAL and the compactor work in relative paths (the unit's working directory).
       path_prefix: dir,

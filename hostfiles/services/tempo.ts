@@ -8,7 +8,7 @@ import { goDuration } from "../../components/duration";
 import { SERVICES } from "../layout";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
+import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
 
 export interface TempoConfigView {
   region: string;
@@ -42,13 +42,7 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
   const ports = SERVICES.tempo.ports;
   const compaction = () => ({ block_retention: view.blockRetention });
   return {
-    server: {
-      http_listen_address: LOOPBACK,
-      http_listen_port: ports.http,
-      grpc_listen_address: LOOPBACK,
-      grpc_listen_port: ports.grpc,
-      log_level: "info",
-    },
+    server: dskitServer(ports),
     distributor: {
       // Only the local collector sends spans; 4317/4318 belong to it.
       receivers: {
