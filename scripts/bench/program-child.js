@@ -4,6 +4,7 @@
  *   program-fast     load the program as `pulumi up` does with `noCheck` (Pulumi's vendored ts-node, transpile
  *                    only), register every resource of the stack under mocks
  *   program-checked  the same with ts-node type-checking (Pulumi's default without noCheck)
+ * BENCH_TS_CACHE=0 turns off ts-node's compile cache (as on the first run after any code change).
  * Prints one JSON line: {mode, resources, ms}.
  */
 const path = require("path");
@@ -22,6 +23,7 @@ if (mode === "floor") {
 require(path.join(root, "node_modules/@pulumi/pulumi/vendor/ts-node@7.0.1")).register({
   compiler: require.resolve("typescript"),
   transpileOnly: mode === "program-fast",
+  cache: process.env.BENCH_TS_CACHE !== "0",
   project: path.join(root, "tsconfig.json"),
   // tsconfig sets noCheck for `pulumi up`; the checked mode turns it back off to measure what it saves.
   compilerOptions: mode === "program-fast" ? {} : { noCheck: false },
