@@ -8,6 +8,8 @@ import Handlebars from "handlebars";
 import * as YAML from "yaml";
 
 export const TEMPLATES_DIR = path.resolve(__dirname, "..", "templates");
+/** systemd unit templates (the user keeps units in systemd/, templates for everything else in templates/). */
+export const SYSTEMD_DIR = path.resolve(__dirname, "..", "systemd");
 
 const hb = Handlebars.create();
 // Indent a pre-serialised block under a YAML key: {{indent block 4}}.
@@ -24,12 +26,12 @@ const cache = new Map<string, Handlebars.TemplateDelegate>();
  * Renders `templates/<name>` with `view`. Strict mode: a template that names a value the view model lacks fails
  * loudly instead of printing an empty string. No HTML escaping: these are config files, not web pages.
  */
-export function renderTemplate(name: string, view: object): string {
-  let t = cache.get(name);
+export function renderTemplate(name: string, view: object, dir: string = TEMPLATES_DIR): string {
+  const file = path.join(dir, name);
+  let t = cache.get(file);
   if (!t) {
-    const file = path.join(TEMPLATES_DIR, name);
     t = hb.compile(fs.readFileSync(file, "utf8"), { noEscape: true, strict: true });
-    cache.set(name, t);
+    cache.set(file, t);
   }
   return t(view);
 }
