@@ -92,9 +92,19 @@ export class MonitoringStack extends pulumi.ComponentResource {
           secretVersions,
         }));
 
+    // The host's view of the config: the automation key is authorised next to the on-call engineers' keys (public
+    // keys only; they travel in the bundle, so rotating one never touches user data).
+    const withAutomationKey = (key: string): StackConfig => ({
+      ...cfg,
+      access: { ...cfg.access, authorizedKeys: [...cfg.access.authorizedKeys, key] },
+    });
     const bundle = new HostConfigBundle(
       `${name}-config`,
-      { config: cfg, render: (bucketName) => context(bucketName).apply((ctx) => renderBundle(cfg, ctx)) },
+      {
+        config: cfg,
+        render: (bucketName) =>
+          pulumi.all([automationKey.publicKeyOpenssh, context(bucketName)]).apply(([key, ctx]) => renderBundle(withAutomationKey(key), ctx)),
+      },
       child,
     );
     const identity = new HostIdentity(
@@ -109,12 +119,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
       child,
     );
 
-    // The automation key is authorised next to the on-call engineers' keys (public keys only).
-    const userData = pulumi
-      .all([context(bundle.bucket.name), automationKey.publicKeyOpenssh])
-      .apply(([ctx, automationPublicKey]) =>
-        renderUserData({ ...cfg, access: { ...cfg.access, authorizedKeys: [...cfg.access.authorizedKeys, automationPublicKey] } }, ctx),
-      );
+    const userData = context(bundle.bucket.name).apply((ctx) => renderUserData(cfg, ctx));
 
     const host = new MonitoringHost(
       `${name}-host`,

@@ -11,9 +11,11 @@ import * as YAML from "yaml";
 import { StackConfig } from "../components/config";
 import { hostScript, servicesTsv } from "../hostfiles/agent";
 import { buildBundle, renderBundle } from "../hostfiles/bundle";
+import { renderHostFiles } from "../hostfiles/render-files";
 import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER } from "../hostfiles/layout";
 import { placeholderContext, HostContext } from "../hostfiles/types";
 import { AGENT } from "../hostfiles/units";
+import { AUTHORIZED_KEYS_DIR, SSHD_DROP_IN, sshdDropIn } from "../hostfiles/ssh-access";
 import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
 import { shellScripts } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
@@ -123,25 +125,61 @@ describe("user data stability", () => {
   });
 });
 
-describe("user data SSH access", () => {
+describe("SSH access", () => {
   const ctx = placeholderContext("dev");
   const keys = [ed25519Key("alice@oncall"), ed25519Key("bob@oncall")];
+  const bundleFile = (cfg: StackConfig, p: string) => renderHostFiles(cfg, ctx).find((f) => f.path === p);
 
-  it("authorises the keys for the AMI's default user", () => {
-    const cfg: StackConfig = stackConfig("dev", { sshAuthorizedKeys: keys });
-    const doc = YAML.parse(renderUserData(cfg, ctx)) as Record<string, unknown>;
-    assert.deepEqual(doc.ssh_authorized_keys, keys);
-    assert.equal(doc.users, undefined);
+  it("keeps keys out of user data: rotating a key never changes it (no stop/start of the instance)", () => {
+    const without = renderUserData(stackConfig("dev"), ctx);
+    const withKeys = renderUserData(stackConfig("dev", { sshAuthorizedKeys: keys }), ctx);
+    assert.equal(withKeys, without);
+    assert.ok(!withKeys.includes(keys[0].split(" ")[1]));
   });
 
-  it("creates another login user with the keys, keeping the default user", function () {
+  it("delivers the keys in the bundle, one per line, for the login user, and reloads sshd for its drop-in", () => {
+    const cfg = stackConfig("dev", { sshAuthorizedKeys: keys });
+    const withAutomationKey: StackConfig = { ...cfg, access: { ...cfg.access, authorizedKeys: [...keys, `${keys[0]}\n`] } };
+    const file = bundleFile(withAutomationKey, `${AUTHORIZED_KEYS_DIR}/ec2-user`);
+    assert.ok(file, "authorized_keys file for ec2-user");
+    const lines = file.content.split("\n").filter((l) => l && !l.startsWith("#"));
+    assert.deepEqual(lines, [...keys, keys[0]]);
+    assert.equal(file.owner, "root:root");
+    const dropIn = bundleFile(cfg, SSHD_DROP_IN);
+    assert.deepEqual(dropIn?.onChange, { unit: "sshd.service", action: "reload" });
+  });
+
+  it("sshd accepts the drop-in and reads the bundle's keys file for every user", function () {
+    requireTool(this, "/usr/sbin/sshd");
+    requireTool(this, "ssh-keygen");
+    const t = tempDir();
+    try {
+      // sshd's test mode insists on its privilege-separation directory (created by its package's service at boot).
+      fs.mkdirSync("/run/sshd", { recursive: true });
+      run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(t.dir, "hostkey")]);
+      fs.writeFileSync(path.join(t.dir, "drop-in.conf"), sshdDropIn());
+      fs.writeFileSync(path.join(t.dir, "sshd_config"), `Include ${t.dir}/drop-in.conf\nHostKey ${t.dir}/hostkey\n`);
+      const check = run("/usr/sbin/sshd", ["-t", "-f", path.join(t.dir, "sshd_config")]);
+      assert.equal(check.status, 0, check.stderr);
+      const effective = run("/usr/sbin/sshd", ["-T", "-f", path.join(t.dir, "sshd_config"), "-C", "user=ec2-user,host=h,addr=10.0.0.1"]);
+      assert.equal(effective.status, 0, effective.stderr);
+      assert.match(effective.stdout, new RegExp(`^authorizedkeysfile \\.ssh/authorized_keys ${AUTHORIZED_KEYS_DIR}/%u$`, "m"));
+      assert.match(effective.stdout, /^passwordauthentication no$/m);
+      assert.match(effective.stdout, /^permitrootlogin no$/m);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("creates another login user (without keys: they come from the bundle), keeping the default user", function () {
     const cfg: StackConfig = stackConfig("dev", { sshAuthorizedKeys: keys, sshUser: "oncall" });
     const userData = renderUserData(cfg, ctx);
-    const doc = YAML.parse(userData) as { users: (string | { name: string; ssh_authorized_keys: string[] })[] };
+    const doc = YAML.parse(userData) as { users: (string | { name: string; ssh_authorized_keys?: string[] })[] };
     assert.equal(doc.users[0], "default");
-    const user = doc.users[1] as { name: string; ssh_authorized_keys: string[] };
+    const user = doc.users[1] as { name: string; ssh_authorized_keys?: string[] };
     assert.equal(user.name, "oncall");
-    assert.deepEqual(user.ssh_authorized_keys, keys);
+    assert.equal(user.ssh_authorized_keys, undefined);
+    assert.ok(bundleFile(cfg, `${AUTHORIZED_KEYS_DIR}/oncall`));
     requireTool(this, "cloud-init");
     const t = tempDir();
     try {
@@ -151,19 +189,6 @@ describe("user data SSH access", () => {
     } finally {
       t.cleanup();
     }
-  });
-
-  it("writes keys generated with a trailing newline as single lines", () => {
-    const cfg = stackConfig("dev");
-    const withAutomationKey: StackConfig = { ...cfg, access: { ...cfg.access, authorizedKeys: [`${keys[0]}\n`] } };
-    const doc = YAML.parse(renderUserData(withAutomationKey, ctx)) as Record<string, unknown>;
-    assert.deepEqual(doc.ssh_authorized_keys, [keys[0]]);
-  });
-
-  it("writes no access block without keys", () => {
-    const doc = YAML.parse(renderUserData(stackConfig("dev"), ctx)) as Record<string, unknown>;
-    assert.equal(doc.ssh_authorized_keys, undefined);
-    assert.equal(doc.users, undefined);
   });
 });
 

@@ -28,7 +28,7 @@ export function hasTool(tool: string): boolean {
  */
 export function requireTool(ctx: Mocha.Context, tool: string): void {
   if (hasTool(tool)) return;
-  const msg = `${tool} is not installed: install it with \`apt-get install -y prometheus prometheus-alertmanager cloud-init shellcheck\``;
+  const msg = `${tool} is not installed: install the Debian packages .ci/run installs (prometheus prometheus-alertmanager cloud-init shellcheck openssh-server)`;
   if (process.env.CI) throw new Error(`${msg} (CI must have every validator)`);
   console.warn(`\n  !!! SKIPPED: ${msg}\n`);
   ctx.skip();
