@@ -27,6 +27,8 @@ export const AGENT = {
   secretsScript: `${BIN_ROOT}/monitoring-secrets`,
   syncScript: `${BIN_ROOT}/monitoring-sync`,
   applyScript: `${BIN_ROOT}/monitoring-apply`,
+  /** Written by the apply step with the ETag of the bundle it applied (absent: the host was never bootstrapped). */
+  appliedMarker: `${STATE_DIR}/applied-etag`,
   /** Written by the sync step after a new bundle is fetched and verified; the path unit starts apply on change. */
   readyFile: `${STATE_DIR}/sync/ready`,
   /** How often the host polls the bundle's ETag. */

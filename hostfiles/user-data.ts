@@ -54,6 +54,9 @@ function accessBlock(cfg: StackConfig): string {
   });
 }
 
+/** cloud-init runs the scripts in this directory at every boot: the bootstrap retries until one bundle is applied. */
+export const PER_BOOT_BOOTSTRAP = "/var/lib/cloud/scripts/per-boot/50-monitoring-bootstrap";
+
 /**
  * Distribution packages installed at first boot: the tools the runbooks' copy-paste commands use (jq for the
  * Prometheus/Alertmanager APIs) that Amazon Linux 2023 does not ship by default.
@@ -64,6 +67,12 @@ export function renderUserData(cfg: StackConfig, ctx: HostContext): string {
   const files = yamlBlock([
     { path: `${CONFIG_ROOT}/bootstrap.env`, owner: "root:root", permissions: "0644", content: bootstrapEnv(cfg, ctx) },
     { path: AGENT.syncScript, owner: "root:root", permissions: "0755", content: hostScript("monitoring-sync.sh") },
+    {
+      path: PER_BOOT_BOOTSTRAP,
+      owner: "root:root",
+      permissions: "0755",
+      content: renderTemplate("host/per-boot-bootstrap.sh.hbs", { appliedMarker: AGENT.appliedMarker, syncScript: AGENT.syncScript }),
+    },
   ]);
   const text = renderTemplate("host/user-data.yaml.hbs", {
     project: cfg.project,
@@ -71,7 +80,6 @@ export function renderUserData(cfg: StackConfig, ctx: HostContext): string {
     access: accessBlock(cfg),
     packages: yamlBlock({ packages: HOST_PACKAGES }),
     files,
-    syncScript: AGENT.syncScript,
   });
   assertNoSecrets(cfg, text, "user data");
   const size = Buffer.byteLength(text, "utf8");

@@ -16,7 +16,8 @@ import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER } from "../hostfil
 import { placeholderContext, HostContext } from "../hostfiles/types";
 import { AGENT } from "../hostfiles/units";
 import { AUTHORIZED_KEYS_DIR, SSHD_DROP_IN, sshdDropIn } from "../hostfiles/ssh-access";
-import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
+import { PER_BOOT_BOOTSTRAP, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
+import { renderTemplate } from "../hostfiles/templates";
 import { shellScripts } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
@@ -73,14 +74,17 @@ for (const stack of ["dev", "prd"]) {
       assert.ok(doc.secrets.length >= 2);
     });
 
-    it("names the bundle, the region and the data volume, and runs the sync step once", () => {
+    it("names the bundle, the region and the data volume, and bootstraps from a per-boot script", () => {
       const env = writeFiles(userData).find((f) => f.path.endsWith("/bootstrap.env"))!;
       assert.match(env.content, new RegExp(`^CONFIG_BUCKET=${ctx.configBucket}$`, "m"));
       assert.match(env.content, new RegExp(`^CONFIG_KEY=${ctx.configObjectKey}$`, "m"));
       assert.match(env.content, new RegExp(`^DATA_VOLUME_ID=${ctx.dataVolumeId}$`, "m"));
       assert.match(env.content, new RegExp(`^AWS_REGION=${cfg.region}$`, "m"));
-      const doc = YAML.parse(userData) as { runcmd: string[][] };
-      assert.deepEqual(doc.runcmd, [[AGENT.syncScript, "--bootstrap"]]);
+      const doc = YAML.parse(userData) as { runcmd?: unknown };
+      assert.equal(doc.runcmd, undefined, "no once-only runcmd: a failed first boot must be retried at the next boot");
+      const perBoot = writeFiles(userData).find((f) => f.path === PER_BOOT_BOOTSTRAP)!;
+      assert.equal(perBoot.permissions, "0755");
+      assert.match(perBoot.content, new RegExp(`exec ${AGENT.syncScript} --bootstrap`));
     });
 
     it("ships the same sync script as the bundle, and it passes shellcheck", function () {
@@ -122,6 +126,42 @@ describe("user data stability", () => {
   it("renders the same bundle bytes for the same config (stable ETag)", () => {
     const cfg = stackConfig("prd");
     assert.equal(renderBundle(cfg, placeholderContext("prd")), renderBundle(stackConfig("prd"), placeholderContext("prd")));
+  });
+});
+
+describe("per-boot bootstrap", () => {
+  /** Renders the per-boot script with a temp marker and a fake sync step that records its arguments. */
+  function perBoot(t: { dir: string }): { script: string; marker: string; log: string } {
+    const marker = path.join(t.dir, "applied-etag");
+    const log = path.join(t.dir, "sync.log");
+    const sync = path.join(t.dir, "monitoring-sync");
+    fs.writeFileSync(sync, `#!/bin/bash\necho "$*" >>${log}\n`, { mode: 0o755 });
+    const script = path.join(t.dir, "per-boot");
+    fs.writeFileSync(script, renderTemplate("host/per-boot-bootstrap.sh.hbs", { appliedMarker: marker, syncScript: sync }), { mode: 0o755 });
+    return { script, marker, log };
+  }
+
+  it("bootstraps while no bundle was ever applied (first boot, or a reboot after a failed one)", () => {
+    const t = tempDir();
+    try {
+      const p = perBoot(t);
+      assert.equal(run(p.script, []).status, 0);
+      assert.equal(fs.readFileSync(p.log, "utf8"), "--bootstrap\n");
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("does nothing once a bundle is applied (the sync timer keeps the host current)", () => {
+    const t = tempDir();
+    try {
+      const p = perBoot(t);
+      fs.writeFileSync(p.marker, '"etag-1"\n');
+      assert.equal(run(p.script, []).status, 0);
+      assert.equal(fs.existsSync(p.log), false);
+    } finally {
+      t.cleanup();
+    }
   });
 });
 
