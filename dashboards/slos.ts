@@ -30,6 +30,21 @@ export function alertStatusTargets(m: SloModel): PromTarget[] {
   });
 }
 
+/** Which alerts of the SLO fire now: the same panel ends every SLO's row, whatever its kind. */
+function alertsPanel(m: SloModel) {
+  return statPanel({
+    title: "Alerts",
+    description: "Whether each alert of this SLO is firing now (from Prometheus' ALERTS series).",
+    targets: alertStatusTargets(m),
+    mappings: FIRING_MAPPINGS,
+    steps: [
+      { value: null, color: "green" },
+      { value: 1, color: "red" },
+    ],
+    width: 8,
+  });
+}
+
 function ratioRow(b: dashboard.DashboardBuilder, m: SloModel): void {
   const r = m.ratio!;
   const sel = m.seriesSelector;
@@ -89,19 +104,7 @@ function ratioRow(b: dashboard.DashboardBuilder, m: SloModel): void {
       width: 4,
     }),
   );
-  b.withPanel(
-    statPanel({
-      title: "Alerts",
-      description: "Whether each alert of this SLO is firing now (from Prometheus' ALERTS series).",
-      targets: alertStatusTargets(m),
-      mappings: FIRING_MAPPINGS,
-      steps: [
-        { value: null, color: "green" },
-        { value: 1, color: "red" },
-      ],
-      width: 8,
-    }),
-  );
+  b.withPanel(alertsPanel(m));
 
   // Burn rate = error ratio / error budget, per window the alerts read; each tier's threshold is drawn.
   const windows = [...new Set(r.burnAlerts.flatMap((a) => [a.longWindow, a.shortWindow]))];
@@ -162,19 +165,7 @@ function saturationRow(b: dashboard.DashboardBuilder, m: SloModel): void {
       width: 4,
     }),
   );
-  b.withPanel(
-    statPanel({
-      title: "Alerts",
-      description: "Whether each alert of this SLO is firing now (from Prometheus' ALERTS series).",
-      targets: alertStatusTargets(m),
-      mappings: FIRING_MAPPINGS,
-      steps: [
-        { value: null, color: "green" },
-        { value: 1, color: "red" },
-      ],
-      width: 8,
-    }),
-  );
+  b.withPanel(alertsPanel(m));
   b.withPanel(
     seriesPanel({
       title: "Pool saturation",

@@ -366,20 +366,16 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
       runbook_url: runbook(b.alert),
     },
   }));
-  alerts.push({
-    alert: ALERT_NAMES.metricsMissing,
-    // max() drops the labels absent() copies from the matchers (job, http_route, ...): the rule labels say it all.
-    expr: `max(absent(${presenceSelector}))`,
-    for: "15m",
-    labels: alertLabels(spec.alerting.ticketSeverity),
-    annotations: {
-      summary: `SLO ${spec.name}: its SLI metrics are missing`,
-      description:
-        `No series ${presenceSelector} for 15 minutes: the SLO ${spec.name} cannot be evaluated and its burn-rate alerts cannot fire. ` +
+  alerts.push(
+    metricsMissingAlert(
+      presenceSelector,
+      alertLabels(spec.alerting.ticketSeverity),
+      runbook,
+      `SLO ${spec.name}: its SLI metrics are missing`,
+      `the SLO ${spec.name} cannot be evaluated and its burn-rate alerts cannot fire. ` +
         `The service is down, stopped exporting, or its metric/label names or bucket boundaries changed (docs/metrics.md).`,
-      runbook_url: runbook(ALERT_NAMES.metricsMissing),
-    },
-  });
+    ),
+  );
 
   return {
     spec,
@@ -404,6 +400,28 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
     windowRecords,
     alerts,
     alertNames: alerts.map((a) => a.alert),
+  };
+}
+
+/** An SLO whose SLI series are gone raises its own (ticket) alert: silence is not health. */
+function metricsMissingAlert(
+  presence: string,
+  labels: Record<string, string>,
+  runbook: (alert: string) => string,
+  summary: string,
+  consequence: string,
+): AlertModel {
+  return {
+    alert: ALERT_NAMES.metricsMissing,
+    // max() drops the labels absent() copies from the matchers (job, http_route, ...): the rule labels say it all.
+    expr: `max(absent(${presence}))`,
+    for: "15m",
+    labels,
+    annotations: {
+      summary,
+      description: `No series ${presence} for 15 minutes: ${consequence}`,
+      runbook_url: runbook(ALERT_NAMES.metricsMissing),
+    },
   };
 }
 
@@ -437,19 +455,13 @@ function buildSaturation(
         runbook_url: runbook(ALERT_NAMES.dbSaturation),
       },
     },
-    {
-      alert: ALERT_NAMES.metricsMissing,
-      expr: `max(absent(${expr.presence}))`,
-      for: "15m",
-      labels: alertLabels(spec.alerting.ticketSeverity),
-      annotations: {
-        summary: `SLO ${spec.name}: its SLI metrics are missing`,
-        description:
-          `No series ${expr.presence} for 15 minutes: the saturation SLO ${spec.name} cannot be evaluated. ` +
-          `The service or exporter is down, or its metric names changed (docs/metrics.md).`,
-        runbook_url: runbook(ALERT_NAMES.metricsMissing),
-      },
-    },
+    metricsMissingAlert(
+      expr.presence,
+      alertLabels(spec.alerting.ticketSeverity),
+      runbook,
+      `SLO ${spec.name}: its SLI metrics are missing`,
+      `the saturation SLO ${spec.name} cannot be evaluated. The service or exporter is down, or its metric names changed (docs/metrics.md).`,
+    ),
   ];
   return {
     spec,
