@@ -5,6 +5,7 @@
  * Tempo, otelcol, Grafana).
  */
 import { strict as assert } from "assert";
+import { parseDuration } from "../components/duration";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -490,6 +491,12 @@ describe("service config files (hostfiles/services)", () => {
       });
 
       describe("OpenTelemetry Collector", () => {
+        it("drops a silent application's metrics after 2-3 minutes (service-down detection; SDKs export every 60 s)", () => {
+          const doc = yamlOf(r, SERVICES.otelcol.config);
+          const expiration = parseDuration(doc.exporters.prometheus.metric_expiration)!.seconds;
+          assert.ok(expiration >= 120 && expiration <= 180, `metric_expiration ${doc.exporters.prometheus.metric_expiration}`);
+        });
+
         it("defines every receiver, processor, exporter and extension its pipelines use", () => {
           const doc = yamlOf(r, SERVICES.otelcol.config);
           const pipelines = doc.service.pipelines as Record<string, Doc>;

@@ -31,6 +31,9 @@ export interface OtelcolConfigView {
   queueDir: string;
 }
 
+/** How long the collector keeps an application's metrics after its last export (docs/metrics.md). */
+export const OTEL_APP_METRIC_EXPIRATION = "3m";
+
 export function otelcolView(cfg: StackConfig): OtelcolConfigView {
   const key = secretFiles(cfg).find((f) => f.id === OTLP_TLS_KEY_SECRET_ID);
   if (!key) throw new Error(`secrets manifest has no "${OTLP_TLS_KEY_SECRET_ID}" entry: the OTLP receivers need their TLS key`);
@@ -85,8 +88,10 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       prometheus: {
         endpoint: loopback(p.prometheusExporter),
         enable_open_metrics: true,
-        // Series of applications that stopped sending disappear instead of staying flat forever.
-        metric_expiration: "5m",
+        // Series of applications that stopped sending disappear instead of staying flat forever; with them goes
+        // target_info, which SloServiceDown watches. OTel SDKs export every 60 s by default: 3 minutes tolerates two
+        // missed exports and pages a silent application within about 4 minutes (the default 5m: 6 minutes).
+        metric_expiration: OTEL_APP_METRIC_EXPIRATION,
       },
       "otlp_grpc/tempo": {
         endpoint: loopback(SERVICES.tempo.ports.otlpGrpc),
