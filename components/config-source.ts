@@ -100,12 +100,23 @@ export class FileConfigSource implements ConfigSource {
     for (const [key, value] of Object.entries(secretOverrides)) this.set(key, value, true);
   }
 
+  /**
+   * A secret is `{secure: …}` in the stack file: the whole value (`pulumi config set --secret`) or a leaf of an
+   * object (`--secret --path`). Either way it reads as ENCRYPTED here and marks its key secret, as the engine does.
+   */
   private setFromFile(key: string, value: unknown): void {
-    if (value && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
-      this.set(key, ENCRYPTED, true);
-    } else {
-      this.set(key, value, false);
-    }
+    let secret = false;
+    const walk = (v: unknown): unknown => {
+      if (v && typeof v === "object" && !Array.isArray(v) && "secure" in v && Object.keys(v).length === 1) {
+        secret = true;
+        return ENCRYPTED;
+      }
+      if (Array.isArray(v)) return v.map(walk);
+      if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+      return v;
+    };
+    const decoded = walk(value);
+    this.set(key, decoded, secret);
   }
 
   private set(key: string, value: unknown, secret: boolean): void {
@@ -139,11 +150,18 @@ export class FileConfigSource implements ConfigSource {
   engineConfig(): { config: Record<string, string>; secretKeys: string[] } {
     const config: Record<string, string> = {};
     for (const [key, value] of this.values) {
-      if (value === ENCRYPTED) continue;
+      // An encrypted value cannot be handed on; the program would report the secret as missing.
+      if (containsEncrypted(value)) continue;
       config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
     return { config, secretKeys: [...this.secrets].filter((k) => k in config) };
   }
+}
+
+function containsEncrypted(v: unknown): boolean {
+  if (v === ENCRYPTED) return true;
+  if (v && typeof v === "object") return Object.values(v).some(containsEncrypted);
+  return false;
 }
 
 /** The stacks that have a `Pulumi.<stack>.yaml` in the project directory. */

@@ -404,7 +404,7 @@ function readReceivers(
     let secret: SecretValue | undefined;
     if (typeof name === "string" && needsSecret) {
       const value = secrets[name];
-      if (secretsEncrypted) {
+      if (secretsEncrypted || value === ENCRYPTED) {
         secret = new SecretValue(undefined);
       } else if (value === undefined || value === "") {
         if (options.requireSecrets) {

@@ -200,3 +200,36 @@ describe("stack config", () => {
     });
   });
 });
+
+describe("stack files with encrypted secrets (offline render of a real stack)", () => {
+  const fs = require("fs") as typeof import("fs");
+  const os = require("os") as typeof import("os");
+  const path = require("path") as typeof import("path");
+
+  it("reads whole-value and --path secrets as present but unreadable, and as secret", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stackfile-"));
+    try {
+      fs.copyFileSync(path.join(__dirname, "..", "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+      const stackFile = fs.readFileSync(path.join(__dirname, "..", "Pulumi.prd.yaml"), "utf8");
+      fs.writeFileSync(
+        path.join(dir, "Pulumi.prd.yaml"),
+        stackFile +
+          "  monitoring-hosts:grafanaAdminPassword:\n    secure: v1:AAAABBBBCCCC\n" +
+          "  monitoring-hosts:alertReceiverSecrets:\n" +
+          "    oncall-pagerduty:\n      secure: v1:DDDD\n    team-slack:\n      secure: v1:EEEE\n    team-email:\n      secure: v1:FFFF\n",
+      );
+      const source = new FileConfigSource("prd", dir);
+      assert.equal(source.isSecret("monitoring-hosts:alertReceiverSecrets"), true);
+      // Loads even when secrets are required: they are present, only not decryptable here.
+      const cfg = loadStackConfig(source, { requireSecrets: true });
+      assert.equal(cfg.grafanaAdminPassword.readable, false);
+      assert.deepEqual(
+        cfg.alerting.receivers.map((r) => [r.name, r.secret?.readable]),
+        [["oncall-pagerduty", false], ["team-slack", false], ["team-email", false]],
+      );
+      assert.ok(!JSON.stringify(source.engineConfig()).includes("v1:"), "encrypted values are never passed on as values");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
