@@ -106,8 +106,8 @@ export interface LoadOptions {
   requireSecrets: boolean;
 }
 
-/** Keys of this program's namespace. Anything else set there is a typo and is reported. */
-const KNOWN_KEYS = [
+/** Keys of this program's namespace (Pulumi.yaml declares the scalar ones). Anything else set there is a typo and is reported. */
+export const KNOWN_KEYS = [
   "environment",
   "protectData",
   "vpcId",
@@ -708,7 +708,7 @@ function readOperations(
       check: (v) => (/^https:\/\/\S+$/.test(v) ? undefined : "must be an https:// URL"),
     });
   }
-  if (isProduction && hostAlarmEmails.length === 0 && raw === undefined) {
+  if (isProduction && hostAlarmEmails.length === 0 && (raw === undefined || raw === "")) {
     p.add(
       k("hostAlarmEmails"),
       "is empty and hostAlarmPagerUrl is unset: in prd nobody would hear that the monitoring host itself died; add an address or a pager URL",

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
-import { ConfigError, loadStackConfig, sshPublicKeyProblem, cidrProblem } from "../components/config";
+import { ConfigError, KNOWN_KEYS, loadStackConfig, sshPublicKeyProblem, cidrProblem } from "../components/config";
 import { FileConfigSource } from "../components/config-source";
 import { parseDuration } from "../components/duration";
 import { SENTINEL, stackConfig, stackSource } from "./support/stacks";
@@ -231,5 +231,29 @@ describe("stack files with encrypted secrets (offline render of a real stack)", 
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Pulumi.yaml config schema", () => {
+  const YAML = require("yaml") as typeof import("yaml");
+  const fs = require("fs") as typeof import("fs");
+  const path = require("path") as typeof import("path");
+  const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
+  /** Keys the CLI must refuse to run without (no default): the user supplies them. */
+  const REQUIRED = ["environment", "vpcId", "subnetId", "grafanaAdminPassword"];
+
+  it("declares every scalar key with a type and a description; only truly required keys lack a default", () => {
+    for (const [key, decl] of Object.entries<any>(project.config)) {
+      assert.ok(["string", "integer", "boolean", "array"].includes(decl.type), `${key}: type`);
+      assert.ok(decl.description, `${key}: description`);
+      if (decl.type === "array") assert.ok(decl.items?.type, `${key}: items`);
+      assert.equal("default" in decl, !REQUIRED.includes(key), `${key}: the CLI requires keys without a default`);
+    }
+  });
+
+  it("declares every key the loader reads except the structured ones (which the schema cannot type)", () => {
+    const known: readonly string[] = KNOWN_KEYS;
+    const structured = ["alertReceivers", "alertReceiverSecrets", "slos", "appScrapeTargets", "tags"];
+    assert.deepEqual(known.filter((k) => !structured.includes(k)).sort(), Object.keys(project.config).sort());
   });
 });
