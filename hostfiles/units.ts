@@ -74,8 +74,11 @@ export interface ServiceUnitSpec {
   wants?: string[];
   requires?: string[];
   requiresMountsFor?: string[];
-  /** Talks to other hosts (S3, SSM, receivers): otherwise only loopback is allowed. */
-  network: "loopback" | "any" | "none";
+  /**
+   * Which addresses it may talk to: loopback only, loopback plus some networks (`{ allow: [cidr…] }`), any (S3, SSM,
+   * receivers; the security group's egress rules still apply), or no network at all.
+   */
+  network: "loopback" | "any" | "none" | { allow: string[] };
   readWritePaths?: string[];
   credentials?: { name: string; source: string }[];
   environmentFiles?: string[];
@@ -131,6 +134,7 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   } else {
     sandbox.push(["RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"]);
     if (u.network === "loopback") sandbox.push(["IPAddressDeny", "any"], ["IPAddressAllow", "localhost"]);
+    else if (typeof u.network === "object") sandbox.push(["IPAddressDeny", "any"], ["IPAddressAllow", ["localhost", ...u.network.allow].join(" ")]);
   }
   for (const p of u.readWritePaths ?? []) sandbox.push(["ReadWritePaths", p]);
   // A unit's own settings replace the sandbox default of the same key (e.g. node_exporter's /proc access).
@@ -138,6 +142,17 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   const merged = [...sandbox.filter(([k]) => !overridden.has(k)), ...(u.extra ?? [])];
 
   return renderTemplate("service.hbs", { unit, service: svc, sandbox: merged, wantedBy: u.wantedBy ?? "" }, SYSTEMD_DIR);
+}
+
+/**
+ * Prometheus talks to loopback only, unless it scrapes applications directly (`appScrapeTargets`): then also their
+ * networks. Applications known only by security group have no CIDR to list; the security group's egress rules (the
+ * metrics ports towards those groups) are the limit then. Names resolve through systemd-resolved on 127.0.0.53.
+ */
+export function prometheusNetwork(cfg: StackConfig): ServiceUnitSpec["network"] {
+  if (cfg.appScrapeTargets.length === 0) return "loopback";
+  if (cfg.otlp.allowedSecurityGroupIds.length > 0) return "any";
+  return { allow: cfg.otlp.allowedCidrs };
 }
 
 /** The services that run telemetry (one unit each). */
@@ -180,7 +195,7 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
   });
   const hup = "/bin/kill -HUP $MAINPID";
   return [
-    { ...base("prometheus", "Prometheus", "https://prometheus.io/docs/"), execReload: hup, limitNofile: 65536 },
+    { ...base("prometheus", "Prometheus", "https://prometheus.io/docs/"), execReload: hup, limitNofile: 65536, network: prometheusNetwork(cfg) },
     // Receivers (Slack, PagerDuty, SMTP) are outside the host.
     merge({ ...base("alertmanager", "Alertmanager", "https://prometheus.io/docs/alerting/"), execReload: hup, network: "any" }, withSecrets(SERVICE_UNITS.alertmanager)),
     merge(base("grafana", "Grafana", "https://grafana.com/docs/grafana/latest/"), withSecrets(SERVICE_UNITS.grafana)),

@@ -169,6 +169,39 @@ for (const stack of ["dev", "prd"]) {
   });
 }
 
+describe("Prometheus' network reach", () => {
+  const prometheusUnit = (overrides: Record<string, unknown>) =>
+    unitFiles(stackConfig("dev", overrides)).find((f) => f.path.endsWith("/prometheus.service"))!.content;
+  const targets = [{ service: "appointments-api", targets: ["10.0.4.5:9464"] }];
+
+  it("is loopback only without directly scraped applications", () => {
+    assert.equal(value(prometheusUnit({}), "Service", "IPAddressDeny"), "any");
+    assert.equal(value(prometheusUnit({}), "Service", "IPAddressAllow"), "localhost");
+  });
+
+  it("adds the application networks when it scrapes applications (else their scrapes are refused)", function () {
+    const unit = prometheusUnit({ appScrapeTargets: targets });
+    assert.equal(value(unit, "Service", "IPAddressDeny"), "any");
+    assert.equal(value(unit, "Service", "IPAddressAllow"), "localhost 10.0.0.0/16");
+    requireTool(this, "systemd-analyze");
+    const t = tempDir();
+    try {
+      writeUnits(t.dir, [{ path: "/etc/systemd/system/prometheus.service", content: unit, mode: "0644", owner: "root:root" }], true);
+      const res = run("systemd-analyze", ["verify", "./prometheus.service"], { cwd: t.dir });
+      assert.equal(res.stderr.trim(), "", res.stderr);
+      const score = securityScore(t.dir, "prometheus.service");
+      assert.ok(score.status === 0 && score.score <= 2.0, `exposure ${score.score}`);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("leaves the limit to the security group's egress rules when applications are known by security group", () => {
+    const unit = prometheusUnit({ appScrapeTargets: targets, otlpAllowedSecurityGroupIds: ["sg-0123456789abcdef0"] });
+    assert.equal(value(unit, "Service", "IPAddressDeny"), undefined);
+  });
+});
+
 describe("unit rendering", () => {
   it("quotes ExecStart words that systemd would otherwise split or expand", () => {
     assert.equal(execWord("--flag=value"), "--flag=value");
