@@ -6,6 +6,7 @@
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { DATA_MOUNT } from "../hostfiles/layout";
+import { OTELCOL_SIGNALS, OtelcolSignal, otelcolSignalRate } from "../hostfiles/services/otelcol-metrics";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { baseDashboard, dashboardLink, finish, orZero, q, seriesPanel, stableUid, statPanel } from "./common";
 
@@ -13,9 +14,9 @@ export const HOST_DASHBOARD_UID = stableUid("monitoring-host");
 
 const j = (job: string) => `job=${q(job)}`;
 /** otelcol counters are named with or without `_total` depending on the collector version (as in the meta-alerts). */
-const otelcol = (prefix: string, signal: string, extra = "") =>
-  `{__name__=~"${prefix}_${signal}(_total)?", ${j(STACK_JOBS.otelcol)}${extra}}`;
-const SIGNALS = ["spans", "metric_points", "log_records"] as const;
+/** A collector counter's rate for one signal (both name variants, safe to sum). */
+const otelcol = (prefix: string, signal: OtelcolSignal) => otelcolSignalRate(prefix, signal, "$__rate_interval", j(STACK_JOBS.otelcol));
+const SIGNALS = OTELCOL_SIGNALS;
 
 /** Seconds shown as "> 1 year" (a volume that is not filling up). */
 const YEAR = 365 * 86400;
@@ -184,8 +185,8 @@ export function monitoringHostDashboard(links: { title: string; uid: string }[])
       title: "Collector: accepted and exported",
       description: "Items accepted by the OTLP receivers and sent by the exporters, per second and signal.",
       targets: SIGNALS.flatMap((s) => [
-        { expr: `sum(rate(${otelcol("otelcol_receiver_accepted", s)}[$__rate_interval]))`, legend: `accepted ${s}` },
-        { expr: `sum(rate(${otelcol("otelcol_exporter_sent", s)}[$__rate_interval]))`, legend: `sent ${s}` },
+        { expr: `sum(${otelcol("otelcol_receiver_accepted", s)})`, legend: `accepted ${s}` },
+        { expr: `sum(${otelcol("otelcol_exporter_sent", s)})`, legend: `sent ${s}` },
       ]),
       unit: "short",
       min: 0,
@@ -199,8 +200,6 @@ export function monitoringHostDashboard(links: { title: string; uid: string }[])
         "Refused at the receiver (memory limiter), failed exports (retried from the queue), and dropped because the queue was full. " +
         "Meta-alerts: CollectorRefusingData, CollectorExportFailing, CollectorDroppingData.",
       targets: [
-        // One query per counter: a regex over several names would give series that differ only by name, which
-        // rate() cannot return together ("vector cannot contain metrics with the same labelset").
         ...(
           [
             ["otelcol_receiver_refused", "refused"],
@@ -208,7 +207,7 @@ export function monitoringHostDashboard(links: { title: string; uid: string }[])
             ["otelcol_exporter_enqueue_failed", "dropped"],
           ] as const
         ).flatMap(([metric, what]) =>
-          SIGNALS.map((s) => ({ expr: orZero(`sum(rate(${otelcol(metric, s)}[$__rate_interval]))`), legend: `${what} ${s}` })),
+          SIGNALS.map((s) => ({ expr: orZero(`sum(${otelcol(metric, s)})`), legend: `${what} ${s}` })),
         ),
       ],
       unit: "short",

@@ -26,6 +26,9 @@ export const SYNC_USER = "monitoring-sync";
 /** Files read from SSM Parameter Store at boot (secrets). tmpfs-backed, never on the data volume. */
 export const SECRETS_DIR = "/run/monitoring-host/secrets";
 
+/** Grafana's home: its release tree (bin/, public/, conf/defaults.ini) is installed here whole. */
+export const GRAFANA_HOME = "/opt/grafana";
+
 /**
  * The services of the stack: system user, data directory (on the data volume), binary, main config file and
  * ports. Units, templates and the install script all take their paths from here.
@@ -48,7 +51,7 @@ export const SERVICES = {
   grafana: {
     user: "grafana",
     dataDir: `${DATA_MOUNT}/grafana`,
-    bin: "/opt/grafana/bin/grafana",
+    bin: `${GRAFANA_HOME}/bin/grafana`,
     config: "/etc/grafana/grafana.ini",
     ports: { http: 3000 },
   },

@@ -14,7 +14,7 @@
  * past it means changing its `checksum` entry to the new file name once confirmed.
  */
 import type { Architecture } from "../components/config";
-import { SERVICES, ServiceName } from "./layout";
+import { GRAFANA_HOME, SERVICES, ServiceName } from "./layout";
 import { SERVICE_UNITS } from "./services/common";
 
 /** Release-archive architecture names: every upstream here uses Go's GOARCH names. */
@@ -82,7 +82,7 @@ export const COMPONENTS: Record<ServiceName, Component> = {
     checksum: (arch) => ({ file: `grafana_${GRAFANA_VERSION}_${GRAFANA_BUILD}_linux_${arch}.tar.gz.sha256`, format: "single" }),
     archive: "tar.gz",
     // The archive's one top-level directory (its name has changed between releases: grafana-v11…, grafana-12…).
-    install: () => ({ tree: { from: "*", to: grafanaHome() } }),
+    install: () => ({ tree: { from: "*", to: GRAFANA_HOME } }),
   },
   loki: {
     service: "loki",
@@ -113,10 +113,6 @@ export const COMPONENTS: Record<ServiceName, Component> = {
   },
 };
 
-/** Grafana's home directory (the binary is `<home>/bin/grafana`). */
-export function grafanaHome(): string {
-  return SERVICES.grafana.bin.replace(/\/bin\/grafana$/, "");
-}
 
 /** One component resolved for one architecture: what the host's scripts read (bundle `versions`, versions.tsv). */
 export interface ResolvedComponent {

@@ -3,9 +3,8 @@
  * services only take as flags (Prometheus retention, listen addresses, Alertmanager clustering) live here so the
  * units and the config files cannot disagree.
  */
-import * as path from "path";
 import type { StackConfig } from "../../components/config";
-import { SERVICES } from "../layout";
+import { GRAFANA_HOME, SERVICES } from "../layout";
 import { loopback } from "./common";
 
 /**
@@ -71,13 +70,8 @@ export function otelcolFlags(): string[] {
   return [`--config=${SERVICES.otelcol.config}`];
 }
 
-/** Grafana's home (public/, conf/defaults.ini) is the directory above its bin/. */
-export function grafanaHomePath(): string {
-  return path.posix.dirname(path.posix.dirname(SERVICES.grafana.bin));
-}
-
 export function grafanaFlags(): string[] {
-  return ["server", `--config=${SERVICES.grafana.config}`, `--homepath=${grafanaHomePath()}`];
+  return ["server", `--config=${SERVICES.grafana.config}`, `--homepath=${GRAFANA_HOME}`];
 }
 
 export function nodeExporterFlags(): string[] {

@@ -7,6 +7,7 @@ import { DATA_MOUNT, PROMETHEUS_RULES_DIR } from "../layout";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configFile } from "./common";
+import { otelcolRate } from "./otelcol-metrics";
 import { STACK_JOBS } from "./prometheus";
 
 export const META_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/meta.yml`;
@@ -32,19 +33,6 @@ export interface MetaAlertGroup {
 const stackJobs = Object.values(STACK_JOBS).join("|");
 const dataFs = `node_filesystem_avail_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
 const dataFsSize = `node_filesystem_size_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
-/**
- * Per-second rate of an otelcol counter family across the three signals, with a `signal` label. The counters are
- * named with or without `_total` depending on the collector's telemetry exporter version. One `rate` per name:
- * `rate({__name__=~…})` drops the names, and a receiver refusing spans and logs at once would then yield two
- * series with the same labels — an evaluation error instead of an alert.
- */
-const otelcolRate = (prefix: string) =>
-  ["spans", "metric_points", "log_records"]
-    .flatMap((signal) =>
-      ["_total", ""].map((suffix) => `label_replace(rate(${prefix}_${signal}${suffix}[5m]), "signal", "${signal}", "", "")`),
-    )
-    .join(" or ");
-
 export const META_ALERT_GROUPS: MetaAlertGroup[] = [
   {
     name: "monitoring-host.availability",
@@ -157,7 +145,7 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
       {
         alert: "CollectorRefusingData",
         severity: "ticket",
-        expr: `sum by (job, receiver) (${otelcolRate("otelcol_receiver_refused")}) > 0`,
+        expr: `sum by (job, receiver) (${otelcolRate("otelcol_receiver_refused", "5m")}) > 0`,
         for: "10m",
         summary: "The collector refuses incoming telemetry on {{ $labels.receiver }}",
         description: "{{ $value | humanize }} items per second are refused (usually the memory limiter): senders retry or drop them.",
@@ -166,7 +154,7 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
       {
         alert: "CollectorExportFailing",
         severity: "ticket",
-        expr: `sum by (job, exporter) (${otelcolRate("otelcol_exporter_send_failed")}) > 0`,
+        expr: `sum by (job, exporter) (${otelcolRate("otelcol_exporter_send_failed", "5m")}) > 0`,
         for: "15m",
         summary: "The collector fails to export to {{ $labels.exporter }}",
         description: "{{ $value | humanize }} items per second fail to export; they wait in the persistent queue until it is full.",
@@ -184,7 +172,7 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
       {
         alert: "CollectorDroppingData",
         severity: "page",
-        expr: `sum by (job, exporter) (${otelcolRate("otelcol_exporter_enqueue_failed")}) > 0`,
+        expr: `sum by (job, exporter) (${otelcolRate("otelcol_exporter_enqueue_failed", "5m")}) > 0`,
         for: "5m",
         summary: "The collector drops telemetry for {{ $labels.exporter }}: its queue is full",
         description: "{{ $value | humanize }} items per second are dropped because the sending queue is full.",

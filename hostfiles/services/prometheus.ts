@@ -18,8 +18,6 @@ export const STACK_JOBS = {
   node: "node",
 } as const;
 
-export type StackJob = (typeof STACK_JOBS)[keyof typeof STACK_JOBS];
-
 /** The `rule_files` glob; the SLO rules and the meta-alerts each drop a file in the directory. */
 export const PROMETHEUS_RULE_FILES_GLOB = `${PROMETHEUS_RULES_DIR}/*.yml`;
 
