@@ -3,7 +3,7 @@
  * versions and the secrets manifest (parameter names only). Pulumi uploads it to S3; the host's sync step polls
  * its ETag. Deterministic: the same config renders the same bytes, so an unchanged config keeps the same ETag.
  */
-import type { StackConfig } from "../components/config";
+import { SecretValue, type StackConfig } from "../components/config";
 import { renderHostFiles } from "./render-files";
 import { secretFiles } from "./secrets";
 import type { HostContext, HostFile } from "./types";
@@ -41,12 +41,20 @@ export function renderBundle(cfg: StackConfig, ctx: HostContext): string {
   return text;
 }
 
-/** Every secret value readable in this config; a rendered artefact containing one is a leak. */
+/**
+ * Every secret value readable in this config; a rendered artefact containing one is a leak. Found by walking the
+ * config for SecretValue objects, so a secret added to the config later is covered without a change here.
+ */
 export function readableSecretValues(cfg: StackConfig): string[] {
-  return [cfg.grafanaAdminPassword, ...cfg.alerting.receivers.map((r) => r.secret)]
-    .filter((s) => s?.readable)
-    .map((s) => s!.reveal())
-    .filter((v) => v.length >= 8);
+  const found: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof SecretValue) {
+      if (v.readable && v.reveal().length >= 8) found.push(v.reveal());
+    } else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") Object.values(v).forEach(walk);
+  };
+  walk(cfg);
+  return found;
 }
 
 /** Defence in depth: refuses to emit an artefact that contains a secret value, without printing it. */

@@ -10,7 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { StackConfig } from "../components/config";
 import { hostScript, servicesTsv } from "../hostfiles/agent";
-import { buildBundle, renderBundle } from "../hostfiles/bundle";
+import { assertNoSecrets, buildBundle, readableSecretValues, renderBundle } from "../hostfiles/bundle";
 import { renderHostFiles } from "../hostfiles/render-files";
 import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER } from "../hostfiles/layout";
 import { placeholderContext, HostContext } from "../hostfiles/types";
@@ -843,5 +843,15 @@ describe("host scripts", () => {
     } finally {
       t.cleanup();
     }
+  });
+});
+
+describe("leak guard", () => {
+  it("finds every secret of the config, the host-alarm pager URL included", () => {
+    const cfg = stackConfig("prd", {}, { hostAlarmPagerUrl: "https://events.example.com/integration/SECRET-PAGER-KEY" });
+    const values = readableSecretValues(cfg);
+    assert.ok(values.includes("https://events.example.com/integration/SECRET-PAGER-KEY"));
+    for (const s of secretValues("prd").filter((v) => v.length >= 8)) assert.ok(values.includes(s), "test secret found");
+    assert.throws(() => assertNoSecrets(cfg, "url: https://events.example.com/integration/SECRET-PAGER-KEY", "x"), /would contain a secret value/);
   });
 });
