@@ -642,11 +642,17 @@ class Reader {
     return list;
   }
 
-  secret(key: string, options: LoadOptions, rule: { check(v: string): string | undefined }): SecretValue | undefined {
+  /** A secret key; `optional` ones are simply absent (undefined) when unset. */
+  secret(
+    key: string,
+    options: LoadOptions,
+    rule: { optional?: boolean; check(v: string): string | undefined },
+  ): SecretValue | undefined {
     const full = this.full(key);
     const v = this.source.get(full);
     if (v === ENCRYPTED) return new SecretValue(undefined);
     if (v === undefined || v === "") {
+      if (rule.optional) return undefined;
       if (options.requireSecrets) {
         this.p.add(full, `missing required secret; set it with \`pulumi config set --secret ${key} <value>\``);
         return undefined;
@@ -700,15 +706,11 @@ function readOperations(
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) p.add(`${k("hostAlarmEmails")}[${i}]`, `${show(e)} must be an email address`);
   });
   reportDuplicates(p, k("hostAlarmEmails"), hostAlarmEmails);
-  const raw = r.raw("hostAlarmPagerUrl");
-  let hostAlarmPagerUrl: SecretValue | undefined;
-  if (raw === ENCRYPTED) hostAlarmPagerUrl = new SecretValue(undefined);
-  else if (raw !== undefined && raw !== "") {
-    hostAlarmPagerUrl = r.secret("hostAlarmPagerUrl", options, {
-      check: (v) => (/^https:\/\/\S+$/.test(v) ? undefined : "must be an https:// URL"),
-    });
-  }
-  if (isProduction && hostAlarmEmails.length === 0 && (raw === undefined || raw === "")) {
+  const hostAlarmPagerUrl = r.secret("hostAlarmPagerUrl", options, {
+    optional: true,
+    check: (v) => (/^https:\/\/\S+$/.test(v) ? undefined : "must be an https:// URL"),
+  });
+  if (isProduction && hostAlarmEmails.length === 0 && hostAlarmPagerUrl === undefined) {
     p.add(
       k("hostAlarmEmails"),
       "is empty and hostAlarmPagerUrl is unset: in prd nobody would hear that the monitoring host itself died; add an address or a pager URL",

@@ -30,6 +30,17 @@ function problems(stack: string, overrides: Record<string, unknown>): { key: str
   assert.fail("config loaded, but a problem was expected");
 }
 
+/** Like problems(), with secret overrides; an empty list when the config loads. */
+function loadOrProblems(stack: string, overrides: Record<string, unknown>, secrets: Record<string, unknown>): { key: string; message: string }[] {
+  try {
+    loadStackConfig(stackSource(stack, overrides, secrets));
+    return [];
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+    return e.problems;
+  }
+}
+
 function expectProblem(stack: string, overrides: Record<string, unknown>, key: string, pattern: RegExp): void {
   const found = problems(stack, overrides);
   const hit = found.find((p) => p.key === key);
@@ -165,6 +176,20 @@ describe("stack config", () => {
         return true;
       });
     });
+    it("operations settings: snapshot retention, alarm addresses, the pager URL", () => {
+      expectProblem("prd", { snapshotRetentionDays: 3 }, K("snapshotRetentionDays"), /3 is too short for prd; allowed: 7 to 365/);
+      expectProblem("dev", { snapshotRetentionDays: 0 }, K("snapshotRetentionDays"), /0 is out of range; allowed: 1 to 365/);
+      expectProblem("dev", { hostAlarmEmails: ["oncall"] }, `${K("hostAlarmEmails")}[0]`, /"oncall" must be an email address/);
+      expectProblem("prd", { hostAlarmEmails: [] }, K("hostAlarmEmails"), /nobody would hear that the monitoring host itself died/);
+      expectProblem("dev", { hostAlarmPagerUrl: "https://events.example.com/x" }, K("hostAlarmPagerUrl"), /stored in plain text/);
+      const notHttps = loadOrProblems("dev", {}, { hostAlarmPagerUrl: "http://events.example.com/x" });
+      assert.ok(notHttps.some((p) => p.key === K("hostAlarmPagerUrl") && /must be an https:\/\/ URL \(value not shown\)/.test(p.message)));
+      // A pager URL alone is enough for prd, and it is optional elsewhere.
+      const prd = stackConfig("prd", { hostAlarmEmails: [] }, { hostAlarmPagerUrl: "https://events.example.com/x" });
+      assert.equal(prd.operations.hostAlarmPagerUrl?.readable, true);
+      assert.equal(stackConfig("dev").operations.hostAlarmPagerUrl, undefined);
+    });
+
     it("unknown keys, suggesting the right spelling", () =>
       expectProblem("dev", { instancetype: "t3.large" }, K("instancetype"), /did you mean monitoring-hosts:instanceType/));
     it("prd without data protection", () =>
