@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "./config";
-import { secretFiles } from "../hostfiles/secrets";
+import { SECRET_IDS, secretFiles } from "../hostfiles/secrets";
 import { resourceTags } from "./tags";
 
 export interface HostSecretsArgs {
@@ -23,9 +23,9 @@ export class HostSecrets extends pulumi.ComponentResource {
     super("monitoring-hosts:secrets:HostSecrets", name, {}, opts);
     const cfg = args.config;
     const valueOf = (id: string): pulumi.Input<string> => {
-      if (id === "grafana-admin-password") return pulumi.secret(cfg.grafanaAdminPassword.reveal());
-      if (id === "otlp-tls-key") return pulumi.secret(args.otlpServerKeyPem);
-      const receiver = cfg.alerting.receivers.find((r) => `receiver-${r.name}` === id);
+      if (id === SECRET_IDS.grafanaAdminPassword) return pulumi.secret(cfg.grafanaAdminPassword.reveal());
+      if (id === SECRET_IDS.otlpTlsKey) return pulumi.secret(args.otlpServerKeyPem);
+      const receiver = cfg.alerting.receivers.find((r) => SECRET_IDS.receiver(r.name) === id);
       if (receiver?.secret) return pulumi.secret(receiver.secret.reveal());
       throw new Error(`no value for secret ${id}`);
     };

@@ -37,6 +37,13 @@ export function secretParameterPrefix(cfg: Pick<StackConfig, "project" | "stack"
   return `/${cfg.project}/${cfg.stack}`;
 }
 
+/** Stable ids of the host's secrets (Pulumi resource names, and how configs find their secret's path). */
+export const SECRET_IDS = {
+  grafanaAdminPassword: "grafana-admin-password",
+  otlpTlsKey: "otlp-tls-key",
+  receiver: (receiverName: string) => `receiver-${receiverName}`,
+} as const;
+
 export function secretFiles(cfg: StackConfig): SecretFile[] {
   const prefix = secretParameterPrefix(cfg);
   const entry = (id: string, parameter: string, service: "grafana" | "otelcol" | "alertmanager", credential: string): SecretFile => ({
@@ -49,12 +56,12 @@ export function secretFiles(cfg: StackConfig): SecretFile[] {
     sourcePath: `${SECRETS_DIR}/${service}/${credential}`,
   });
   const files: SecretFile[] = [
-    entry("grafana-admin-password", `${prefix}/grafana/admin-password`, "grafana", "admin-password"),
-    entry("otlp-tls-key", `${prefix}/otelcol/otlp-server-key`, "otelcol", "otlp-server.key"),
+    entry(SECRET_IDS.grafanaAdminPassword, `${prefix}/grafana/admin-password`, "grafana", "admin-password"),
+    entry(SECRET_IDS.otlpTlsKey, `${prefix}/otelcol/otlp-server-key`, "otelcol", "otlp-server.key"),
   ];
   for (const r of cfg.alerting.receivers) {
     if (!r.secret) continue;
-    files.push(entry(`receiver-${r.name}`, `${prefix}/alertmanager/receivers/${r.name}`, "alertmanager", receiverCredential(r.name)));
+    files.push(entry(SECRET_IDS.receiver(r.name), `${prefix}/alertmanager/receivers/${r.name}`, "alertmanager", receiverCredential(r.name)));
   }
   return files;
 }

@@ -4,7 +4,7 @@
  */
 import type { StackConfig } from "../../components/config";
 import { SERVICES } from "../layout";
-import { secretFiles } from "../secrets";
+import { SECRET_IDS, secretFiles } from "../secrets";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configDir, configFile, loopback } from "./common";
@@ -14,8 +14,6 @@ export const GRAFANA_DATASOURCES_FILE = `${GRAFANA_PROVISIONING_DIR}/datasources
 export const GRAFANA_DASHBOARD_PROVIDERS_FILE = `${GRAFANA_PROVISIONING_DIR}/dashboards/monitoring-host.yaml`;
 /** Dashboard JSON files (filled by a later issue); subfolders become Grafana folders. */
 export const GRAFANA_DASHBOARDS_DIR = `${configDir("grafana")}/dashboards`;
-
-export const GRAFANA_ADMIN_PASSWORD_SECRET_ID = "grafana-admin-password";
 
 /** Data source uids other provisioning (dashboards, links) refers to. Never change them: links break. */
 export const DATASOURCE_UIDS = {
@@ -36,8 +34,8 @@ export interface GrafanaIniView {
 }
 
 export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
-  const secret = secretFiles(cfg).find((f) => f.id === GRAFANA_ADMIN_PASSWORD_SECRET_ID);
-  if (!secret) throw new Error(`secrets manifest has no "${GRAFANA_ADMIN_PASSWORD_SECRET_ID}" entry`);
+  const secret = secretFiles(cfg).find((f) => f.id === SECRET_IDS.grafanaAdminPassword);
+  if (!secret) throw new Error(`secrets manifest has no "${SECRET_IDS.grafanaAdminPassword}" entry`);
   const g = SERVICES.grafana;
   return {
     httpAddr: "127.0.0.1",

@@ -9,16 +9,13 @@
  */
 import type { StackConfig } from "../../components/config";
 import { SERVICES } from "../layout";
-import { secretFiles } from "../secrets";
+import { SECRET_IDS, secretFiles } from "../secrets";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configDir, configFile, LOOPBACK, loopback, SERVICE_UNITS } from "./common";
 
 /** Public server certificate of the OTLP receivers (the key is a secret file, see hostfiles/secrets.ts). */
 export const OTLP_SERVER_CERT_PATH = `${configDir("otelcol")}/tls/otlp-server.crt`;
-
-/** Id of the OTLP server key in the secrets manifest. */
-export const OTLP_TLS_KEY_SECRET_ID = "otlp-tls-key";
 
 /** Persistent sending queues survive a collector restart while Loki or Tempo are down. */
 export const OTELCOL_QUEUE_DIR = `${SERVICES.otelcol.dataDir}/queue`;
@@ -35,8 +32,8 @@ export interface OtelcolConfigView {
 export const OTEL_APP_METRIC_EXPIRATION = "3m";
 
 export function otelcolView(cfg: StackConfig): OtelcolConfigView {
-  const key = secretFiles(cfg).find((f) => f.id === OTLP_TLS_KEY_SECRET_ID);
-  if (!key) throw new Error(`secrets manifest has no "${OTLP_TLS_KEY_SECRET_ID}" entry: the OTLP receivers need their TLS key`);
+  const key = secretFiles(cfg).find((f) => f.id === SECRET_IDS.otlpTlsKey);
+  if (!key) throw new Error(`secrets manifest has no "${SECRET_IDS.otlpTlsKey}" entry: the OTLP receivers need their TLS key`);
   return { certFile: OTLP_SERVER_CERT_PATH, keyFile: key.path, queueDir: OTELCOL_QUEUE_DIR };
 }
 
