@@ -83,6 +83,41 @@ describe("runbooks", () => {
     }
   });
 
+  it("the first minutes show what fires and how to acknowledge it (never silencing the Watchdog)", () => {
+    for (const f of runbooks) {
+      const text = fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8");
+      assert.match(text, /curl -s localhost:9090\/api\/v1\/alerts/, `${f}: no query of the firing alerts`);
+      if (f === "watchdog.md" || f === "monitoring-host-down.md") continue; // never silenced / its Alertmanager is down
+      assert.match(text, /amtool --alertmanager\.url=http:\/\/127\.0\.0\.1:9093 silence add /, `${f}: no silence command`);
+    }
+  });
+
+  it("the SLO runbooks give LogQL and TraceQL to run in Grafana", () => {
+    for (const f of ["slo-burn-rate.md", "slo-service-down.md"]) {
+      const text = fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8");
+      assert.match(text, /\{service_name="[^"]+"\}/, `${f}: no LogQL`);
+      assert.match(text, /\{ resource\.service\.name = "[^"]+"/, `${f}: no TraceQL`);
+    }
+  });
+
+  it("every systemctl/journalctl command names a unit the host has", () => {
+    const units = new Set(
+      renderHostFiles(stackConfig("dev"), placeholderContext("dev"))
+        .filter((f) => f.path.startsWith("/etc/systemd/system/"))
+        .map((f) => path.basename(f.path).replace(/\.service$/, "")),
+    );
+    units.add("sshd");
+    const docs = [...runbooks.map((f) => path.join(RUNBOOK_DIR, f)), path.resolve(RUNBOOK_DIR, "..", "operations.md")];
+    for (const file of docs) {
+      const text = fs.readFileSync(file, "utf8");
+      for (const [, unitList] of text.matchAll(/(?:systemctl (?:status|restart|reload|start|stop)(?: --[a-z-]+)*|journalctl -u) ([a-z_.-]+(?: [a-z_][a-z_.-]+)*)/g)) {
+        for (const unit of unitList.split(" ").filter((u) => !u.startsWith("-"))) {
+          assert.ok(units.has(unit.replace(/\.service$/, "")), `${path.basename(file)}: no unit "${unit}" on the host`);
+        }
+      }
+    }
+  });
+
   it("the host has the tools the runbooks' commands use beyond the base image (jq)", () => {
     const usesJq = runbooks.some((f) => /\|\s*jq\b/.test(fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8")));
     assert.ok(usesJq, "the runbooks parse API output with jq");
