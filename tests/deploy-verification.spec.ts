@@ -142,6 +142,29 @@ describe("host health check (monitoring-health)", () => {
     assert.equal(fresh.status, 0, fresh.out);
     assert.match(fresh.out, /ok: config bundle new applied/);
   });
+
+  it("fails at once, naming the unit and its journal, when the apply step could not restart a unit", async () => {
+    const marker = path.join(env.MONHOST_STATE_DIR, "apply-failed");
+    fs.writeFileSync(path.join(env.MONHOST_STATE_DIR, "applied-etag"), '"old"\n');
+    // A failure recorded before this check began is from an earlier attempt: the check waits for the retry.
+    fs.writeFileSync(marker, '"new"\ngrafana.service\n');
+    fs.utimesSync(marker, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const waited = await runAsync(script, ["--expect-etag", "new", "--timeout", "2"], env);
+    assert.match(waited.out, /config bundle new was not applied in 2s/);
+
+    // The retry the check started fails again: reported long before the timeout.
+    const started = Date.now();
+    const check = runAsync(script, ["--expect-etag", "new", "--timeout", "60"], env);
+    setTimeout(() => fs.writeFileSync(marker, '"new"\ngrafana.service\n'), 1500);
+    const r = await check;
+    fs.rmSync(marker);
+    assert.equal(r.status, 1, r.out);
+    assert.ok(Date.now() - started < 30_000, "must not wait for the timeout");
+    assert.match(r.out, /FAILED: config bundle new was not applied: grafana\.service did not reload\/restart and stay up/);
+    assert.match(r.out, /fake status of grafana\.service/);
+    assert.match(r.out, /fake journal of grafana\.service/);
+    assert.match(r.out, /fake journal of monitoring-apply\.service/);
+  });
 });
 
 describe("laptop deploy verification (verify-deploy.sh)", () => {

@@ -591,6 +591,109 @@ describe("apply: binaries and files", () => {
   });
 });
 
+describe("apply: a unit that does not come back fails the apply (fake systemctl)", () => {
+  let t: ReturnType<typeof tempDir>;
+  let bin: string, state: string, sys: string;
+  const units = ["monitoring-secrets.service", "prometheus.service", "loki.service", "grafana.service"];
+
+  beforeEach(() => {
+    t = tempDir("monhost-units-");
+    bin = path.join(t.dir, "bin");
+    state = path.join(t.dir, "state");
+    sys = path.join(t.dir, "systemd");
+    for (const d of [bin, path.join(state, "sync"), path.join(sys, "active"), path.join(sys, "pid")]) fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(state, "sync", "etag"), '"etag-2"\n');
+    fs.writeFileSync(path.join(state, "applied-etag"), '"etag-1"\n');
+    for (const u of units) {
+      fs.writeFileSync(path.join(sys, "active", u), "");
+      fs.writeFileSync(path.join(sys, "pid", u), "100\n");
+    }
+    // A tiny systemd: units are active while $S/active/<unit> exists; `restart` of a unit listed in $S/fail fails,
+    // one listed in $S/crash exits after forking and is restarted by Restart=on-failure (a new main PID).
+    fake(
+      bin,
+      "systemctl",
+      `S=${sys}; echo "systemctl $*" >>"$S/calls"
+case $1 in
+  is-active) u=\${!#}; if [ -e "$S/active/$u" ]; then [ "$2" = --quiet ] || echo active; exit 0; fi; [ "$2" = --quiet ] || echo activating; exit 3 ;;
+  show) u=\${!#}; cat "$S/pid/$u" ;;
+  restart|reload-or-restart)
+    grep -qx "$2" "$S/fail" 2>/dev/null && exit 1
+    echo 200 >"$S/pid/$2"
+    if grep -qx "$2" "$S/crash" 2>/dev/null; then (sleep 0.2; echo 201 >"$S/pid/$2") & fi
+    exit 0 ;;
+esac
+exit 0`,
+    );
+    fake(bin, "journalctl", 'echo "journal of $2: error loading config"');
+    fake(bin, "sleep", "exec /bin/sleep 0.5");
+  });
+  afterEach(() => t.cleanup());
+
+  const apply = (actions: Record<string, string>) =>
+    runScriptFunction(
+      "monitoring-apply.sh",
+      `${Object.entries(actions)
+        .map(([u, a]) => `ACTIONS[${u}]=${a}`)
+        .join("; ")}; activate_and_record`,
+      { STATE_DIR: state, ENABLED_UNITS: units.join(" "), RESTART_SETTLE_SECONDS: "1" },
+      bin,
+    );
+  const applied = () => fs.readFileSync(path.join(state, "applied-etag"), "utf8").trim();
+  const calls = () => fs.readFileSync(path.join(sys, "calls"), "utf8");
+
+  it("records the bundle when every changed unit restarted and stayed up", () => {
+    const res = apply({ "prometheus.service": "reload", "loki.service": "restart" });
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(applied(), '"etag-2"');
+    assert.match(calls(), /systemctl reload-or-restart prometheus\.service/);
+    assert.match(calls(), /systemctl restart loki\.service/);
+    assert.doesNotMatch(calls(), /restart grafana\.service/, "only the changed units are touched");
+    assert.ok(!fs.existsSync(path.join(state, "apply-failed")));
+  });
+
+  it("does not record the bundle when a restart fails, and names the unit with its journal", () => {
+    fs.writeFileSync(path.join(sys, "fail"), "loki.service\n");
+    const res = apply({ "loki.service": "restart", "grafana.service": "restart" });
+    assert.notEqual(res.status, 0);
+    assert.equal(applied(), '"etag-1"', "the failed bundle must not be recorded as applied");
+    assert.match(res.stderr, /loki\.service did not reload\/restart and stay up/);
+    assert.match(res.stderr, /journal of loki\.service: error loading config/);
+    assert.match(res.stderr, /not recording bundle "etag-2" as applied: loki\.service failed/);
+    assert.equal(fs.readFileSync(path.join(state, "apply-failed"), "utf8"), '"etag-2"\nloki.service\n');
+    assert.match(calls(), /systemctl restart grafana\.service/, "the other units still get their action");
+    assert.match(calls(), /systemctl start --no-block/, "and everything is still started");
+  });
+
+  it("does not record the bundle when a restarted service exits and is restarted by systemd (new main PID)", () => {
+    fs.writeFileSync(path.join(sys, "crash"), "grafana.service\n");
+    const res = apply({ "grafana.service": "restart" });
+    assert.notEqual(res.status, 0);
+    assert.equal(applied(), '"etag-1"');
+    assert.match(res.stderr, /grafana\.service did not reload\/restart and stay up/);
+  });
+
+  it("does not record the bundle when a restarted service is no longer active", () => {
+    const res = runScriptFunction(
+      "monitoring-apply.sh",
+      `ACTIONS[prometheus.service]=restart; systemctl() { command systemctl "$@"; [ "$1" = restart ] && rm -f "${sys}/active/$2"; return 0; }; activate_and_record`,
+      { STATE_DIR: state, ENABLED_UNITS: units.join(" "), RESTART_SETTLE_SECONDS: "1" },
+      bin,
+    );
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /prometheus\.service did not reload\/restart and stay up/);
+  });
+
+  it("leaves units that were not running to the start (first boot) and records the bundle", () => {
+    for (const u of units) fs.rmSync(path.join(sys, "active", u));
+    const res = apply({ "loki.service": "restart" });
+    assert.equal(res.status, 0, res.stderr);
+    assert.doesNotMatch(calls(), /systemctl restart/);
+    assert.match(calls(), /systemctl start --no-block monitoring-secrets\.service prometheus\.service/);
+    assert.equal(applied(), '"etag-2"');
+  });
+});
+
 describe("apply: users and data directories (fake id, useradd, install)", () => {
   it("creates one system user per service without a login shell, and each data directory owned by it", () => {
     const t = tempDir("monhost-users-");

@@ -229,21 +229,74 @@ remove_stale_files() {
 # ---------------------------------------------------------------------------------------------------------------
 # Units
 
+# A unit that was running gets its action now and must stay up: systemctl returns once a simple service has
+# forked, so a service that exits on a bad config (and is restarted by Restart=on-failure) only shows a moment
+# later, as a unit that is not active or has a new main PID after RESTART_SETTLE_SECONDS.
+RESTART_SETTLE_SECONDS=${RESTART_SETTLE_SECONDS:-15}
+
+# Prints the units of <list> that are not active or whose main PID changed since <pids> (unit=pid words).
+unsettled_units() {
+  local pids=$1 entry unit pid
+  for entry in $pids; do
+    unit=${entry%=*}
+    pid=${entry##*=}
+    if [ "$(systemctl is-active "$unit" 2>/dev/null || true)" != active ] ||
+      [ "$(systemctl show -p MainPID --value "$unit" 2>/dev/null || true)" != "$pid" ]; then
+      printf '%s\n' "$unit"
+    fi
+  done
+}
+
+# Reloads or restarts the units whose files or binaries changed, then starts everything. Returns non-zero, with
+# the failed units in $APPLY_FAILED (etag, then one unit per line) and their journal tails in this unit's log,
+# when one of them fails to reload/restart or does not stay up: the bundle is then not recorded as applied, the
+# next poll signals the apply again, and the deploy verification names the unit.
 apply_units() {
-  local unit
+  local unit action failed=() settle=""
   if ((DAEMON_RELOAD)); then systemctl daemon-reload; fi
   # shellcheck disable=SC2086 # ENABLED_UNITS is a space-separated list of unit names
   systemctl enable --quiet $ENABLED_UNITS
-  # In start order (secrets first), so a service restarted for a new secret reads the new value.
+  # In start order (secrets first), so a service restarted for a new secret reads the new value. Units that are
+  # not running (first boot, or stopped) are left to the start below, like try-restart would.
   for unit in $ENABLED_UNITS; do
-    case ${ACTIONS[$unit]:-} in
-      reload) systemctl try-reload-or-restart "$unit" && log "reloaded $unit" ;;
-      restart) systemctl try-restart "$unit" && log "restarted $unit" ;;
-    esac
+    action=${ACTIONS[$unit]:-}
+    [ -n "$action" ] || continue
+    systemctl is-active --quiet "$unit" || continue
+    if [ "$action" = reload ]; then
+      if systemctl reload-or-restart "$unit"; then log "reloaded $unit"; else failed+=("$unit"); fi
+    elif systemctl restart "$unit"; then
+      log "restarted $unit"
+    else
+      failed+=("$unit")
+    fi
+    if [[ $unit == *.service ]]; then settle+=" $unit=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || true)"; fi
   done
   # --no-block: at first boot this runs inside cloud-final.service, which the units must not wait for.
   # shellcheck disable=SC2086
   systemctl start --no-block $ENABLED_UNITS
+  if [ -n "$settle" ] && ((RESTART_SETTLE_SECONDS > 0)); then sleep "$RESTART_SETTLE_SECONDS"; fi
+  while read -r unit; do
+    [ -n "$unit" ] || continue
+    [[ " ${failed[*]} " == *" $unit "* ]] || failed+=("$unit")
+  done < <(unsettled_units "$settle")
+  if ((${#failed[@]} == 0)); then
+    rm -f "$APPLY_FAILED"
+    return 0
+  fi
+  printf '%s\n' "$(cat "$STATE_DIR/sync/etag")" "${failed[@]}" >"$APPLY_FAILED"
+  for unit in "${failed[@]}"; do
+    printf 'monitoring-apply: ERROR: %s did not reload/restart and stay up; last journal lines:\n' "$unit" >&2
+    journalctl -u "$unit" -n 20 --no-pager >&2 2>&1 || true
+  done
+  return 1
+}
+
+# Units first, then the marker: a bundle whose units did not come up is never recorded as applied.
+activate_and_record() {
+  APPLY_FAILED="$STATE_DIR/apply-failed"
+  apply_units || die "not recording bundle $(cat "$STATE_DIR/sync/etag") as applied: $(tail -n +2 "$APPLY_FAILED" | tr '\n' ' ')failed (see above); the next poll retries"
+  cp "$STATE_DIR/sync/etag" "$STATE_DIR/applied-etag"
+  log "applied bundle $(cat "$STATE_DIR/applied-etag")"
 }
 
 main() {
@@ -268,9 +321,7 @@ main() {
   remove_stale_files "$STATE_DIR/installed-files.tsv" "$current/files.tsv"
   cp "$current/files.tsv" "$STATE_DIR/installed-files.tsv"
   chown -R "$SYNC_USER:$SYNC_USER" "$STATE_DIR/sync"
-  apply_units
-  cp "$STATE_DIR/sync/etag" "$STATE_DIR/applied-etag"
-  log "applied bundle $(cat "$STATE_DIR/applied-etag")"
+  activate_and_record
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

@@ -28,7 +28,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$timeout" in '' | *[!0-9]*) echo "--timeout takes whole seconds" >&2; exit 2 ;; esac
-deadline=$(($(date +%s) + timeout))
+started=$(date +%s)
+deadline=$((started + timeout))
 failures=0
 
 say() { printf '%s\n' "$*"; }
@@ -67,6 +68,17 @@ if [ -n "$expect_etag" ]; then
   while :; do
     applied=$(tr -d '"' <"$STATE_DIR/applied-etag" 2>/dev/null || true)
     [ "$applied" = "$want" ] && break
+    # The apply step lists the units that did not restart (first line: the bundle's ETag). A failure of this
+    # bundle recorded since this check began (the sync started above re-runs the apply) needs no more waiting.
+    if [ "$(stat -c %Y "$STATE_DIR/apply-failed" 2>/dev/null || echo 0)" -ge "$started" ] &&
+      [ "$(head -n 1 "$STATE_DIR/apply-failed" 2>/dev/null | tr -d '"')" = "$want" ]; then
+      fail "config bundle $want was not applied: $(tail -n +2 "$STATE_DIR/apply-failed" | tr '\n' ' ')did not reload/restart and stay up"
+      while read -r unit; do
+        [ -n "$unit" ] && explain_unit "$unit"
+      done < <(tail -n +2 "$STATE_DIR/apply-failed")
+      explain_unit monitoring-apply.service
+      exit 1
+    fi
     if [ "$(remaining)" -eq 0 ]; then
       fail "config bundle $want was not applied in ${timeout}s (applied: ${applied:-none})"
       explain_unit "$SYNC_UNIT"
