@@ -6,6 +6,7 @@
  * Every unit is sandboxed to an exposure score of at most 2.0 (`systemd-analyze security`), tests/units.spec.ts
  * checks each one.
  */
+import { Address4, Address6 } from "ip-address";
 import type { StackConfig } from "../components/config";
 import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICES, ServiceName, STATE_DIR, SYNC_USER } from "./layout";
 import { secretFiles } from "./secrets";
@@ -34,6 +35,38 @@ export const AGENT = {
   /** How often the host polls the bundle's ETag. */
   pollInterval: "90s",
 } as const;
+
+/** The instance metadata service (IPv4, and the IPv6 endpoint of Nitro instances). */
+export const IMDS_ADDRESSES = ["169.254.169.254", "fd00:ec2::254"] as const;
+
+/**
+ * An allow-list with the IMDS addresses cut out. systemd lets IPAddressAllow= win over IPAddressDeny=, so a listed
+ * network that contains an IMDS address is replaced by the prefixes around that address.
+ */
+export function withoutImds(cidrs: string[]): string[] {
+  return cidrs.flatMap((cidr) => {
+    const v6 = cidr.includes(":");
+    const Address = v6 ? Address6 : Address4;
+    const bits = v6 ? 128 : 32;
+    const net = new Address(cidr);
+    const imds = IMDS_ADDRESSES.filter((a) => a.includes(":") === v6)
+      .map((a) => new Address(a))
+      .find((a) => a.isInSubnet(net as never));
+    if (!imds) return [cidr];
+    const target = imds.bigInt();
+    let start = net.startAddress().bigInt();
+    // Walk from the network down to the single address: at each level keep the half that does not hold IMDS.
+    const parts: string[] = [];
+    for (let len = net.subnetMask + 1; len <= bits; len++) {
+      const half = 1n << BigInt(bits - len);
+      const imdsInUpper = target >= start + half;
+      const kept = Address.fromBigInt(imdsInUpper ? start : start + half);
+      parts.push(`${v6 ? (kept as Address6).correctForm() : kept.address}/${len}`);
+      if (imdsInUpper) start += half;
+    }
+    return parts;
+  });
+}
 
 /** Settings every unit gets: the sandbox. Units add only what they need on top (network, writable paths). */
 const SANDBOX: [string, string][] = [
@@ -79,6 +112,12 @@ export interface ServiceUnitSpec {
    * receivers; the security group's egress rules still apply), or no network at all.
    */
   network: "loopback" | "any" | "none" | { allow: string[] };
+  /**
+   * Needs the instance role's credentials, which only the instance metadata service hands out. Every other unit
+   * is denied IMDS at the socket level (docs/security.md): the role reads every secret of the stack and deletes
+   * telemetry objects.
+   */
+  imds?: boolean;
   readWritePaths?: string[];
   credentials?: { name: string; source: string }[];
   environmentFiles?: string[];
@@ -134,7 +173,10 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   } else {
     sandbox.push(["RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6"]);
     if (u.network === "loopback") sandbox.push(["IPAddressDeny", "any"], ["IPAddressAllow", "localhost"]);
-    else if (typeof u.network === "object") sandbox.push(["IPAddressDeny", "any"], ["IPAddressAllow", ["localhost", ...u.network.allow].join(" ")]);
+    else if (typeof u.network === "object") {
+      const allow = u.imds ? u.network.allow : withoutImds(u.network.allow);
+      sandbox.push(["IPAddressDeny", "any"], ["IPAddressAllow", ["localhost", ...allow].join(" ")]);
+    } else if (!u.imds) sandbox.push(["IPAddressDeny", IMDS_ADDRESSES.join(" ")]);
   }
   for (const p of u.readWritePaths ?? []) sandbox.push(["ReadWritePaths", p]);
   // A unit's own settings replace the sandbox default of the same key (e.g. node_exporter's /proc access).
@@ -199,9 +241,9 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
     // Receivers (Slack, PagerDuty, SMTP) are outside the host.
     merge({ ...base("alertmanager", "Alertmanager", "https://prometheus.io/docs/alerting/"), execReload: hup, network: "any" }, withSecrets(SERVICE_UNITS.alertmanager)),
     merge(base("grafana", "Grafana", "https://grafana.com/docs/grafana/latest/"), withSecrets(SERVICE_UNITS.grafana)),
-    // Loki and Tempo keep their blocks in S3.
-    { ...base("loki", "Loki", "https://grafana.com/docs/loki/latest/"), network: "any", limitNofile: 65536 },
-    { ...base("tempo", "Tempo", "https://grafana.com/docs/tempo/latest/"), network: "any", limitNofile: 65536 },
+    // Loki and Tempo keep their blocks in S3 and sign with the instance role's credentials (from IMDS).
+    { ...base("loki", "Loki", "https://grafana.com/docs/loki/latest/"), network: "any", imds: true, limitNofile: 65536 },
+    { ...base("tempo", "Tempo", "https://grafana.com/docs/tempo/latest/"), network: "any", imds: true, limitNofile: 65536 },
     // The OTLP receivers are the host's only listeners reachable from the VPC.
     merge(
       { ...base("otelcol", "OpenTelemetry Collector (contrib)", "https://opentelemetry.io/docs/collector/"), execReload: hup, network: "any", limitNofile: 65536 },
@@ -239,6 +281,7 @@ function agentSpecs(): ServiceUnitSpec[] {
       wants: ["network-online.target"],
       // Instance role credentials come from IMDS, the parameters from the SSM endpoint.
       network: "any",
+      imds: true,
       environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
       // The CLI retries throttled calls; the unit retries when SSM or IMDS is not reachable yet.
       environment: { HOME: "/tmp", AWS_RETRY_MODE: "standard", AWS_MAX_ATTEMPTS: "10" },
@@ -256,7 +299,9 @@ function agentSpecs(): ServiceUnitSpec[] {
       execStart: [[AGENT.syncScript]],
       after: ["network-online.target"],
       wants: ["network-online.target"],
+      // S3 (the bundle) with the instance role's credentials; the release archives over HTTPS.
       network: "any",
+      imds: true,
       environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
       environment: { HOME: "/tmp" },
       readWritePaths: [`${STATE_DIR}/sync`],

@@ -6,12 +6,13 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { Address4, Address6 } from "ip-address";
 import { DATA_MOUNT, SERVICES, ServiceName } from "../hostfiles/layout";
 import { secretFiles } from "../hostfiles/secrets";
 import { serviceFlags } from "../hostfiles/services/flags";
 import { SERVICE_UNITS } from "../hostfiles/services/common";
 import type { HostFile } from "../hostfiles/types";
-import { AGENT, enabledUnits, execWord, renderServiceUnit, unitFiles } from "../hostfiles/units";
+import { AGENT, enabledUnits, execWord, IMDS_ADDRESSES, renderServiceUnit, unitFiles } from "../hostfiles/units";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -198,7 +199,79 @@ describe("Prometheus' network reach", () => {
 
   it("leaves the limit to the security group's egress rules when applications are known by security group", () => {
     const unit = prometheusUnit({ appScrapeTargets: targets, otlpAllowedSecurityGroupIds: ["sg-0123456789abcdef0"] });
-    assert.equal(value(unit, "Service", "IPAddressDeny"), undefined);
+    // Everything but the instance metadata service.
+    assert.equal(value(unit, "Service", "IPAddressDeny"), "169.254.169.254 fd00:ec2::254");
+    assert.equal(value(unit, "Service", "IPAddressAllow"), undefined);
+  });
+});
+
+/**
+ * Whether a rendered unit may open a socket to `address`, by systemd's rules: PrivateNetwork= has no route out;
+ * otherwise an address on IPAddressAllow= passes, else one on IPAddressDeny= is dropped (systemd.resource-control).
+ */
+function unitReaches(unit: string, address: string): boolean {
+  if (value(unit, "Service", "PrivateNetwork") === "yes") return false;
+  const v6 = address.includes(":");
+  const addr = v6 ? new Address6(address) : new Address4(address);
+  const words = (key: string) => values(unit, "Service", key).flatMap((v) => v.split(/\s+/).filter(Boolean));
+  const symbolic: Record<string, string[]> = { localhost: ["127.0.0.0/8", "::1/128"], "link-local": ["169.254.0.0/16", "fe80::/64"] };
+  const matches = (list: string[]) =>
+    list.some((w) =>
+      w === "any"
+        ? true
+        : (symbolic[w] ?? [w]).some((c) => c.includes(":") === v6 && addr.isInSubnet((v6 ? new Address6(c) : new Address4(c)) as never)),
+    );
+  return matches(words("IPAddressAllow")) || !matches(words("IPAddressDeny"));
+}
+
+describe("instance metadata (IMDS) reach: only the units that need the instance role", () => {
+  /** The AWS API callers (secrets from SSM, the bundle from S3) and the S3 writers (Loki's and Tempo's blocks). */
+  const NEED_ROLE = [AGENT.secretsUnit, AGENT.syncUnit, SERVICE_UNITS.loki, SERVICE_UNITS.tempo];
+  const configs: [string, () => ReturnType<typeof stackConfig>][] = [
+    ["dev", () => stackConfig("dev")],
+    ["prd", () => stackConfig("prd")],
+    // Prometheus scraping applications by network, one of which contains the IMDS addresses.
+    ["prd, scraping 169.254.0.0/16 and fd00:ec2::/32", () =>
+      stackConfig("prd", {
+        otlpAllowedCidrs: ["10.0.0.0/16", "169.254.0.0/16", "fd00:ec2::/32"],
+        appScrapeTargets: [{ service: "shop", targets: ["10.0.4.5:9464"] }],
+      })],
+    // Prometheus scraping applications known by security group: outbound anywhere, but not IMDS.
+    ["dev, scraping by security group", () =>
+      stackConfig("dev", { otlpAllowedSecurityGroupIds: ["sg-0123456789abcdef0"], appScrapeTargets: [{ service: "shop", targets: ["10.0.4.5:9464"] }] })],
+  ];
+  for (const [name, load] of configs) {
+    it(`${name}: every unit but ${NEED_ROLE.join(", ")} is denied 169.254.169.254 and fd00:ec2::254`, () => {
+      const units = unitFiles(load()).filter((f) => f.path.endsWith(".service"));
+      assert.ok(units.length >= 10);
+      for (const f of units) {
+        const unit = path.basename(f.path);
+        for (const address of IMDS_ADDRESSES) {
+          assert.equal(unitReaches(f.content, address), NEED_ROLE.includes(unit), `${unit} → ${address}`);
+        }
+      }
+    });
+  }
+
+  it("the collector, the only listener reachable from the VPC, keeps the rest of the network", () => {
+    const unit = unitFiles(stackConfig("dev")).find((f) => f.path.endsWith(`/${SERVICE_UNITS.otelcol}`))!.content;
+    assert.equal(unitReaches(unit, "169.254.169.254"), false);
+    assert.equal(unitReaches(unit, "10.0.0.7"), true, "OTLP clients in the VPC");
+    assert.equal(unitReaches(unit, "127.0.0.1"), true, "Loki and Tempo on loopback");
+  });
+
+  it("the allow-list keeps every other address of a network that contains IMDS", () => {
+    const unit = unitFiles(
+      stackConfig("prd", { otlpAllowedCidrs: ["169.254.0.0/16"], appScrapeTargets: [{ service: "shop", targets: ["169.254.1.1:9464"] }] }),
+    ).find((f) => f.path.endsWith("/prometheus.service"))!.content;
+    for (const ok of ["169.254.0.0", "169.254.169.253", "169.254.169.255", "169.254.255.255", "169.254.1.1"]) assert.ok(unitReaches(unit, ok), ok);
+    assert.ok(!unitReaches(unit, "169.254.169.254"));
+    assert.ok(!unitReaches(unit, "169.255.0.0"));
+  });
+
+  it("the evaluator can fail: a unit without any IP policy reaches IMDS", () => {
+    assert.equal(unitReaches("[Service]\nType=simple\n", "169.254.169.254"), true);
+    assert.equal(unitReaches("[Service]\nIPAddressDeny=any\nIPAddressAllow=169.254.169.254\n", "169.254.169.254"), true);
   });
 });
 
