@@ -4,10 +4,16 @@
  * allowed). It runs before any resource is created and makes no AWS calls.
  */
 import { Address4, Address6 } from "ip-address";
+// The provider's own lists of regions and instance types (generated from its schema): no AWS call needed.
+import { Region as AWS_REGIONS, ec2 as ec2Enums } from "@pulumi/aws/types/enums";
 import { ConfigSource, ENCRYPTED } from "./config-source";
-import { ConfigProblems, SecretValue, show } from "./config-problems";
+import { ConfigProblems, SecretValue, didYouMean, hasInvisible, show } from "./config-problems";
 import { parseDuration, Duration } from "./duration";
-import { parseSlos, SloSpec } from "../slo/spec";
+import { ALARM_DESCRIPTION_MAX_CHARS, hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "./host-alarm-text";
+import { egressRules, ingressRules } from "./network-rules";
+import { MAX_EXTRA_TAGS, PROGRAM_TAG_KEYS, PROGRAM_TAG_PREFIX } from "./tags";
+import { SERVICES, STACK_JOBS, SYNC_USER } from "../hostfiles/layout";
+import { parseSlos, SloSpec, templateProblem } from "../slo/spec";
 
 export { ConfigError, SecretValue } from "./config-problems";
 export type { Duration } from "./duration";
@@ -27,7 +33,28 @@ export type RoutedSeverity = (typeof ROUTED_SEVERITIES)[number];
 /** Safe minimums: below these the services do not fit (root) or Prometheus' size-based retention is useless. */
 export const MIN_ROOT_VOLUME_GIB = 16;
 export const MIN_DATA_VOLUME_GIB = 20;
-export const MAX_VOLUME_GIB = 16384;
+/**
+ * gp3 limits (Amazon EBS User Guide, "General Purpose SSD volumes", gp3 performance): 1 GiB to 64 TiB; 3,000 IOPS
+ * included, up to 80,000 and at most 500 IOPS per GiB; 125 MiB/s included, up to 2,000 and at most 0.25 MiB/s per
+ * provisioned IOPS. CreateVolume refuses anything else, after the rest of the stack was created.
+ */
+export const MAX_VOLUME_GIB = 65536;
+export const GP3 = { minIops: 3000, maxIops: 80000, iopsPerGiB: 500, minThroughput: 125, maxThroughput: 2000, mibpsPerIops: 0.25 } as const;
+/**
+ * Inbound (and, separately, outbound) rules per security group: 60 by default, counted separately for IPv4 and
+ * IPv6; a rule that references a security group counts once for each (Amazon VPC User Guide, "Amazon VPC quotas").
+ */
+export const SECURITY_GROUP_RULE_QUOTA = 60;
+/**
+ * The longest retention: Prometheus refuses `--storage.tsdb.retention.time=500y` ("duration out of range", checked
+ * with prometheus 2.42), and Loki and Tempo take Go durations, which overflow at 2,562,047h (about 292 years).
+ */
+export const MAX_RETENTION_SECONDS = 100 * 365 * 86400;
+/**
+ * Login users that break the host: root cannot log in (`PermitRootLogin no`), and a service user would get
+ * NOPASSWD sudo and own that service's data.
+ */
+export const FORBIDDEN_SSH_USERS = ["root", ...Object.values(SERVICES).map((s) => s.user), SYNC_USER];
 
 export interface AlertReceiver {
   name: string;
@@ -148,8 +175,8 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   for (const full of source.keys()) {
     const [ns, key] = splitKey(full);
     if (ns === source.project && !(KNOWN_KEYS as readonly string[]).includes(key)) {
-      const near = KNOWN_KEYS.find((known) => known.toLowerCase() === key.toLowerCase());
-      p.add(full, `unknown key${near ? `; did you mean ${k(near)}?` : ""} (docs/configuration.md lists the keys)`);
+      const invisible = hasInvisible(key) ? "; it contains an invisible character (shown escaped)" : "";
+      p.add(full, `unknown key${invisible}${didYouMean(key, KNOWN_KEYS, k)} (docs/configuration.md lists the keys)`);
     }
   }
 
@@ -161,8 +188,9 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   }
 
   const region = r.string("aws:region", { required: true, qualified: true });
-  if (region !== undefined && !/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/.test(region)) {
-    p.add("aws:region", `${show(region)} is not an AWS region name (like eu-west-1)`);
+  const regions = Object.values(AWS_REGIONS) as string[];
+  if (region !== undefined && !regions.includes(region)) {
+    p.add("aws:region", `${show(region)} is not an AWS region; allowed: a region the AWS provider knows (like eu-west-1 or us-east-1)${didYouMean(region, regions)}`);
   }
 
   const vpcId = r.string("vpcId", { required: true });
@@ -178,8 +206,20 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   let architecture = r.oneOf("architecture", ARCHITECTURES, { required: true });
   if (instanceType !== undefined) {
     const m = /^([a-z][a-z0-9-]*)\.([a-z0-9]+)$/.exec(instanceType);
+    const known = Object.values(ec2Enums.InstanceType) as string[];
     if (!m) {
-      p.add(k("instanceType"), `${show(instanceType)} is not an EC2 instance type of the form family.size (like t3.large or m7g.xlarge)`);
+      p.add(k("instanceType"), `${show(instanceType)} is not an EC2 instance type of the form family.size (like t3.large or m7g.xlarge)${didYouMean(instanceType, known)}`);
+    } else if (!known.includes(instanceType)) {
+      const family = m[1];
+      const sizes = known.filter((t) => t.startsWith(`${family}.`)).map((t) => t.split(".")[1]);
+      p.add(
+        k("instanceType"),
+        sizes.length > 0
+          ? `${show(instanceType)} does not exist: family ${family} has sizes ${sizes.join(", ")}`
+          : `${show(instanceType)} is not an EC2 instance type: there is no family ${show(family)}${didYouMean(instanceType, known)} (like t3.large or m7g.xlarge)`,
+      );
+    } else if (m[1].startsWith("mac")) {
+      p.add(k("instanceType"), `${show(instanceType)} is a Mac instance (dedicated hosts, macOS only); Amazon Linux needs another family, like t3 or m7g`);
     } else {
       const [, family, size] = m;
       if (["nano", "micro", "small"].includes(size)) {
@@ -199,20 +239,41 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   const rootVolumeSizeGiB = r.integer("rootVolumeSizeGiB", MIN_ROOT_VOLUME_GIB, MAX_VOLUME_GIB);
   const dataVolume = {
     sizeGiB: r.integer("dataVolumeSizeGiB", MIN_DATA_VOLUME_GIB, MAX_VOLUME_GIB),
-    iops: r.integer("dataVolumeIops", 3000, 16000),
-    throughputMiBps: r.integer("dataVolumeThroughputMiBps", 125, 1000),
+    iops: r.integer("dataVolumeIops", GP3.minIops, GP3.maxIops),
+    throughputMiBps: r.integer("dataVolumeThroughputMiBps", GP3.minThroughput, GP3.maxThroughput),
   };
+  if (dataVolume.sizeGiB !== undefined && dataVolume.iops !== undefined && dataVolume.iops > dataVolume.sizeGiB * GP3.iopsPerGiB) {
+    p.add(
+      k("dataVolumeIops"),
+      `${dataVolume.iops} is more than gp3 allows for ${dataVolume.sizeGiB} GiB (${GP3.iopsPerGiB} IOPS per GiB: at most ${dataVolume.sizeGiB * GP3.iopsPerGiB}); ` +
+        `lower it or raise dataVolumeSizeGiB to at least ${Math.ceil(dataVolume.iops / GP3.iopsPerGiB)}`,
+    );
+  }
+  if (dataVolume.iops !== undefined && dataVolume.throughputMiBps !== undefined && dataVolume.throughputMiBps > dataVolume.iops * GP3.mibpsPerIops) {
+    p.add(
+      k("dataVolumeThroughputMiBps"),
+      `${dataVolume.throughputMiBps} is more than gp3 allows for ${dataVolume.iops} IOPS (${GP3.mibpsPerIops} MiB/s per IOPS: at most ${Math.floor(dataVolume.iops * GP3.mibpsPerIops)}); ` +
+        `lower it or raise dataVolumeIops to at least ${Math.ceil(dataVolume.throughputMiBps / GP3.mibpsPerIops)}`,
+    );
+  }
 
   const retention = {
-    metrics: r.duration("metricsRetention", { minSeconds: 2 * 3600, what: "at least 2h (one TSDB block)" }),
-    logs: r.duration("logsRetention", { minSeconds: 86400, multipleOfSeconds: 86400, what: "whole days (Loki's index period is 24h)" }),
-    traces: r.duration("tracesRetention", { minSeconds: 3600, what: "at least 1h" }),
+    metrics: r.duration("metricsRetention", { minSeconds: 2 * 3600, what: "from 2h (one TSDB block) to 100y" }),
+    logs: r.duration("logsRetention", { minSeconds: 86400, multipleOfSeconds: 86400, what: "whole days (Loki's index period is 24h), at most 100y" }),
+    traces: r.duration("tracesRetention", { minSeconds: 3600, what: "from 1h to 100y" }),
   };
 
   const mode = r.oneOf("accessMode", ACCESS_MODES, { required: true });
   const sshUser = r.string("sshUser", { required: true });
   if (sshUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(sshUser)) {
-    p.add(k("sshUser"), `${show(sshUser)} is not a valid Linux user name`);
+    p.add(k("sshUser"), `${show(sshUser)} is not a valid Linux user name (lower-case letters, digits, _ and -, at most 32, not starting with a digit)`);
+  } else if (sshUser !== undefined && FORBIDDEN_SSH_USERS.includes(sshUser)) {
+    p.add(
+      k("sshUser"),
+      sshUser === "root"
+        ? `"root" cannot log in (the host sets PermitRootLogin no); use ec2-user or a personal account, which gets sudo`
+        : `${show(sshUser)} is a service user of the host (it would get NOPASSWD sudo and own that service's data); not allowed: ${FORBIDDEN_SSH_USERS.join(", ")}`,
+    );
   }
   const adminCidrs = r.cidrList("sshAdminCidrs");
   if (mode === "ssh" && adminCidrs.length === 0) {
@@ -253,11 +314,37 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   const runbookBaseUrl = r.string("runbookBaseUrl", { required: true });
   if (runbookBaseUrl !== undefined && !/^https?:\/\/[^\s]+[^/\s]$/.test(runbookBaseUrl)) {
     p.add(k("runbookBaseUrl"), `${show(runbookBaseUrl)} must be an http(s) URL without a trailing slash`);
+  } else if (runbookBaseUrl !== undefined && templateProblem(runbookBaseUrl)) {
+    p.add(k("runbookBaseUrl"), `${show(runbookBaseUrl)} ${templateProblem(runbookBaseUrl)}`);
+  } else if (runbookBaseUrl !== undefined) {
+    const longest = Math.max(
+      ...(Object.keys(STATUS_CHECK_ACTIONS) as StatusCheck[]).map((c) => hostAlarmDescription({ project: source.project, stack: source.stack, runbookBaseUrl }, c).length),
+    );
+    if (longest > ALARM_DESCRIPTION_MAX_CHARS) {
+      p.add(
+        k("runbookBaseUrl"),
+        `is ${runbookBaseUrl.length} characters: the host alarms' descriptions that link to it would be ${longest}, over CloudWatch's ${ALARM_DESCRIPTION_MAX_CHARS}; ` +
+          `use a URL of at most ${runbookBaseUrl.length - (longest - ALARM_DESCRIPTION_MAX_CHARS)} characters`,
+      );
+    }
   }
   const tags = readTags(r, p, k);
   const appScrapeTargets = readAppScrapeTargets(r, p, k);
   const operations = readOperations(r, p, k, isProduction, options);
   const slos = parseSlos(r.raw("slos"), k("slos"), p);
+  for (const [i, t] of appScrapeTargets.entries()) {
+    if ((Object.values(STACK_JOBS) as string[]).includes(t.service)) {
+      p.add(
+        `${k("appScrapeTargets")}[${i}].service`,
+        `${show(t.service)} is the name of a scrape job of the monitoring stack itself; reserved: ${Object.values(STACK_JOBS).join(", ")}`,
+      );
+    }
+  }
+  if (mode !== undefined) {
+    const counted = { otlp, access: { mode, sshUser: sshUser ?? "", adminCidrs, authorizedKeys }, alerting: { receivers }, appScrapeTargets };
+    reportRuleQuota(p, "inbound", ingressRules(counted), mode === "ssh" ? [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds"), k("sshAdminCidrs")] : [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
+    reportRuleQuota(p, "outbound", egressRules(counted), [k("appScrapeTargets"), k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
+  }
 
   p.throwIfAny(source.stack);
   // Every field below was checked above; the problems list is empty, so none is undefined.
@@ -304,6 +391,9 @@ const SSH_KEY_TYPES = [
 
 /** Returns why `line` is not an OpenSSH public key line, or undefined when it is one. */
 export function sshPublicKeyProblem(line: string): string | undefined {
+  // authorized_keys is one key per line: a newline inside one entry would install two keys (or a broken one).
+  if (/[\r\n]/.test(line)) return "contains a line break; list each key as its own entry";
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(line)) return "contains a control character";
   const parts = line.trim().split(/\s+/);
   if (parts.length < 2) return "is not an OpenSSH public key (expected `<type> <base64> [comment]`)";
   const [type, blob] = parts;
@@ -328,6 +418,25 @@ function reportDuplicates(p: ConfigProblems, key: string, values: string[]): voi
   for (const v of values) {
     if (seen.has(v)) p.add(key, `lists ${show(v)} more than once; each entry must be unique`);
     seen.add(v);
+  }
+}
+
+/**
+ * Refuses more rules than the default security-group quota allows (per direction, IPv4 and IPv6 counted apart, a
+ * rule referencing a security group counting for both): AWS would refuse the surplus rules mid-deploy.
+ */
+function reportRuleQuota(p: ConfigProblems, direction: "inbound" | "outbound", rules: { cidr?: string; securityGroupId?: string }[], keys: string[]): void {
+  const v4 = rules.filter((r) => r.securityGroupId !== undefined || (r.cidr !== undefined && !r.cidr.includes(":"))).length;
+  const v6 = rules.filter((r) => r.securityGroupId !== undefined || (r.cidr !== undefined && r.cidr.includes(":"))).length;
+  for (const [family, n] of [["IPv4", v4], ["IPv6", v6]] as const) {
+    if (n > SECURITY_GROUP_RULE_QUOTA) {
+      p.add(
+        keys[0],
+        `together with ${keys.slice(1).join(" and ")} gives ${n} ${direction} ${family} security-group rules, over AWS's default quota of ` +
+          `${SECURITY_GROUP_RULE_QUOTA} per group (each OTLP source gets one rule per port ${direction === "inbound" ? "4317 and 4318" : "and scrape port"}); ` +
+          "list fewer, broader networks or put the applications in a few security groups",
+      );
+    }
   }
 }
 
@@ -371,33 +480,43 @@ function readReceivers(
     const o = item as Record<string, unknown>;
     const allowedFields = ["name", "type", "severities", "channel", "to", "from", "smarthost", "authUsername"];
     for (const field of Object.keys(o)) {
-      if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}`);
+      if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}${didYouMean(field, allowedFields)}`);
     }
     const name = o.name;
     if (typeof name !== "string" || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
       p.add(`${at}.name`, `${show(name)} must be lower-case letters, digits and dashes (at most 63)`);
     }
     const type = o.type as ReceiverType;
-    if (!RECEIVER_TYPES.includes(type)) p.add(`${at}.type`, `${show(type)} is not allowed; allowed: ${RECEIVER_TYPES.join(", ")}`);
+    if (!RECEIVER_TYPES.includes(type)) p.add(`${at}.type`, `${show(type)} is not allowed; allowed: ${RECEIVER_TYPES.join(", ")}${didYouMean(type, RECEIVER_TYPES)}`);
     const severities = o.severities;
     if (!Array.isArray(severities) || severities.length === 0) {
       p.add(`${at}.severities`, `must be a non-empty list of ${ROUTED_SEVERITIES.join(", ")}`);
     } else {
       severities.forEach((s, j) => {
-        if (!ROUTED_SEVERITIES.includes(s)) p.add(`${at}.severities[${j}]`, `${show(s)} is not allowed; allowed: ${ROUTED_SEVERITIES.join(", ")}`);
+        if (!ROUTED_SEVERITIES.includes(s)) p.add(`${at}.severities[${j}]`, `${show(s)} is not allowed; allowed: ${ROUTED_SEVERITIES.join(", ")}${didYouMean(s, ROUTED_SEVERITIES)}`);
       });
     }
     const str = (field: string) => (typeof o[field] === "string" ? (o[field] as string) : undefined);
-    if (type === "slack" && !/^#?[a-z0-9._-]{1,80}$/.test(str("channel") ?? "")) {
-      p.add(`${at}.channel`, `${show(o.channel)} is required for slack receivers (like "#alerts")`);
+    if (type === "slack" && (o.channel === undefined || o.channel === "")) {
+      p.add(`${at}.channel`, `is required for slack receivers (like "#alerts")`);
+    } else if (type === "slack" && !/^#?[a-z0-9._-]{1,80}$/.test(str("channel") ?? "")) {
+      p.add(`${at}.channel`, `${show(o.channel)} is not a Slack channel name: lower-case letters, digits, ".", "_" and "-", at most 80, optionally after "#" (like "#alerts")`);
     }
     if (type === "email") {
       for (const f of ["to", "from"]) {
         if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(str(f) ?? "")) p.add(`${at}.${f}`, `${show(o[f])} must be an email address`);
       }
+      const port = Number(/:(\d{1,5})$/.exec(str("smarthost") ?? "")?.[1]);
       if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(str("smarthost") ?? "")) {
         p.add(`${at}.smarthost`, `${show(o.smarthost)} must be an SMTP server as host:port (like email-smtp.eu-west-1.amazonaws.com:587)`);
+      } else if (!(port >= 1 && port <= 65535)) {
+        p.add(`${at}.smarthost`, `${show(o.smarthost)} has port ${port}; allowed: 1 to 65535 (SMTP submission is 587)`);
       }
+    }
+    if (o.authUsername !== undefined && (typeof o.authUsername !== "string" || o.authUsername === "")) {
+      p.add(`${at}.authUsername`, `${show(o.authUsername)} must be the SMTP user name as a non-empty string (quote it in YAML)`);
+    } else if (o.authUsername !== undefined && type !== "email" && RECEIVER_TYPES.includes(type)) {
+      p.add(`${at}.authUsername`, `is only used by email receivers`);
     }
     // Which receivers need a secret: all but an email receiver without SMTP auth.
     const needsSecret = type !== "email" || str("authUsername") !== undefined;
@@ -470,7 +589,7 @@ function readAppScrapeTargets(r: Reader, p: ConfigProblems, k: (key: string) => 
     const o = item as Record<string, unknown>;
     const allowedFields = ["service", "targets", "metricsPath", "scheme"];
     for (const field of Object.keys(o)) {
-      if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}`);
+      if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}${didYouMean(field, allowedFields)}`);
     }
     // The service becomes the Prometheus job label: keep it a plain label value that reads well in queries.
     const service = o.service;
@@ -518,14 +637,31 @@ function readTags(r: Reader, p: ConfigProblems, k: (key: string) => string): Rec
     return {};
   }
   const tags: Record<string, string> = {};
+  // AWS tag rules (Tagging AWS resources, "Tag naming limits and requirements"): keys 1-128 and values 0-256
+  // characters, letters, digits, spaces and + - = . _ : / @ (the set every service accepts), no aws: prefix.
+  const allowedChars = /^[\p{L}\p{N} +\-=._:/@]*$/u;
+  const chars = "letters, digits, spaces and + - = . _ : / @";
   for (const [name, value] of Object.entries(raw)) {
-    if (["Name", "environment", "stack"].includes(name)) {
-      p.add(`${k("tags")}.${name}`, "is set by the program itself and cannot be overridden");
-    } else if (typeof value !== "string" || name.length > 128 || value.length > 256 || name.startsWith("aws:")) {
-      p.add(`${k("tags")}.${name}`, "must be a string value (tag keys ≤ 128, values ≤ 256 characters, no aws: prefix)");
+    const at = `${k("tags")}.${name}`;
+    if ((PROGRAM_TAG_KEYS as readonly string[]).includes(name) || name.startsWith(PROGRAM_TAG_PREFIX)) {
+      p.add(at, `is set by the program itself and cannot be overridden; reserved: ${PROGRAM_TAG_KEYS.join(", ")} and keys starting with ${PROGRAM_TAG_PREFIX}`);
+    } else if (name.toLowerCase().startsWith("aws:")) {
+      p.add(at, "starts with aws:, which AWS reserves for its own tags");
+    } else if ([...name].length > 128 || !allowedChars.test(name) || name.trim() === "") {
+      p.add(at, `is not a valid tag key: 1 to 128 characters, ${chars}`);
+    } else if (typeof value !== "string") {
+      p.add(at, `${show(value)} must be a string (quote numbers and booleans in YAML)`);
+    } else if ([...value].length > 256 || !allowedChars.test(value)) {
+      p.add(at, `${show(value)} is not a valid tag value: at most 256 characters, ${chars}`);
     } else {
       tags[name] = value;
     }
+  }
+  if (Object.keys(raw).length > MAX_EXTRA_TAGS) {
+    p.add(
+      k("tags"),
+      `has ${Object.keys(raw).length} tags; at most ${MAX_EXTRA_TAGS}: AWS allows 50 per resource and the data volume's snapshots carry ${50 - MAX_EXTRA_TAGS} of the program's own (${PROGRAM_TAG_KEYS.join(", ")} and two ${PROGRAM_TAG_PREFIX} tags)`,
+    );
   }
   return tags;
 }
@@ -567,7 +703,7 @@ class Reader {
     const v = this.string(key, opts);
     if (v === undefined) return undefined;
     if (!allowed.includes(v as T)) {
-      this.p.add(this.full(key), `${show(v)} is not allowed; allowed: ${allowed.join(", ")}`);
+      this.p.add(this.full(key), `${show(v)} is not allowed; allowed: ${allowed.join(", ")}${didYouMean(v, allowed)}`);
       return undefined;
     }
     return v as T;
@@ -613,7 +749,12 @@ class Reader {
       this.p.add(full, `${show(v)} is not a duration; use a number with a unit, like 15d, 36h or 2w (units: y w d h m s)`);
       return undefined;
     }
-    if (d.seconds <= 0 || d.seconds < rule.minSeconds || (rule.multipleOfSeconds && d.seconds % rule.multipleOfSeconds !== 0)) {
+    if (
+      d.seconds <= 0 ||
+      d.seconds < rule.minSeconds ||
+      d.seconds > MAX_RETENTION_SECONDS ||
+      (rule.multipleOfSeconds && d.seconds % rule.multipleOfSeconds !== 0)
+    ) {
       this.p.add(full, `${show(v)} is not allowed; it must be ${rule.what}`);
       return undefined;
     }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "./config";
-import { resourceTags } from "./tags";
+import { PROGRAM_TAG_PREFIX, resourceTags } from "./tags";
 
 export interface DataVolumeBackupsArgs {
   config: StackConfig;
@@ -9,7 +9,7 @@ export interface DataVolumeBackupsArgs {
 
 /** Tag that marks a stack's data volume for its snapshot policy. */
 export function backupTargetTags(cfg: StackConfig): Record<string, string> {
-  return { "monitoring-hosts:backup": `${cfg.project}-${cfg.stack}-data` };
+  return { [`${PROGRAM_TAG_PREFIX}backup`]: `${cfg.project}-${cfg.stack}-data` };
 }
 
 /** The daily snapshot's UTC start time: off-peak for most European and American teams. */
@@ -61,7 +61,7 @@ export class DataVolumeBackups extends pulumi.ComponentResource {
               createRule: { interval: 24, intervalUnit: "HOURS", times: SNAPSHOT_TIME_UTC },
               retainRule: { count: cfg.operations.snapshotRetentionDays },
               copyTags: true,
-              tagsToAdd: { "monitoring-hosts:snapshot": "daily" },
+              tagsToAdd: { [`${PROGRAM_TAG_PREFIX}snapshot`]: "daily" },
             },
           ],
         },

@@ -1,19 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "./config";
-import { OTLP_PORTS } from "../hostfiles/layout";
+import { egressRules, ingressRules, IngressRule } from "./network-rules";
 import { resourceTags } from "./tags";
+
+export { egressRules, ingressRules } from "./network-rules";
+export type { IngressRule } from "./network-rules";
 
 export interface MonitoringNetworkArgs {
   config: StackConfig;
-}
-
-/** One TCP rule of the security group (ingress or egress): a port and a CIDR or a security group. */
-export interface IngressRule {
-  description: string;
-  port: number;
-  cidr?: string;
-  securityGroupId?: string;
 }
 
 /**
@@ -82,40 +77,4 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
 
     this.registerOutputs({ securityGroupId: this.securityGroupId, privateIp: this.privateIp });
   }
-}
-
-/** Every ingress rule of the host, derived from config only (the loader has already refused world-open CIDRs). */
-export function ingressRules(cfg: StackConfig): IngressRule[] {
-  const rules: IngressRule[] = [];
-  for (const port of OTLP_PORTS) {
-    for (const cidr of cfg.otlp.allowedCidrs) rules.push({ description: `OTLP ${port} from ${cidr}`, port, cidr });
-    for (const sg of cfg.otlp.allowedSecurityGroupIds) rules.push({ description: `OTLP ${port} from ${sg}`, port, securityGroupId: sg });
-  }
-  if (cfg.access.mode === "ssh") {
-    for (const cidr of cfg.access.adminCidrs) rules.push({ description: `ssh from admin network ${cidr}`, port: 22, cidr });
-  }
-  return rules;
-}
-
-/**
- * Outbound: HTTPS anywhere (SSM, S3, release downloads, Slack/PagerDuty/webhooks), the SMTP port of email
- * receivers, and the metrics ports of `appScrapeTargets` towards the applications' networks and security groups
- * only. DNS and NTP use the VPC resolver and the link-local time service, which security groups do not filter.
- */
-export function egressRules(cfg: StackConfig): IngressRule[] {
-  const rules: IngressRule[] = [{ port: 443, cidr: "0.0.0.0/0", description: "HTTPS: SSM, S3, downloads, alert receivers" }];
-  const seen = new Set<number>([443]);
-  for (const r of cfg.alerting.receivers) {
-    if (r.type === "email" && r.smarthost) {
-      const port = Number(r.smarthost.split(":").pop());
-      if (!seen.has(port)) rules.push({ port, cidr: "0.0.0.0/0", description: `SMTP for email receiver ${r.name}` });
-      seen.add(port);
-    }
-  }
-  const scrapePorts = new Set(cfg.appScrapeTargets.flatMap((t) => t.targets.map((target) => Number(target.split(":").pop()))));
-  for (const port of [...scrapePorts].filter((p) => !seen.has(p)).sort((a, b) => a - b)) {
-    for (const cidr of cfg.otlp.allowedCidrs) rules.push({ port, cidr, description: `scrape applications on ${port} in ${cidr}` });
-    for (const sg of cfg.otlp.allowedSecurityGroupIds) rules.push({ port, securityGroupId: sg, description: `scrape applications on ${port} in ${sg}` });
-  }
-  return rules;
 }

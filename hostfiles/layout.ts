@@ -116,3 +116,16 @@ export const ALERTING_TIMING = {
   repeatIntervalPage: "4h",
   repeatIntervalTicket: "24h",
 } as const;
+
+/** Scrape jobs of the stack itself. Application jobs (appScrapeTargets) may not reuse these names. */
+export const STACK_JOBS = {
+  prometheus: "prometheus",
+  alertmanager: "alertmanager",
+  grafana: "grafana",
+  loki: "loki",
+  tempo: "tempo",
+  otelcol: "otelcol",
+  /** Application metrics received over OTLP and exposed by the collector's prometheus exporter. */
+  otelcolApps: "otelcol-apps",
+  node: "node",
+} as const;

@@ -7,6 +7,7 @@ import * as YAML from "yaml";
 import type { StackConfig } from "../components/config";
 import type { HostFile } from "../hostfiles/types";
 import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
+import { serviceSlug } from "./spec";
 import { AlertModel, buildServiceModels, buildSloModel, ModelOptions, RecordModel, ServiceModel, SloModel } from "./model";
 
 /** The SLO window records read weeks of samples: evaluate them every 5 minutes, not every 15 seconds. */
@@ -30,7 +31,7 @@ export function sloRuleSet(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "a
 }
 
 function fileName(service: string): string {
-  return `slo-${service.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "")}.yml`;
+  return `slo-${serviceSlug(service)}.yml`;
 }
 
 const record = (r: RecordModel) => ({ record: r.record, expr: r.expr, labels: r.labels });

@@ -5,7 +5,7 @@
  *
  * This module must not import components/config.ts (which imports it); it only uses the problem collector.
  */
-import { ConfigProblems, show } from "../components/config-problems";
+import { ConfigProblems, didYouMean, show } from "../components/config-problems";
 import { parseDuration, Duration } from "../components/duration";
 
 export const SLI_KINDS = ["latency", "availability", "saturation"] as const;
@@ -110,6 +110,22 @@ const FIELDS = [
 const SELECTOR_FIELDS = ["route", "method", "pool", "job"];
 const ALERTING_FIELDS = ["pageSeverity", "ticketSeverity", "saturationSeverity", "labels"];
 
+/**
+ * A service's name as it appears in file names and dashboard uids (`slo-<slug>.yml`): lower case, every run of
+ * other characters one dash. Two services with one slug would claim the same rule file, so the loader refuses them.
+ */
+export function serviceSlug(service: string): string {
+  return service.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+}
+
+/**
+ * Prometheus expands alert labels and annotations as Go templates: a `{{` in a value that lands there (description,
+ * route, pool, routing labels) makes the rule file fail to load.
+ */
+export function templateProblem(v: string): string | undefined {
+  return v.includes("{{") ? `contains "{{", which Prometheus reads as the start of a template in alert labels and annotations (the rule file would not load)` : undefined;
+}
+
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,126}$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -140,6 +156,20 @@ export function parseSlos(raw: unknown, key: string, p: ConfigProblems): SloSpec
       p.add(`${key}[${i}].health`, `${show(o.health)} contradicts ${show(first.value)} of ${key}[${first.index}] for the same service ${show(o.service)}; a service has one health signal`);
     }
   });
+  const slugs = new Map<string, { service: string; index: number }>();
+  raw.forEach((item, i) => {
+    const service = (item as Record<string, unknown> | null)?.service;
+    if (typeof service !== "string") return;
+    const first = slugs.get(serviceSlug(service));
+    if (!first) slugs.set(serviceSlug(service), { service, index: i });
+    else if (first.service !== service) {
+      p.add(
+        `${key}[${i}].service`,
+        `${show(service)} and ${show(first.service)} of ${key}[${first.index}] both become ${show(serviceSlug(service))} in rule file and dashboard names; ` +
+          "use one spelling for one service, or names that differ in letters or digits",
+      );
+    }
+  });
   const seen = new Map<string, number>();
   raw.forEach((item, i) => {
     const name = (item as Record<string, unknown> | null)?.name;
@@ -161,7 +191,7 @@ function parseOne(item: unknown, at: string, p: ConfigProblems): SloSpec | undef
   const before = p.items.length;
   const o = item as Record<string, unknown>;
   for (const field of Object.keys(o)) {
-    if (!FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${FIELDS.join(", ")}`);
+    if (!FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${FIELDS.join(", ")}${didYouMean(field, FIELDS)}`);
   }
 
   const name = o.name;
@@ -173,9 +203,10 @@ function parseOne(item: unknown, at: string, p: ConfigProblems): SloSpec | undef
     p.add(`${at}.service`, `${show(service)} must be the service name as in the job label (service.name), like "checkout-api"`);
   }
   const kind = o.kind as SliKind;
-  if (!SLI_KINDS.includes(kind)) p.add(`${at}.kind`, `${show(o.kind)} is not a known SLI kind; allowed: ${SLI_KINDS.join(", ")}`);
+  if (!SLI_KINDS.includes(kind)) p.add(`${at}.kind`, `${show(o.kind)} is not a known SLI kind; allowed: ${SLI_KINDS.join(", ")}${didYouMean(o.kind, SLI_KINDS)}`);
   const description = o.description;
   if (description !== undefined && typeof description !== "string") p.add(`${at}.description`, "must be a string");
+  else if (typeof description === "string" && templateProblem(description)) p.add(`${at}.description`, templateProblem(description)!);
 
   const selector = parseSelector(o.selector, `${at}.selector`, kind, p);
 
@@ -306,11 +337,12 @@ function parseSelector(raw: unknown, at: string, kind: SliKind, p: ConfigProblem
   const o = raw as Record<string, unknown>;
   const sel: SloSelector = {};
   for (const field of Object.keys(o)) {
-    if (!SELECTOR_FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${SELECTOR_FIELDS.join(", ")}`);
+    if (!SELECTOR_FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${SELECTOR_FIELDS.join(", ")}${didYouMean(field, SELECTOR_FIELDS)}`);
   }
   if (o.route !== undefined) {
     if (kind === "saturation") p.add(`${at}.route`, "is only used by latency and availability SLOs");
     else if (typeof o.route !== "string" || !/^\/\S*$/.test(o.route)) p.add(`${at}.route`, `${show(o.route)} must be a route template starting with /, like /orders/{id}`);
+    else if (templateProblem(o.route)) p.add(`${at}.route`, `${show(o.route)} ${templateProblem(o.route)}`);
     else sel.route = o.route;
   }
   if (o.method !== undefined) {
@@ -321,6 +353,7 @@ function parseSelector(raw: unknown, at: string, kind: SliKind, p: ConfigProblem
   if (o.pool !== undefined) {
     if (kind !== "saturation") p.add(`${at}.pool`, "is only used by saturation SLOs");
     else if (typeof o.pool !== "string" || o.pool === "") p.add(`${at}.pool`, `${show(o.pool)} must be a connection pool name`);
+    else if (templateProblem(o.pool)) p.add(`${at}.pool`, `${show(o.pool)} ${templateProblem(o.pool)}`);
     else sel.pool = o.pool;
   }
   if (o.job !== undefined) {
@@ -339,7 +372,7 @@ function parseAlerting(raw: unknown, at: string, p: ConfigProblems): SloAlerting
   }
   const o = raw as Record<string, unknown>;
   for (const field of Object.keys(o)) {
-    if (!ALERTING_FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${ALERTING_FIELDS.join(", ")}`);
+    if (!ALERTING_FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${ALERTING_FIELDS.join(", ")}${didYouMean(field, ALERTING_FIELDS)}`);
   }
   for (const field of ["pageSeverity", "ticketSeverity", "saturationSeverity"] as const) {
     const v = o[field];
@@ -355,6 +388,7 @@ function parseAlerting(raw: unknown, at: string, p: ConfigProblems): SloAlerting
         if (!LABEL_NAME_RE.test(k) || k.startsWith("__")) p.add(`${at}.labels.${k}`, "is not a valid Prometheus label name");
         else if (RESERVED_LABELS.includes(k)) p.add(`${at}.labels.${k}`, `is set by the SLO generator itself; reserved: ${RESERVED_LABELS.join(", ")}`);
         else if (typeof v !== "string" || v === "") p.add(`${at}.labels.${k}`, `${show(v)} must be a non-empty string`);
+        else if (templateProblem(v)) p.add(`${at}.labels.${k}`, `${show(v)} ${templateProblem(v)}`);
         else result.labels[k] = v;
       }
     }

@@ -26,6 +26,8 @@ const UNTAGGABLE = new Set([
   "aws:ec2/volumeAttachment:VolumeAttachment",
   "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
   "aws:sns/topicSubscription:TopicSubscription",
+  "aws:sns/topicPolicy:TopicPolicy",
+  "aws:kms/alias:Alias",
 ]);
 
 interface Built {

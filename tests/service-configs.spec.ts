@@ -705,9 +705,11 @@ describe("service config files (hostfiles/services)", () => {
       assert.throws(() => stackConfig("dev", { appScrapeTargets: { service: "x" } }), /appScrapeTargets: must be a list/);
     });
 
-    it("refuses a service named like a job of the stack itself", () => {
-      const cfg = stackConfig("dev", { appScrapeTargets: [{ service: "loki", targets: ["10.0.1.5:3100"] }] });
-      assert.throws(() => serviceFiles(cfg, placeholderContext("dev")), /appScrapeTargets: service "loki" clashes/);
+    it("refuses a service named like a job of the stack itself, in the config loader (before any resource)", () => {
+      assert.throws(
+        () => stackConfig("dev", { appScrapeTargets: [{ service: "loki", targets: ["10.0.1.5:3100"] }] }),
+        /monitoring-hosts:appScrapeTargets\[0\]\.service: "loki" is the name of a scrape job of the monitoring stack/,
+      );
     });
   });
 

@@ -1,22 +1,11 @@
 /** prometheus.yml: what Prometheus scrapes, where its rules are and where alerts go. */
 import type { AppScrapeTarget, StackConfig } from "../../components/config";
-import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES } from "../layout";
+import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES, STACK_JOBS } from "../layout";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configFile, loopback } from "./common";
 
-/** Scrape jobs of the stack itself. Application jobs (appScrapeTargets) may not reuse these names. */
-export const STACK_JOBS = {
-  prometheus: "prometheus",
-  alertmanager: "alertmanager",
-  grafana: "grafana",
-  loki: "loki",
-  tempo: "tempo",
-  otelcol: "otelcol",
-  /** Application metrics received over OTLP and exposed by the collector's prometheus exporter. */
-  otelcolApps: "otelcol-apps",
-  node: "node",
-} as const;
+export { STACK_JOBS } from "../layout";
 
 /** The `rule_files` glob; the SLO rules and the meta-alerts each drop a file in the directory. */
 export const PROMETHEUS_RULE_FILES_GLOB = `${PROMETHEUS_RULES_DIR}/*.yml`;
@@ -52,15 +41,6 @@ function appJob(app: AppScrapeTarget): ScrapeConfig {
 }
 
 export function prometheusView(cfg: StackConfig): PrometheusConfigView {
-  const reserved = Object.values(STACK_JOBS) as string[];
-  for (const app of cfg.appScrapeTargets) {
-    if (reserved.includes(app.service)) {
-      throw new Error(
-        `${cfg.project}:appScrapeTargets: service "${app.service}" clashes with a scrape job of the monitoring stack ` +
-          `(${reserved.join(", ")}); rename the service`,
-      );
-    }
-  }
   const svc = SERVICES;
   return {
     scrapeInterval: ALERTING_TIMING.scrapeInterval,
