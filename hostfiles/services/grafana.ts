@@ -114,7 +114,7 @@ export function grafanaDatasources(): Datasource[] {
         },
         serviceMap: { datasourceUid: u.prometheus },
         nodeGraph: { enabled: true },
-        lokiSearch: { datasourceUid: u.loki },
+        // No `lokiSearch`: the Loki search tab it fed is gone since Grafana 11 (not in the evidence for 13.2.3).
       },
     },
     {
