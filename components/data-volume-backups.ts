@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "./config";
+import { dataProtection } from "./data-protection";
 import { PROGRAM_TAG_PREFIX, resourceTags } from "./tags";
 
 export interface DataVolumeBackupsArgs {
@@ -67,7 +68,9 @@ export class DataVolumeBackups extends pulumi.ComponentResource {
         },
         tags: resourceTags(cfg, name),
       },
-      child,
+      // The snapshots are the last copy of prd data: the policy that makes and keeps them is protected, and retained
+      // if the stack is destroyed (the retained data volume keeps its backup tag, so its snapshots go on).
+      { parent: this, ...dataProtection(cfg) },
     );
     this.registerOutputs({ policyArn: this.policy.arn });
   }

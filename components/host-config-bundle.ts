@@ -38,6 +38,7 @@ export class HostConfigBundle extends pulumi.ComponentResource {
         noncurrentVersionExpireAfterDays: BUNDLE_HISTORY_DAYS,
         // Rendered from code at every `pulumi up`: nothing in it is lost with the bucket.
         forceDestroy: true,
+        protectData: false,
         tags: resourceTags(cfg, name),
       },
       { parent: this },

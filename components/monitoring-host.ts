@@ -28,6 +28,7 @@ export function amiParameterName(architecture: Architecture): string {
  *
  * The AMI is looked up at deploy time but changes to it are ignored: a new AMI release does not replace the host
  * behind your back. Replace it deliberately (docs/operations.md); the data volume and network interface survive.
+ * Changing `architecture` (with a matching instance type) replaces the instance with one of the new architecture.
  */
 export class MonitoringHost extends pulumi.ComponentResource {
   readonly instance: aws.ec2.Instance;
@@ -68,7 +69,13 @@ export class MonitoringHost extends pulumi.ComponentResource {
       {
         parent: this,
         dependsOn: args.bootDependencies,
+        // A new AMI release must not replace the host, so the AMI is ignored after creation. An architecture change
+        // must replace it, though: an x86_64 AMI cannot boot on an arm64 type (and the bundle would install the
+        // other architecture's binaries). The engine replaces the resource when this value differs from the one
+        // recorded at the last deploy (replacementTrigger; unset-to-set does not replace). The data volume and the
+        // network interface are separate resources and move to the new instance.
         ignoreChanges: ["ami"],
+        replacementTrigger: cfg.architecture,
         // The network interface and the data volume attach to one instance at a time: the old host must be
         // gone before its replacement can take them over.
         deleteBeforeReplace: true,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { dataProtection } from "./data-protection";
 
 export interface SecureBucketArgs {
   /** Days after which current objects expire; undefined keeps them. */
@@ -8,6 +9,11 @@ export interface SecureBucketArgs {
   noncurrentVersionExpireAfterDays: number;
   /** Allow `pulumi destroy` to delete a non-empty bucket (never for protected data). */
   forceDestroy: boolean;
+  /**
+   * The bucket holds data that must survive: `protect` and `retainOnDelete` go on the bucket resource itself
+   * (retainOnDelete is not inherited from a component, so passing it to this component would not retain the bucket).
+   */
+  protectData: boolean;
   tags: Record<string, string>;
 }
 
@@ -24,7 +30,11 @@ export class SecureBucket extends pulumi.ComponentResource {
     super("monitoring-hosts:storage:SecureBucket", name, {}, opts);
     const child = { parent: this };
 
-    this.bucket = new aws.s3.Bucket(name, { forceDestroy: args.forceDestroy, tags: args.tags }, child);
+    this.bucket = new aws.s3.Bucket(
+      name,
+      { forceDestroy: args.forceDestroy, tags: args.tags },
+      { parent: this, ...dataProtection({ protectData: args.protectData }) },
+    );
     this.name = this.bucket.bucket;
     this.arn = this.bucket.arn;
 

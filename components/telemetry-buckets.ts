@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { ceilDays } from "./duration";
-import { dataProtection } from "./data-protection";
 import { SecureBucket } from "./secure-bucket";
 import { resourceTags } from "./tags";
 
@@ -28,9 +27,10 @@ export class TelemetryBuckets extends pulumi.ComponentResource {
           expireAfterDays: lifecycleExpiryDays(retentionDays),
           noncurrentVersionExpireAfterDays: 1,
           forceDestroy: !cfg.protectData,
+          protectData: cfg.protectData,
           tags: resourceTags(cfg, `${name}-${kind}`),
         },
-        { parent: this, ...dataProtection(cfg) },
+        { parent: this },
       );
     this.loki = bucket("loki", ceilDays(cfg.retention.logs));
     this.tempo = bucket("tempo", ceilDays(cfg.retention.traces));

@@ -3,7 +3,7 @@
  */
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { byType, isSecretValue, plain, RecordedResource, resources, settle, valueOf } from "./support/mocks";
+import { byType, FAKE_ACCOUNT, isSecretValue, plain, RecordedResource, resources, settle, valueOf } from "./support/mocks";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { dataProtection } from "../components/data-protection";
 import { ingressRules } from "../components/network";
@@ -342,5 +342,168 @@ describe("deploy verification command", () => {
     const udA = a.one("aws:ec2/instance:Instance").inputs.userData.replace(/trigger-a-dev/g, "X");
     const udB = b2.one("aws:ec2/instance:Instance").inputs.userData.replace(/trigger-b-dev/g, "X");
     assert.equal(udA, udB, "user data did not change: the instance is not replaced or restarted");
+  });
+});
+
+/**
+ * A small evaluator for the statements this program writes (Allow only; StringEquals and ArnLike with `*`
+ * wildcards; actions with a trailing `*`), to ask whether AWS would let a given request through.
+ */
+interface PolicyRequest {
+  principal: { Service?: string; AWS?: string };
+  action: string;
+  context: Record<string, string>;
+}
+function allows(policy: any, req: PolicyRequest): boolean {
+  const glob = (pattern: string, value: string) =>
+    new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(value);
+  const list = (v: unknown) => (Array.isArray(v) ? v : [v]) as string[];
+  return policy.Statement.some((st: any) => {
+    if (st.Effect !== "Allow") return false;
+    const principalOk = Object.entries(st.Principal).every(([kind, v]) => list(v).includes((req.principal as any)[kind]));
+    if (!principalOk) return false;
+    if (!list(st.Action).some((a) => glob(a, req.action))) return false;
+    for (const [op, conds] of Object.entries<Record<string, string>>(st.Condition ?? {})) {
+      for (const [key, expected] of Object.entries(conds)) {
+        const actual = req.context[key];
+        if (actual === undefined) return false;
+        if (op === "StringEquals" && !list(expected).includes(actual)) return false;
+        if (op === "ArnLike" && !list(expected).some((e) => glob(e, actual))) return false;
+        if (!["StringEquals", "ArnLike"].includes(op)) throw new Error(`evaluator does not know ${op}`);
+      }
+    }
+    return true;
+  });
+}
+
+describe("host alarm notifications (issue 11 items 1 and 11)", () => {
+  for (const stackName of ["dev", "prd"]) {
+    describe(stackName, () => {
+      const prefix = `alarms-${stackName}-alarms`;
+      before(async () => {
+        await build(stackName, {}, `alarms-${stackName}`);
+      });
+      const alarmArn = (account: string, name: string) => `arn:aws:cloudwatch:eu-west-1:${account}:alarm:${name}`;
+      const cw = (action: string, account: string, alarmName: string): PolicyRequest => ({
+        principal: { Service: "cloudwatch.amazonaws.com" },
+        action,
+        context: { "aws:SourceAccount": account, "aws:SourceArn": alarmArn(account, alarmName) },
+      });
+      // Pulumi auto-names an alarm `<logical name>-<random suffix>`.
+      const physical = (r: RecordedResource) => `${r.name}-a1b2c3d`;
+
+      it("encrypts the topic with a rotating customer-managed key, never the AWS-managed alias/aws/sns", () => {
+        const [topic] = byType("aws:sns/topic:Topic", prefix);
+        const [key] = byType("aws:kms/key:Key", prefix);
+        assert.ok(topic && key);
+        assert.notEqual(topic.inputs.kmsMasterKeyId, "alias/aws/sns");
+        assert.equal(topic.inputs.kmsMasterKeyId, `arn:aws:kms:eu-west-1:${FAKE_ACCOUNT}:${key.name}`, "the topic uses this stack's key");
+        assert.equal(key.inputs.enableKeyRotation, true);
+        const [alias] = byType("aws:kms/alias:Alias", prefix);
+        assert.match(alias.inputs.name, new RegExp(`^alias/monitoring-hosts-${stackName}-`));
+      });
+
+      it("key policy: this stack's alarms may encrypt for the topic; other alarms, accounts and actions may not; the account administers it", () => {
+        const policy = JSON.parse(byType("aws:kms/key:Key", prefix)[0].inputs.policy);
+        const alarms = byType("aws:cloudwatch/metricAlarm:MetricAlarm", prefix);
+        assert.equal(alarms.length, 2);
+        for (const a of alarms) {
+          for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) {
+            assert.ok(allows(policy, cw(action, FAKE_ACCOUNT, physical(a))), `${a.name}: ${action}`);
+          }
+        }
+        const ours = physical(alarms[0]);
+        assert.ok(!allows(policy, cw("kms:GenerateDataKey", "999999999999", ours)), "an alarm of another account");
+        assert.ok(!allows(policy, cw("kms:GenerateDataKey", FAKE_ACCOUNT, "someone-elses-alarm")), "another alarm of the account");
+        assert.ok(!allows(policy, cw("kms:CreateGrant", FAKE_ACCOUNT, ours)), "more than encrypting for the topic");
+        assert.ok(!allows(policy, { ...cw("kms:Decrypt", FAKE_ACCOUNT, ours), context: {} }), "no source context: refused");
+        assert.ok(allows(policy, { principal: { AWS: `arn:aws:iam::${FAKE_ACCOUNT}:root` }, action: "kms:PutKeyPolicy", context: {} }), "the account administers the key");
+        assert.ok(!allows(policy, { principal: { AWS: "arn:aws:iam::999999999999:root" }, action: "kms:Decrypt", context: {} }));
+      });
+
+      it("topic policy: this stack's alarms may publish, no one else through it", () => {
+        const [topicPolicy] = byType("aws:sns/topicPolicy:TopicPolicy", prefix);
+        const [topic] = byType("aws:sns/topic:Topic", prefix);
+        const policy = JSON.parse(topicPolicy.inputs.policy);
+        assert.equal(topicPolicy.inputs.arn, `arn:aws:sns:eu-west-1:${FAKE_ACCOUNT}:${topic.name}`);
+        for (const st of policy.Statement) assert.equal(st.Resource, topicPolicy.inputs.arn);
+        for (const a of byType("aws:cloudwatch/metricAlarm:MetricAlarm", prefix)) {
+          assert.ok(allows(policy, cw("sns:Publish", FAKE_ACCOUNT, physical(a))), a.name);
+          assert.ok(a.inputs.alarmActions.includes(topicPolicy.inputs.arn));
+        }
+        assert.ok(!allows(policy, cw("sns:Publish", "999999999999", "x")));
+        assert.ok(!allows(policy, cw("sns:Subscribe", FAKE_ACCOUNT, physical(byType("aws:cloudwatch/metricAlarm:MetricAlarm", prefix)[0]))));
+      });
+
+      it("a stopped or replaced instance (no status-check data) neither recovers, reboots nor notifies", () => {
+        for (const a of byType("aws:cloudwatch/metricAlarm:MetricAlarm", prefix)) {
+          assert.equal(a.inputs.treatMissingData, "notBreaching", `${a.name}: missing data must count as healthy`);
+          assert.equal(a.inputs.insufficientDataActions, undefined, `${a.name}: no action on missing data`);
+          assert.ok(a.inputs.alarmDescription.length <= 1024);
+        }
+      });
+    });
+  }
+});
+
+describe("resource options set on the resources themselves (issue 11 items 3 and 4)", () => {
+  /** Builds a stack and records the options each resource was constructed with (not inherited ones). */
+  async function buildRecordingOptions(stackName: string, prefix: string, overrides: Record<string, unknown> = {}) {
+    const seen = new Map<string, { type: string; opts: pulumi.CustomResourceOptions }>();
+    const record: pulumi.ResourceTransformation = (a) => {
+      // A component and its main resource often share a name: key by both.
+      seen.set(`${a.type}::${a.name}`, { type: a.type, opts: a.opts });
+      return undefined;
+    };
+    const stack = new MonitoringStack(prefix, { config: stackConfig(stackName, overrides) }, { transformations: [record] });
+    await valueOf(stack.sshConfig);
+    await settle();
+    return seen;
+  }
+  /** Resources holding (or guarding) data that must outlive the stack in prd. */
+  const DATA = [
+    ["aws:ebs/volume:Volume", /-data$/],
+    ["aws:s3/bucket:Bucket", /-telemetry-(loki|tempo)$/],
+    ["aws:kms/key:Key", /-alarms$/],
+    ["aws:dlm/lifecyclePolicy:LifecyclePolicy", /-backups$/],
+  ] as const;
+
+  for (const stackName of ["dev", "prd"]) {
+    it(`${stackName}: data volume, telemetry buckets, alarm key and snapshot policy carry protect and retainOnDelete ${stackName === "prd" ? "themselves" : "not at all"}`, async () => {
+      const seen = await buildRecordingOptions(stackName, `opts-${stackName}`);
+      for (const [type, name] of DATA) {
+        const found = [...seen.entries()].filter(([n, r]) => r.type === type && name.test(n.split("::")[1]));
+        assert.ok(found.length >= 1, `${type} ${name}`);
+        for (const [n, r] of found) {
+          const expected = stackName === "prd" ? true : undefined;
+          assert.equal(r.opts.protect, expected, `${n}: protect`);
+          assert.equal(r.opts.retainOnDelete, expected, `${n}: retainOnDelete`);
+        }
+      }
+      // The bundle bucket is rendered from code: never retained.
+      const bundle = [...seen.entries()].find(([n, r]) => r.type === "aws:s3/bucket:Bucket" && /-config$/.test(n.split("::")[1]));
+      assert.ok(bundle);
+      assert.equal(bundle[1].opts.retainOnDelete, undefined);
+    });
+  }
+
+  it("an architecture change replaces the instance (replacementTrigger), the AMI alone does not; the data volume is untouched", async () => {
+    const x86 = await buildRecordingOptions("dev", "arch-x86");
+    const arm = await buildRecordingOptions("dev", "arch-arm", { instanceType: "t4g.large", architecture: "arm64" });
+    const instanceOpts = (seen: Map<string, { type: string; opts: pulumi.CustomResourceOptions }>) =>
+      [...seen.values()].filter((r) => r.type === "aws:ec2/instance:Instance").map((r) => r.opts);
+    const [a, b] = [instanceOpts(x86), instanceOpts(arm)];
+    assert.equal(a.length, 1);
+    assert.equal(b.length, 1);
+    assert.equal(a[0].replacementTrigger, "x86_64");
+    assert.equal(b[0].replacementTrigger, "arm64");
+    assert.deepEqual(a[0].ignoreChanges, ["ami"], "a new AMI release alone still does not replace the host");
+    assert.equal(a[0].deleteBeforeReplace, true, "the old host releases the ENI and data volume first");
+    const amis = [byType("aws:ec2/instance:Instance", "arch-x86-")[0].inputs.ami, byType("aws:ec2/instance:Instance", "arch-arm-")[0].inputs.ami];
+    assert.deepEqual(amis, ["ami-0x8664000000000", "ami-0arm64000000000"], "the replacement boots the new architecture's AMI");
+    for (const seen of [x86, arm]) {
+      const volume = [...seen.values()].find((r) => r.type === "aws:ebs/volume:Volume");
+      assert.equal(volume?.opts.replacementTrigger, undefined, "the data volume is not replaced");
+    }
   });
 });
