@@ -246,7 +246,17 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
     { ...base("tempo", "Tempo", "https://grafana.com/docs/tempo/latest/"), network: "any", imds: true, limitNofile: 65536 },
     // The OTLP receivers are the host's only listeners reachable from the VPC.
     merge(
-      { ...base("otelcol", "OpenTelemetry Collector (contrib)", "https://opentelemetry.io/docs/collector/"), execReload: hup, network: "any", limitNofile: 65536 },
+      {
+        ...base("otelcol", "OpenTelemetry Collector (contrib)", "https://opentelemetry.io/docs/collector/"),
+        execReload: hup,
+        network: "any",
+        limitNofile: 65536,
+        // The memory_limiter's limit_percentage needs the host's total memory, read from /proc/meminfo at start
+        // (internal/memorylimiter/iruntime in opentelemetry-collector v0.149.0, fact "memory-limiter-total-memory"
+        // in hostfiles/upstream-evidence/otelcol-0.149.0.json): ProcSubset=pid hides it and the collector exits.
+        // Other processes stay invisible (ProtectProc=invisible).
+        extra: [["ProcSubset", "all"]],
+      },
       withSecrets(SERVICE_UNITS.otelcol),
     ),
     {

@@ -24,6 +24,14 @@ export const SERVICE_UNITS: Record<ServiceName, string> = {
   nodeExporter: "node_exporter.service",
 };
 
+/**
+ * The trace id's name wherever it travels as a label: the collector's Prometheus exporter labels exemplars with it
+ * (OpenTelemetry's Prometheus compatibility rule), Loki's OTLP intake keeps it as structured metadata, and Tempo's
+ * metrics-generator is told to use it too (its default is `traceID`). Grafana's links look for it under this name.
+ * The sources: the `facts` of hostfiles/upstream-evidence/{otelcol,loki,tempo}-*.json.
+ */
+export const TRACE_ID_LABEL = "trace_id";
+
 /** Memberlist gossip ports, from the layout (each pinned to loopback on its own port). */
 export const MEMBERLIST_PORTS = { loki: SERVICES.loki.ports.memberlist, tempo: SERVICES.tempo.ports.memberlist } as const;
 

@@ -7,7 +7,7 @@ import { SERVICES } from "../layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configDir, configFile, loopback } from "./common";
+import { configDir, configFile, loopback, TRACE_ID_LABEL } from "./common";
 
 export const GRAFANA_PROVISIONING_DIR = `${configDir("grafana")}/provisioning`;
 export const GRAFANA_DATASOURCES_FILE = `${GRAFANA_PROVISIONING_DIR}/datasources/monitoring-host.yaml`;
@@ -63,6 +63,11 @@ function url(port: number): string {
   return `http://${loopback(port)}`;
 }
 
+/** The Loki query of a trace → logs link, as written in the provisioning file (`$$` for a literal `$`). */
+export function traceToLogsQuery(): string {
+  return `{$\${__tags}} | ${TRACE_ID_LABEL}="$\${__span.traceId}"`;
+}
+
 export function grafanaDatasources(): Datasource[] {
   const s = SERVICES;
   const u = DATASOURCE_UIDS;
@@ -78,8 +83,9 @@ export function grafanaDatasources(): Datasource[] {
       jsonData: {
         httpMethod: "POST",
         prometheusType: "Prometheus",
-        // Exemplars carry the trace id: a click on one opens the trace in Tempo.
-        exemplarTraceIdDestinations: [{ name: "trace_id", datasourceUid: u.tempo }],
+        // Exemplars carry the trace id (the collector's and Tempo's generator's under one name): a click on one
+        // opens the trace in Tempo.
+        exemplarTraceIdDestinations: [{ name: TRACE_ID_LABEL, datasourceUid: u.tempo }],
       },
     },
     {
@@ -92,7 +98,7 @@ export function grafanaDatasources(): Datasource[] {
       jsonData: {
         // OTLP logs keep trace_id as structured metadata; `$$` survives provisioning's env interpolation.
         derivedFields: [
-          { name: "trace_id", matcherType: "label", matcherRegex: "trace_id", datasourceUid: u.tempo, url: "$${__value.raw}" },
+          { name: TRACE_ID_LABEL, matcherType: "label", matcherRegex: TRACE_ID_LABEL, datasourceUid: u.tempo, url: "$${__value.raw}" },
         ],
       },
     },
@@ -108,9 +114,14 @@ export function grafanaDatasources(): Datasource[] {
           datasourceUid: u.loki,
           spanStartTimeShift: "-5m",
           spanEndTimeShift: "5m",
-          filterByTraceID: true,
-          filterBySpanID: false,
           tags: [{ key: "service.name", value: "service_name" }],
+          // Loki keeps an OTLP record's trace id as structured metadata, not in the line, so filterByTraceID (a line
+          // filter) finds nothing: a custom query filters on the metadata. `$$` survives provisioning's env
+          // interpolation; Grafana fills ${__tags} (service_name="…") and ${__span.traceId}.
+          customQuery: true,
+          query: traceToLogsQuery(),
+          filterByTraceID: false,
+          filterBySpanID: false,
         },
         serviceMap: { datasourceUid: u.prometheus },
         nodeGraph: { enabled: true },

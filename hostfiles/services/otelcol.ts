@@ -76,8 +76,9 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       },
     },
     processors: {
-      // Six services share the host: the collector refuses data (clients retry) beyond a fifth of its memory
-      // (of the unit's MemoryMax when it has one, which the limiter reads from the cgroup).
+      // Six services share the host: the collector refuses data (clients retry) beyond a fifth of the host's
+      // memory. The limiter reads it from /proc/meminfo (its cgroup lookup only sees a container's own
+      // /sys/fs/cgroup/memory.max, never a unit's MemoryMax=), which is why otelcol.service keeps ProcSubset=all.
       memory_limiter: { check_interval: "1s", limit_percentage: 20, spike_limit_percentage: 5 },
       batch: { send_batch_size: 8192, timeout: "5s" },
     },

@@ -8,7 +8,7 @@ import { goDuration } from "../../components/duration";
 import { SERVICES } from "../layout";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
+import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS, TRACE_ID_LABEL } from "./common";
 
 export interface TempoConfigView {
   region: string;
@@ -92,7 +92,12 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
     },
     overrides: {
       defaults: {
-        metrics_generator: { processors: ["service-graphs", "span-metrics"] },
+        metrics_generator: {
+          processors: ["service-graphs", "span-metrics"],
+          // Exemplars would be labelled `traceID` (modules/generator/registry/histogram.go); the collector's are
+          // `trace_id`: one name lets one Grafana exemplar link serve both.
+          trace_id_label_name: TRACE_ID_LABEL,
+        },
       },
     },
     memberlist: { bind_addr: [LOOPBACK], bind_port: MEMBERLIST_PORTS.tempo },

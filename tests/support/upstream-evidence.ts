@@ -64,6 +64,24 @@ export interface Evidence {
   documents: Record<string, EvidenceDocument>;
   /** Command-line words: flags as rendered (`-config.file`, `--config`) and positional subcommands (`server`). */
   flags?: Record<string, EvidenceEntry>;
+  /**
+   * Behaviours read from the source that tests rely on (a default label name, a file read at start), each with a
+   * `value` a test can use and the places that show it.
+   */
+  facts?: Record<string, EvidenceFact>;
+}
+
+export interface EvidenceFact {
+  statement: string;
+  value?: string;
+  evidence: EvidenceEntry[];
+}
+
+/** A fact of an evidence file; throws naming the file when it is missing. */
+export function evidenceFact(evidence: Evidence, id: string): EvidenceFact {
+  const f = evidence.facts?.[id];
+  if (!f) throw new Error(`hostfiles/upstream-evidence/${evidence.service}-${evidence.pinned}.json has no fact "${id}"`);
+  return f;
 }
 
 export function evidenceFile(service: string, version: string): string {
@@ -220,5 +238,6 @@ export function evidenceEntries(evidence: Evidence): { where: string; entry: Evi
   return [
     ...Object.entries(evidence.documents).flatMap(([d, doc]) => Object.entries(doc.keys).flatMap(([k, entry]) => withAlso(`${d}: ${k}`, entry))),
     ...Object.entries(evidence.flags ?? {}).flatMap(([f, entry]) => withAlso(`flags: ${f}`, entry)),
+    ...Object.entries(evidence.facts ?? {}).flatMap(([id, fact]) => fact.evidence.flatMap((entry, i) => withAlso(`facts: ${id} [${i}]`, entry))),
   ];
 }
