@@ -8,13 +8,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { SERVICES } from "../hostfiles/layout";
+import { GRAFANA_HOME, SERVICES } from "../hostfiles/layout";
 import { SERVICE_UNITS } from "../hostfiles/services/common";
 import { DATASOURCE_UIDS, GRAFANA_DATASOURCES_FILE } from "../hostfiles/services/grafana";
 import { unitFiles } from "../hostfiles/units";
 import { COMPONENTS } from "../hostfiles/versions";
 import { evidenceStacks, renderedForEvidence } from "./support/evidence-targets";
-import { evidenceFact, loadEvidence } from "./support/upstream-evidence";
+import { evidenceFact, loadEvidence, parseIni } from "./support/upstream-evidence";
 import { run } from "./support/validators";
 
 type Doc = Record<string, any>;
@@ -69,6 +69,25 @@ describe("defects the upstream sources show (issue 10)", () => {
         for (const [who, label] of [["Tempo's metrics-generator", generatorLabel], ["the collector's prometheus exporter", collectorLabel]]) {
           assert.ok(destinations.includes(label), `${who} labels exemplars "${label}", but exemplarTraceIdDestinations only has ${JSON.stringify(destinations)}`);
         }
+      });
+
+      it("Grafana, which has no network, keeps the Tempo data source its archive ships instead of fetching one at start", () => {
+        const shipped = fact("grafana", "data-sources-preinstalled");
+        const bundledDir = path.posix.join(GRAFANA_HOME, fact("grafana", "bundled-plugins-dir").value!);
+        const unit = unitFiles(cfg).find((u) => path.basename(u.path) === SERVICE_UNITS.grafana)!.content;
+        // The premise: a download cannot work.
+        assert.equal(serviceSetting(unit, "IPAddressDeny"), "any");
+        const ini = parseIni(rendered.find((r) => r.path === SERVICES.grafana.config)!.content);
+        assert.equal(ini.plugins?.preinstall_auto_update, "false", `Grafana would fetch the latest ${shipped.value} plugin at every start`);
+        // The shipped copy is what the preinstall falls back to: turning preinstall off could drop it.
+        assert.notEqual(ini.plugins?.preinstall_disabled, "true");
+        assert.ok(!ini.paths?.bundled_plugins || ini.paths.bundled_plugins === bundledDir, `paths.bundled_plugins must stay ${bundledDir}`);
+        // The whole archive (with its data/plugins-bundled) is installed as Grafana's home.
+        const install = COMPONENTS.grafana.install("amd64");
+        assert.deepEqual("tree" in install && install.tree, { from: "*", to: GRAFANA_HOME });
+        // And Grafana provisions a data source of that plugin.
+        const types = (yamlOf(GRAFANA_DATASOURCES_FILE).datasources as Doc[]).map((d) => d.type);
+        assert.ok(types.includes(shipped.value!));
       });
 
       it("finds a trace's logs by the trace id Loki keeps as structured metadata, not by a line filter", () => {

@@ -3,7 +3,7 @@
  * traces → logs and service map) and the dashboards provider.
  */
 import type { StackConfig } from "../../components/config";
-import { SERVICES } from "../layout";
+import { GRAFANA_HOME, SERVICES } from "../layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
@@ -31,6 +31,7 @@ export interface GrafanaIniView {
   pluginsDir: string;
   provisioningDir: string;
   adminPasswordFile: string;
+  grafanaHome: string;
 }
 
 export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
@@ -45,6 +46,7 @@ export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
     pluginsDir: `${g.dataDir}/plugins`,
     provisioningDir: GRAFANA_PROVISIONING_DIR,
     adminPasswordFile: secret.path,
+    grafanaHome: GRAFANA_HOME,
   };
 }
 
