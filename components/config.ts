@@ -346,6 +346,8 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     reportRuleQuota(p, "outbound", egressRules(counted), [k("appScrapeTargets"), k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
   }
 
+  reportSecretsInPlainKeys(source, p);
+
   p.throwIfAny(source.stack);
   // Every field below was checked above; the problems list is empty, so none is undefined.
   return {
@@ -418,6 +420,32 @@ function reportDuplicates(p: ConfigProblems, key: string, values: string[]): voi
   for (const v of values) {
     if (seen.has(v)) p.add(key, `lists ${show(v)} more than once; each entry must be unique`);
     seen.add(v);
+  }
+}
+
+/** Shortest secret value looked for elsewhere (hostfiles/bundle.ts refuses artefacts containing one of this length). */
+const SECRET_MIN_MATCH = 8;
+
+/**
+ * A secret's value written again under a plain key (an SMTP password also given as authUsername, a webhook URL also
+ * in runbookBaseUrl) would end up in the config bundle; the bundle renderer refuses that, but only after resources
+ * exist. Found here instead, naming the plain key and the secret key, never the value.
+ */
+function reportSecretsInPlainKeys(source: ConfigSource, p: ConfigProblems): void {
+  const strings = (v: unknown): string[] =>
+    typeof v === "string" ? [v] : Array.isArray(v) ? v.flatMap(strings) : v && typeof v === "object" ? Object.values(v).flatMap(strings) : [];
+  const secrets = source
+    .keys()
+    .filter((key) => source.isSecret(key))
+    .flatMap((key) => strings(source.get(key)).map((value) => ({ key, value })))
+    .filter((s) => s.value.length >= SECRET_MIN_MATCH);
+  for (const key of source.keys().filter((k) => !source.isSecret(k))) {
+    const plain = strings(source.get(key));
+    for (const s of secrets) {
+      if (plain.some((v) => v.includes(s.value))) {
+        p.add(key, `contains the value of the secret ${s.key} (value not shown); a secret may appear nowhere else in the config`);
+      }
+    }
   }
 }
 
