@@ -7,11 +7,15 @@
  *       Renders the service's documents for every evidence stack, finds each key path in the upstream config
  *       structs at the evidence's ref (yaml/mapstructure tags, following imports) and adds what it finds to the
  *       evidence file. Entries already there are kept; paths it cannot resolve are printed for a hand-written entry.
- *   npx tsx scripts/upstream-evidence.ts verify [--mirror DIR]
+ *   npx tsx scripts/upstream-evidence.ts verify [--mirror DIR] [--at src=ref,...]
  *       For every entry: `git show <ref>:<file>` must contain `match`. Sources with no snapshot are listed as
- *       not verifiable here.
+ *       not verifiable here. `npm:<package>` sources are read from the published package (`npm pack`, cached in
+ *       the system temp directory). `--at loki=release-3.7.x` checks that source's entries at another ref instead (a
+ *       release branch newer than the newest tag, when the pinned version is newer than every tag).
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { GoRepo, gitShow, shapeOf, Shape, structFields, TagKind } from "./lib/go-structs";
 import { Evidence, EvidenceEntry, evidenceEntries, evidenceFile, joinPath, keyPaths, loadEvidence, parseDocument } from "../tests/support/upstream-evidence";
@@ -64,6 +68,18 @@ const ROOTS: Partial<Record<EvidenceService, Record<string, Root>>> = {
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+/** The unpacked published package of an `npm:<package>` source (npm pack through the ordinary client). */
+function npmPackageDir(repo: string, version: string): string {
+  const pkg = repo.slice("npm:".length);
+  const dir = path.join(os.tmpdir(), "upstream-evidence-npm", `${pkg.replace(/[@/]/g, "_")}-${version}`);
+  if (!fs.existsSync(path.join(dir, "package"))) {
+    fs.mkdirSync(dir, { recursive: true });
+    const tgz = execFileSync("npm", ["pack", `${pkg}@${version}`, "--silent"], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop()!;
+    execFileSync("tar", ["xzf", tgz], { cwd: dir });
+  }
+  return path.join(dir, "package");
 }
 
 function gitDir(mirror: string, repo: string): string | undefined {
@@ -138,7 +154,7 @@ function extract(service: EvidenceService, mirror: string): void {
   for (const u of unresolved) console.log(`unresolved: ${u}`);
 }
 
-function verify(mirror: string): number {
+function verify(mirror: string, at: Record<string, string>): number {
   let bad = 0;
   for (const f of fs.readdirSync(path.dirname(evidenceFile("x", "0"))).filter((n) => n.endsWith(".json"))) {
     const ev = JSON.parse(fs.readFileSync(path.join(path.dirname(evidenceFile("x", "0")), f), "utf8")) as Evidence;
@@ -146,15 +162,25 @@ function verify(mirror: string): number {
     let ok = 0;
     for (const { where, entry } of evidenceEntries(ev)) {
       const src = ev.sources[entry.src];
+      if (src?.repo.startsWith("npm:")) {
+        const file = path.join(npmPackageDir(src.repo, src.ref), entry.file);
+        const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null;
+        if (text === null || !text.includes(entry.match)) {
+          bad++;
+          console.log(`${f}: ${where}: ${src.repo}@${src.ref}:${entry.file} ${text === null ? "does not exist" : `does not contain ${entry.match}`}`);
+        } else ok++;
+        continue;
+      }
       const dir = src && gitDir(mirror, src.repo);
       if (!dir) {
         unverifiable.add(src ? `${src.repo}@${src.ref}` : `unknown source "${entry.src}"`);
         continue;
       }
-      const text = gitShow({ gitDir: dir, ref: src.ref, modules: {} }, entry.file);
+      const ref = at[entry.src] ?? src.ref;
+      const text = gitShow({ gitDir: dir, ref, modules: {} }, entry.file);
       if (text === null || !text.includes(entry.match)) {
         bad++;
-        console.log(`${f}: ${where}: ${src.repo}@${src.ref}:${entry.file} ${text === null ? "does not exist" : `does not contain ${entry.match}`}`);
+        console.log(`${f}: ${where}: ${src.repo}@${ref}:${entry.file} ${text === null ? "does not exist" : `does not contain ${entry.match}`}`);
       } else ok++;
     }
     console.log(`${f}: ${ok} entries verified${unverifiable.size ? `; not verifiable here (no snapshot): ${[...unverifiable].join(", ")}` : ""}`);
@@ -165,7 +191,10 @@ function verify(mirror: string): number {
 const [cmd, service] = process.argv.slice(2);
 const mirror = arg("--mirror", "/work/.mirror");
 if (cmd === "extract" && service) extract(service as EvidenceService, mirror);
-else if (cmd === "verify") process.exitCode = verify(mirror) > 0 ? 1 : 0;
+else if (cmd === "verify") {
+  const at = Object.fromEntries(arg("--at", "").split(",").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
+  process.exitCode = verify(mirror, at) > 0 ? 1 : 0;
+}
 else {
   console.error("usage: upstream-evidence.ts extract <grafana|loki|tempo|otelcol> [--mirror DIR] | verify [--mirror DIR]");
   process.exitCode = 2;
