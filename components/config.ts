@@ -665,7 +665,7 @@ function readTags(r: Reader, p: ConfigProblems, k: (key: string) => string): Rec
     return {};
   }
   const tags: Record<string, string> = {};
-  // AWS tag rules (Tagging AWS resources, "Tag naming limits and requirements"): keys 1-128 and values 0-256
+  // AWS tag rules (Billing user guide, "User-defined tag restrictions", and the per-service tag docs): keys 1-128 and values 0-256
   // characters, letters, digits, spaces and + - = . _ : / @ (the set every service accepts), no aws: prefix.
   const allowedChars = /^[\p{L}\p{N} +\-=._:/@]*$/u;
   const chars = "letters, digits, spaces and + - = . _ : / @";
