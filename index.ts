@@ -38,6 +38,8 @@ export const securityGroupId = stack.securityGroupId;
 export const otlpEndpoints = stack.otlpEndpoints;
 /** Application teams trust this CA to send OTLP over TLS. */
 export const otlpCaCertificate = stack.otlpCaCertificate;
+/** Where each application in otlpClients reads its client certificate and key (SSM parameter names; docs/security.md). */
+export const otlpClientCredentials = stack.otlpClientCredentials;
 /** Paste into ~/.ssh/config, then `ssh <alias>`. */
 export const sshConfig = stack.sshConfig;
 export const sshCommand = stack.sshCommand;

@@ -103,7 +103,11 @@ export interface StackConfig {
   dataVolume: { sizeGiB: number; iops: number; throughputMiBps: number };
   retention: { metrics: Duration; logs: Duration; traces: Duration };
   access: { mode: AccessMode; sshUser: string; adminCidrs: string[]; authorizedKeys: string[] };
-  otlp: { allowedCidrs: string[]; allowedSecurityGroupIds: string[] };
+  /**
+   * `clients`: the applications that may send OTLP; each gets its own client certificate (mutual TLS), and a sender
+   * without one is refused (docs/security.md).
+   */
+  otlp: { allowedCidrs: string[]; allowedSecurityGroupIds: string[]; clients: string[] };
   grafanaAdminPassword: SecretValue;
   alerting: { receivers: AlertReceiver[] };
   /** Base URL under which docs/runbooks/ is published; every alert's runbook_url is `<base>/<file>.md`. */
@@ -154,6 +158,7 @@ export const KNOWN_KEYS = [
   "sshAuthorizedKeys",
   "otlpAllowedCidrs",
   "otlpAllowedSecurityGroupIds",
+  "otlpClients",
   "grafanaAdminPassword",
   "alertReceivers",
   "alertReceiverSecrets",
@@ -292,7 +297,17 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   const otlp = {
     allowedCidrs: r.cidrList("otlpAllowedCidrs"),
     allowedSecurityGroupIds: r.stringList("otlpAllowedSecurityGroupIds"),
+    clients: r.stringList("otlpClients"),
   };
+  otlp.clients.forEach((name, i) => {
+    if (!OTLP_CLIENT_NAME.test(name)) {
+      p.add(`${k("otlpClients")}[${i}]`, `${show(name)} must be lowercase letters, digits and dashes, starting with a letter, at most 63 characters (it names the client certificate and its SSM parameters)`);
+    }
+  });
+  reportDuplicates(p, k("otlpClients"), otlp.clients);
+  if (otlp.clients.length === 0) {
+    p.add(k("otlpClients"), "is empty: the collector accepts only senders with a client certificate, so no application could send telemetry; list the applications (docs/security.md)");
+  }
   otlp.allowedSecurityGroupIds.forEach((id, i) => {
     if (!/^sg-([0-9a-f]{8}|[0-9a-f]{17})$/.test(id)) {
       p.add(`${k("otlpAllowedSecurityGroupIds")}[${i}]`, `${show(id)} is not a security group id (sg- followed by 8 or 17 hex digits)`);
@@ -375,6 +390,9 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     slos,
   };
 }
+
+/** An application name in `otlpClients`: it becomes a certificate's common name and an SSM parameter path segment. */
+export const OTLP_CLIENT_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 /** Graviton families: a digit, then `g` (t4g, m7g, m7gd, c6gn, im4gn, is4gen, g5g), plus the first-generation a1. */
 export function isGravitonFamily(family: string): boolean {

@@ -36,6 +36,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
   readonly configBucket: pulumi.Output<string>;
   readonly securityGroupId: pulumi.Output<string>;
   readonly otlpCaCertificate: pulumi.Output<string>;
+  /** Per OTLP sender: the SSM parameters of its client certificate, private key and the server CA (names only). */
+  readonly otlpClientCredentials: Record<string, { certificate: string; privateKey: string; serverCa: string }>;
   readonly otlpEndpoints: pulumi.Output<{ grpc: string; http: string }>;
   readonly sshConfig: pulumi.Output<string>;
   readonly sshCommand: pulumi.Output<string>;
@@ -68,19 +70,11 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
     const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
 
+    const certificates = pulumi.all([tls.caCertPem, tls.serverCertPem, tls.clientCaBundlePem]);
     const context = (configBucket: pulumi.Input<string>): pulumi.Output<HostContext> =>
       pulumi
-        .all([
-          buckets.loki.name,
-          buckets.tempo.name,
-          configBucket,
-          dataVolume.volumeId,
-          network.privateIp,
-          tls.caCertPem,
-          tls.serverCertPem,
-          secrets.versions,
-        ])
-        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, otlpCaCertPem, otlpServerCertPem, secretVersions]) => ({
+        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolume.volumeId, network.privateIp, certificates, secrets.versions])
+        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, [otlpCaCertPem, otlpServerCertPem, otlpClientCaPem], secretVersions]) => ({
           lokiBucket,
           tempoBucket,
           configBucket: bucket,
@@ -89,6 +83,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
           privateIp,
           otlpCaCertPem,
           otlpServerCertPem,
+          otlpClientCaPem,
           secretVersions,
         }));
 
@@ -161,6 +156,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     this.configBucket = bundle.bucket.name;
     this.securityGroupId = network.securityGroupId;
     this.otlpCaCertificate = tls.caCertPem;
+    this.otlpClientCredentials = tls.clientParameters;
     this.otlpEndpoints = network.privateIp.apply((ip) => ({
       grpc: `https://${ip}:${SERVICES.otelcol.ports.otlpGrpc}`,
       http: `https://${ip}:${SERVICES.otelcol.ports.otlpHttp}`,

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
 import type { StackConfig } from "./config";
+import { resourceTags } from "./tags";
 
 export interface OtlpTlsArgs {
   config: StackConfig;
@@ -14,14 +16,37 @@ export const SERVER_CERT_VALIDITY_HOURS = 365 * 24;
 export const CA_VALIDITY_HOURS = 10 * 365 * 24;
 
 /**
+ * Client certificates (mutual TLS): two years, renewed by any `pulumi up` in their last year. The application
+ * re-reads its SSM parameters on restart; the collector trusts each application's CA, not the certificate itself,
+ * so a renewed certificate needs no change on the host.
+ */
+export const CLIENT_CERT_VALIDITY_HOURS = 2 * 365 * 24;
+export const CLIENT_CERT_EARLY_RENEWAL_HOURS = 365 * 24;
+
+/** SSM parameters holding one application's OTLP client credential. Outside the host's `/<project>/<stack>/*`. */
+export function otlpClientParameters(cfg: Pick<StackConfig, "project" | "stack">, client: string) {
+  const base = `/${cfg.project}-otlp-clients/${cfg.stack}/${client}`;
+  return { certificate: `${base}/certificate`, privateKey: `${base}/private-key`, serverCa: `${base}/server-ca` };
+}
+
+/**
  * A private CA for the collector's OTLP receivers and the server certificate it signs. Application teams trust
  * the CA certificate (a stack output); the server key goes to SSM Parameter Store, never into files or user data.
+ *
+ * Senders authenticate with client certificates: each application in `otlpClients` gets its own small CA and a
+ * client certificate it signs (SSM: certificate, SecureString private key, and the server CA to trust). The
+ * collector's `client_ca_file` is the bundle of those per-application CAs, so removing an application from the
+ * list revokes its certificate at the next apply (a shared client CA could not revoke one application).
  */
 export class OtlpTls extends pulumi.ComponentResource {
   readonly caCertPem: pulumi.Output<string>;
   readonly serverCertPem: pulumi.Output<string>;
   /** Secret output. */
   readonly serverKeyPem: pulumi.Output<string>;
+  /** The per-application client CAs, concatenated: the collector's `client_ca_file` (public). */
+  readonly clientCaBundlePem: pulumi.Output<string>;
+  /** Per application: the SSM parameter names of its credential (names only, no values). */
+  readonly clientParameters: Record<string, ReturnType<typeof otlpClientParameters>>;
 
   constructor(name: string, args: OtlpTlsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:tls:OtlpTls", name, {}, opts);
@@ -66,9 +91,52 @@ export class OtlpTls extends pulumi.ComponentResource {
       child,
     );
 
+    const clientCas = cfg.otlp.clients.map((client) => {
+      const n = `${name}-client-${client}`;
+      const clientCaKey = new tls.PrivateKey(`${n}-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
+      const clientCa = new tls.SelfSignedCert(
+        `${n}-ca`,
+        {
+          privateKeyPem: clientCaKey.privateKeyPem,
+          isCaCertificate: true,
+          subject: subject(`${cfg.project} ${cfg.stack} OTLP client CA ${client}`),
+          validityPeriodHours: CA_VALIDITY_HOURS,
+          allowedUses: ["cert_signing"],
+        },
+        child,
+      );
+      const key = new tls.PrivateKey(n, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
+      const csr = new tls.CertRequest(n, { privateKeyPem: key.privateKeyPem, subject: subject(client) }, child);
+      const cert = new tls.LocallySignedCert(
+        n,
+        {
+          certRequestPem: csr.certRequestPem,
+          caPrivateKeyPem: clientCaKey.privateKeyPem,
+          caCertPem: clientCa.certPem,
+          validityPeriodHours: CLIENT_CERT_VALIDITY_HOURS,
+          earlyRenewalHours: CLIENT_CERT_EARLY_RENEWAL_HOURS,
+          allowedUses: ["digital_signature", "client_auth"],
+        },
+        child,
+      );
+      const names = otlpClientParameters(cfg, client);
+      const parameter = (role: keyof typeof names, type: "String" | "SecureString", value: pulumi.Input<string>, what: string) =>
+        new aws.ssm.Parameter(
+          `${n}-${role}`,
+          { name: names[role], type, description: `${cfg.project}/${cfg.stack}: ${what} of OTLP sender ${client}`, value, tags: resourceTags(cfg, `${n}-${role}`) },
+          child,
+        );
+      parameter("certificate", "String", cert.certPem, "client certificate (PEM)");
+      parameter("privateKey", "SecureString", pulumi.secret(key.privateKeyPem), "client private key (PEM)");
+      parameter("serverCa", "String", ca.certPem, "CA of the collector's server certificate (PEM)");
+      return { client, caPem: clientCa.certPem, names };
+    });
+
     this.caCertPem = ca.certPem;
     this.serverCertPem = server.certPem;
     this.serverKeyPem = pulumi.secret(serverKey.privateKeyPem);
-    this.registerOutputs({ caCertPem: this.caCertPem, serverCertPem: this.serverCertPem });
+    this.clientCaBundlePem = pulumi.all(clientCas.map((c) => c.caPem)).apply((pems) => pems.map((p) => (p.endsWith("\n") ? p : `${p}\n`)).join(""));
+    this.clientParameters = Object.fromEntries(clientCas.map((c) => [c.client, c.names]));
+    this.registerOutputs({ caCertPem: this.caCertPem, serverCertPem: this.serverCertPem, clientCaBundlePem: this.clientCaBundlePem });
   }
 }

@@ -34,6 +34,8 @@ export interface HostContext {
   /** PEM of the CA that signed the OTLP server certificate, and the server certificate itself (public). */
   otlpCaCertPem: string;
   otlpServerCertPem: string;
+  /** The per-application client CAs (concatenated PEM) the OTLP receivers verify senders against. */
+  otlpClientCaPem: string;
   /**
    * Version of each secret's SSM parameter, by SecretFile id (hostfiles/secrets.ts). A rotated secret changes the
    * bundle, so the host fetches that exact version and restarts only the unit that reads it. Unknown offline.
@@ -52,5 +54,6 @@ export function placeholderContext(stack: string): HostContext {
     privateIp: "10.0.0.10",
     otlpCaCertPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (created by pulumi up)\n-----END CERTIFICATE-----\n",
     otlpServerCertPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (created by pulumi up)\n-----END CERTIFICATE-----\n",
+    otlpClientCaPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (per-application client CAs, created by pulumi up)\n-----END CERTIFICATE-----\n",
   };
 }

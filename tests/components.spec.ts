@@ -4,6 +4,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { byType, FAKE_ACCOUNT, isSecretValue, plain, RecordedResource, resources, settle, valueOf } from "./support/mocks";
+import { OTLP_CLIENT_CA_PATH } from "../hostfiles/services/otelcol";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { dataProtection } from "../components/data-protection";
 import { ingressRules } from "../components/network";
@@ -169,13 +170,45 @@ for (const stackName of ["dev", "prd"]) {
     });
 
     it("stores every host secret as an SSM SecureString below the stack's prefix", () => {
-      const params = b.of("aws:ssm/parameter:Parameter");
+      const params = b.of("aws:ssm/parameter:Parameter").filter((p) => !p.inputs.name.startsWith("/monitoring-hosts-otlp-clients/"));
       assert.ok(params.length >= 2 + cfg.alerting.receivers.filter((r) => r.secret).length);
       for (const p of params) {
         assert.equal(p.inputs.type, "SecureString");
         assert.ok(isSecretValue(p.inputs.value), `${p.inputs.name}: value is a secret in state`);
         assert.ok(p.inputs.name.startsWith(`/monitoring-hosts/${stackName}/`), p.inputs.name);
       }
+    });
+
+    it("issues every OTLP sender its own CA and client certificate, delivered through SSM outside the host's prefix", () => {
+      const certs = b.of("tls:index/locallySignedCert:LocallySignedCert");
+      const cas = b.of("tls:index/selfSignedCert:SelfSignedCert");
+      const clientParams = b.of("aws:ssm/parameter:Parameter").filter((p) => p.inputs.name.startsWith("/monitoring-hosts-otlp-clients/"));
+      assert.ok(cfg.otlp.clients.length >= 1);
+      for (const client of cfg.otlp.clients) {
+        const ca = cas.find((c) => c.name.endsWith(`-client-${client}-ca`));
+        assert.ok(ca, `${client}: no CA of its own`);
+        assert.equal(ca.inputs.isCaCertificate, true);
+        const cert = certs.find((c) => c.name.endsWith(`-client-${client}`));
+        assert.ok(cert, `${client}: no client certificate`);
+        assert.deepEqual([...cert.inputs.allowedUses].sort(), ["client_auth", "digital_signature"], "a client certificate cannot serve");
+        assert.match(cert.inputs.caCertPem, new RegExp(`MOCK-${ca.name}\\n`), "signed by the application's own CA");
+        const names = ["certificate", "private-key", "server-ca"].map((n) => `/monitoring-hosts-otlp-clients/${stackName}/${client}/${n}`);
+        for (const n of names) assert.ok(clientParams.some((p) => p.inputs.name === n), `missing ${n}`);
+        const key = clientParams.find((p) => p.inputs.name === names[1])!;
+        assert.equal(key.inputs.type, "SecureString");
+        assert.ok(isSecretValue(key.inputs.value), "the client key is a secret in state");
+      }
+      // The host's instance role reads /<project>/<stack>/*: the application keys are not below it.
+      for (const p of clientParams) assert.ok(!p.inputs.name.startsWith(`/monitoring-hosts/${stackName}/`));
+      // The collector trusts exactly the applications' CAs (not the server CA).
+      const files = JSON.parse(b.one("aws:s3/bucketObjectv2:BucketObjectv2").inputs.content).files as { path: string; content: string }[];
+      const bundle = files.find((f) => f.path === OTLP_CLIENT_CA_PATH)!.content;
+      assert.deepEqual(
+        bundle.match(/MOCK-\S+/g),
+        cfg.otlp.clients.map((c) => `MOCK-${b.prefix}-otlp-client-${c}-ca`),
+      );
+      const server = certs.find((c) => c.name.endsWith("-otlp-server"))!;
+      assert.ok(!server.inputs.allowedUses.includes("client_auth"), "the server certificate cannot be used as a client certificate");
     });
 
     it("tags every taggable resource with Name, environment and stack", () => {

@@ -26,7 +26,7 @@ import {
 } from "../hostfiles/services/flags";
 import { DATASOURCE_UIDS, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_DASHBOARD_PROVIDERS_FILE } from "../hostfiles/services/grafana";
 import { META_ALERTS_FILE, metaAlerts } from "../hostfiles/services/meta-alerts";
-import { OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
+import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { HostContext, HostFile, placeholderContext } from "../hostfiles/types";
 import { stackConfig, secretValues, SENTINEL, TEST_SECRETS } from "./support/stacks";
@@ -234,6 +234,7 @@ describe("service config files (hostfiles/services)", () => {
           [SERVICES.tempo.config]: { unit: SERVICE_UNITS.tempo, action: "restart" },
           [SERVICES.otelcol.config]: { unit: SERVICE_UNITS.otelcol, action: "restart" },
           [OTLP_SERVER_CERT_PATH]: { unit: SERVICE_UNITS.otelcol, action: "restart" },
+          [OTLP_CLIENT_CA_PATH]: { unit: SERVICE_UNITS.otelcol, action: "restart" },
           [SERVICES.grafana.config]: { unit: SERVICE_UNITS.grafana, action: "restart" },
           [GRAFANA_DATASOURCES_FILE]: { unit: SERVICE_UNITS.grafana, action: "restart" },
           [GRAFANA_DASHBOARD_PROVIDERS_FILE]: { unit: SERVICE_UNITS.grafana, action: "restart" },
@@ -247,8 +248,8 @@ describe("service config files (hostfiles/services)", () => {
           assert.ok(f.content.endsWith("\n"), `${f.path} lacks a final newline`);
           assert.ok(!/undefined|\[object Object\]|NaN/.test(f.content), `${f.path} contains an unrendered value`);
         }
-        // Service configs are readable by the service group only; the public certificate by anyone.
-        for (const f of r.files.filter((x) => x.path !== OTLP_SERVER_CERT_PATH)) assert.equal(f.mode, "0640", f.path);
+        // Service configs are readable by the service group only; the public certificates by anyone.
+        for (const f of r.files.filter((x) => x.path !== OTLP_SERVER_CERT_PATH && x.path !== OTLP_CLIENT_CA_PATH)) assert.equal(f.mode, "0640", f.path);
         assert.equal(file(r, SERVICES.loki.config).owner, `root:${SERVICES.loki.user}`);
       });
 
@@ -545,6 +546,54 @@ describe("service config files (hostfiles/services)", () => {
           }
           assert.ok(OTLP_SERVER_CERT_PATH.startsWith("/etc/otelcol-contrib/tls/"));
           assert.equal(file(r, OTLP_SERVER_CERT_PATH).content.trim(), r.ctx.otlpServerCertPem.trim());
+        });
+
+        it("requires a client certificate from one of the applications' CAs on both OTLP protocols (mutual TLS)", () => {
+          const doc = yamlOf(r, SERVICES.otelcol.config);
+          for (const proto of ["grpc", "http"]) {
+            // configtls.ServerConfig.ClientCAFile, `mapstructure:"client_ca_file"` (opentelemetry-collector v0.149.0,
+            // config/configtls/configtls.go): sets ClientAuth to RequireAndVerifyClientCert.
+            assert.equal(doc.receivers.otlp.protocols[proto].tls.client_ca_file, OTLP_CLIENT_CA_PATH, proto);
+          }
+          assert.equal(file(r, OTLP_CLIENT_CA_PATH).content.trim(), r.ctx.otlpClientCaPem.trim());
+          assert.equal(file(r, OTLP_CLIENT_CA_PATH).mode, "0644", "CA certificates are public");
+        });
+
+        it("keeps senders from writing Prometheus' own series or a stack job's series (honor_labels stays safe)", () => {
+          const doc = yamlOf(r, SERVICES.otelcol.config);
+          const metrics = doc.service.pipelines.metrics.processors as string[];
+          const filterId = metrics.find((id) => id.startsWith("filter/"))!;
+          const attributesId = metrics.find((id) => id.startsWith("attributes/"))!;
+          assert.ok(filterId && attributesId, metrics.join(", "));
+          assert.ok(metrics.indexOf(filterId) < metrics.indexOf("batch") && metrics.indexOf(attributesId) < metrics.indexOf("batch"));
+          // filterprocessor: `error_mode`, `metrics.metric` (OTTL conditions in the metric context, where `name` and
+          // `resource.attributes[...]` are paths); attributesprocessor: `actions[].key`, `actions[].action: delete`.
+          const filter = doc.processors[filterId];
+          assert.equal(filter.error_mode, "ignore");
+          const conditions = filter.metrics.metric as string[];
+          const regexOf = (path: string) => {
+            const c = conditions.find((x) => x.startsWith(`IsMatch(${path}, `));
+            assert.ok(c, `no condition on ${path}`);
+            return new RegExp(JSON.parse(c.slice(`IsMatch(${path}, `.length, -1)));
+          };
+          // OTTL's IsMatch uses Go's RE2; these patterns (anchors, alternation, classes) mean the same in JS.
+          const names = regexOf("name");
+          for (const n of ["up", "target_info", "target.info", "scrape_duration_seconds", "scrape.series_added", "scrape_samples_scraped"]) {
+            assert.ok(names.test(n), `${n} must be dropped`);
+          }
+          for (const n of ["uptime", "http.server.request.duration", "http_server_request_duration_seconds", "db.client.connection.count", "startup"]) {
+            assert.ok(!names.test(n), `${n} must pass`);
+          }
+          const jobs = regexOf('resource.attributes["service.name"]');
+          for (const j of Object.values(STACK_JOBS)) assert.ok(jobs.test(j), `service.name ${j} must be dropped`);
+          for (const svc of new Set(r.cfg.slos.map((x) => x.service))) assert.ok(!jobs.test(svc), `${svc} (an SLO service) must pass`);
+          assert.ok(!jobs.test("prometheus-exporter") && !jobs.test("my-node"), "whole names only");
+          const actions = doc.processors[attributesId].actions as { key: string; action: string }[];
+          assert.deepEqual(actions.map((a) => `${a.key}:${a.action}`).sort(), ["instance:delete", "job:delete"]);
+          // The service-down signal is unchanged: the exporter still derives target_info from each resource, and
+          // Prometheus keeps the applications' job/instance.
+          const prom = yamlOf(r, SERVICES.prometheus.config);
+          assert.equal(prom.scrape_configs.find((j: Doc) => j.job_name === STACK_JOBS.otelcolApps).honor_labels, true);
         });
       });
 

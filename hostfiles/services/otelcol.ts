@@ -13,19 +13,34 @@ import { SECRET_IDS, secretFiles } from "../secrets";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configDir, configFile, LOOPBACK, loopback, SERVICE_UNITS } from "./common";
+import { STACK_JOBS } from "./prometheus";
 
 /** Public server certificate of the OTLP receivers (the key is a secret file, see hostfiles/secrets.ts). */
 export const OTLP_SERVER_CERT_PATH = `${configDir("otelcol")}/tls/otlp-server.crt`;
+/** The per-application client CAs (components/otlp-tls.ts): a sender must present a certificate one of them signed. */
+export const OTLP_CLIENT_CA_PATH = `${configDir("otelcol")}/tls/otlp-clients-ca.crt`;
+
+/**
+ * Series Prometheus itself writes for every scrape target, and `target_info`, which the exporter derives from an
+ * application's resource: an OTLP sender must not write them (SloServiceDown watches `target_info`/`up`).
+ * Matched on the OTLP name, before the exporter turns `.` into `_`.
+ */
+export const RESERVED_METRIC_NAMES = "^(up|target[._]info|scrape[._].*)$";
 
 /** Persistent sending queues survive a collector restart while Loki or Tempo are down. */
 export const OTELCOL_QUEUE_DIR = `${SERVICES.otelcol.dataDir}/queue`;
 
 const QUEUE_STORAGE = "file_storage/queue";
+const RESERVED_LABELS_PROCESSOR = "attributes/reserved-labels";
+const RESERVED_SERIES_PROCESSOR = "filter/reserved-series";
 
 export interface OtelcolConfigView {
   certFile: string;
   keyFile: string;
+  clientCaFile: string;
   queueDir: string;
+  /** Scrape jobs of the stack: no application may take one of these names as its `service.name` (its `job`). */
+  reservedJobs: string[];
 }
 
 /** How long the collector keeps an application's metrics after its last export (docs/metrics.md). */
@@ -34,7 +49,13 @@ export const OTEL_APP_METRIC_EXPIRATION = "3m";
 export function otelcolView(cfg: StackConfig): OtelcolConfigView {
   const key = secretFiles(cfg).find((f) => f.id === SECRET_IDS.otlpTlsKey);
   if (!key) throw new Error(`secrets manifest has no "${SECRET_IDS.otlpTlsKey}" entry: the OTLP receivers need their TLS key`);
-  return { certFile: OTLP_SERVER_CERT_PATH, keyFile: key.path, queueDir: OTELCOL_QUEUE_DIR };
+  return {
+    certFile: OTLP_SERVER_CERT_PATH,
+    keyFile: key.path,
+    clientCaFile: OTLP_CLIENT_CA_PATH,
+    queueDir: OTELCOL_QUEUE_DIR,
+    reservedJobs: Object.values(STACK_JOBS),
+  };
 }
 
 /** Sending queue on disk plus unbounded retries: data waits (up to the queue size) instead of being dropped. */
@@ -47,13 +68,16 @@ function durableDelivery() {
 
 export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> {
   const p = SERVICES.otelcol.ports;
-  const tls = () => ({ cert_file: view.certFile, key_file: view.keyFile, min_version: "1.2" });
-  const pipeline = (exporter: string) => ({
+  // client_ca_file: every sender must present a client certificate signed by one of the applications' CAs
+  // (configtls.ServerConfig: RequireAndVerifyClientCert).
+  const tls = () => ({ cert_file: view.certFile, key_file: view.keyFile, client_ca_file: view.clientCaFile, min_version: "1.2" });
+  const pipeline = (exporter: string, guards: string[] = []) => ({
     receivers: ["otlp"],
     // memory_limiter first: it refuses data before anything else buffers it.
-    processors: ["memory_limiter", "batch"],
+    processors: ["memory_limiter", ...guards, "batch"],
     exporters: [exporter],
   });
+  const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return {
     extensions: {
       health_check: { endpoint: loopback(p.health) },
@@ -81,6 +105,22 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       // /sys/fs/cgroup/memory.max, never a unit's MemoryMax=), which is why otelcol.service keeps ProcSubset=all.
       memory_limiter: { check_interval: "1s", limit_percentage: 20, spike_limit_percentage: 5 },
       batch: { send_batch_size: 8192, timeout: "5s" },
+      // Prometheus scrapes the exporter with honor_labels (applications keep their own job/instance): a data
+      // point's own `job`/`instance` attribute would override them, so senders' copies are removed.
+      [RESERVED_LABELS_PROCESSOR]: {
+        actions: ["job", "instance"].map((key) => ({ key, action: "delete" })),
+      },
+      // Drops what would impersonate Prometheus' own series or the stack's jobs: `up`, `target_info`, `scrape_*`,
+      // and any metric of a resource whose service.name (→ job) is a stack job.
+      [RESERVED_SERIES_PROCESSOR]: {
+        error_mode: "ignore",
+        metrics: {
+          metric: [
+            `IsMatch(name, "${RESERVED_METRIC_NAMES}")`,
+            `IsMatch(resource.attributes["service.name"], "^(${view.reservedJobs.map(escape).join("|")})$")`,
+          ],
+        },
+      },
     },
     exporters: {
       prometheus: {
@@ -110,7 +150,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
         },
       },
       pipelines: {
-        metrics: pipeline("prometheus"),
+        metrics: pipeline("prometheus", [RESERVED_LABELS_PROCESSOR, RESERVED_SERIES_PROCESSOR]),
         traces: pipeline("otlp_grpc/tempo"),
         logs: pipeline("otlp_http/loki"),
       },
@@ -122,13 +162,17 @@ export function otelcolFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
   const content = renderTemplate("services/otelcol.yaml.hbs", { config: yamlBlock(otelcolConfig(otelcolView(cfg))) });
   return [
     configFile("otelcol", SERVICES.otelcol.config, content, "restart"),
-    {
-      path: OTLP_SERVER_CERT_PATH,
-      content: ctx.otlpServerCertPem.endsWith("\n") ? ctx.otlpServerCertPem : `${ctx.otlpServerCertPem}\n`,
+    ...[
+      [OTLP_SERVER_CERT_PATH, ctx.otlpServerCertPem],
+      [OTLP_CLIENT_CA_PATH, ctx.otlpClientCaPem],
+    ].map(([path, pem]) => ({
+      path,
+      content: pem.endsWith("\n") ? pem : `${pem}\n`,
       mode: "0644",
       owner: `root:${SERVICES.otelcol.user}`,
-      // The receivers load the certificate at start.
-      onChange: { unit: SERVICE_UNITS.otelcol, action: "restart" },
-    },
+      // The receivers load the certificates at start: a new server certificate, or an application added or
+      // removed (its CA in or out of the bundle), restarts the collector.
+      onChange: { unit: SERVICE_UNITS.otelcol, action: "restart" as const },
+    })),
   ];
 }
