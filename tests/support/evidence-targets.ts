@@ -8,7 +8,7 @@ import { SERVICES, ServiceName } from "../../hostfiles/layout";
 import { serviceFiles } from "../../hostfiles/services";
 import { serviceFlags } from "../../hostfiles/services/flags";
 import { GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DATASOURCES_FILE } from "../../hostfiles/services/grafana";
-import { OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
+import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
 import { placeholderContext } from "../../hostfiles/types";
 import { COMPONENTS } from "../../hostfiles/versions";
 import { stackConfig } from "./stacks";
@@ -30,6 +30,7 @@ export const EVIDENCE_DOCUMENTS: { service: EvidenceService; path: string; docum
 /** Files of these services that hold no keys of the service (certificates), with why they are not checked. */
 export const NOT_CONFIG: Record<string, string> = {
   [OTLP_SERVER_CERT_PATH]: "a PEM certificate, not configuration",
+  [OTLP_CLIENT_CA_PATH]: "PEM certificates (the applications' client CAs), not configuration",
 };
 
 /**
