@@ -46,6 +46,18 @@ describe("upstream evidence (services with no binary here)", () => {
       assert.ok(problems.every((p) => p.includes("hostfiles/upstream-evidence/demo-1.0.0.json")));
     });
 
+    it("checks values where the upstream accepts only some (a scalar, or each item of a list)", () => {
+      const ev: Evidence = JSON.parse(JSON.stringify(sample));
+      ev.documents.config.keys["server.mode"] = { src: "up", file: "config.go", match: "mode", values: ["a", "b"] };
+      ev.documents.config.keys.list.values = ["x"];
+      ev.flags!["-target"] = { src: "up", file: "main.go", match: "target", values: ["all"] };
+      assert.deepEqual(checkDocument(ev, "config", "/etc/demo.yaml", "server: {mode: b}\n"), []);
+      assert.match(checkDocument(ev, "config", "/etc/demo.yaml", "server: {mode: c}\n")[0], /server\.mode = "c" is not one of \["a","b"\]/);
+      assert.match(checkDocument(ev, "config", "/etc/demo.yaml", "list: [x, y]\n")[0], /list = "y"/);
+      assert.deepEqual(checkFlags(ev, "demo.service", ["-target=all"]), []);
+      assert.match(checkFlags(ev, "demo.service", ["-target=al"])[0], /-target=al is not one of \["all"\]/);
+    });
+
     it("reads INI sections (dotted names quoted) and checks command lines word by word", () => {
       assert.deepEqual(parseIni("; c\n[auth.anonymous]\nenabled = false\n"), { "auth.anonymous": { enabled: "false" } });
       assert.deepEqual(keyPaths(parseIni("[auth.anonymous]\nenabled = false\n")).map(joinPath), ['"auth.anonymous"', '"auth.anonymous".enabled']);

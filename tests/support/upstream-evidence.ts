@@ -37,7 +37,12 @@ export interface EvidenceEntry {
   /** Why, when the file alone does not say it (a wildcard, a key only read by a consumer). */
   note?: string;
   /** Further places that must hold too (a component must also be in the distribution's manifest). */
-  also?: Omit<EvidenceEntry, "also" | "note">[];
+  also?: Omit<EvidenceEntry, "also" | "note" | "values">[];
+  /**
+   * When the upstream accepts only some values here (an enum, a registered name): the accepted ones. A rendered
+   * scalar, or each item of a rendered list of scalars, must be one of them. `also` shows where they are defined.
+   */
+  values?: string[];
 }
 
 export interface EvidenceDocument {
@@ -147,15 +152,29 @@ function isMap(v: unknown): v is Record<string, unknown> {
  * values end a path.
  */
 export function keyPaths(doc: unknown, options: Pick<EvidenceDocument, "discriminators" | "componentIds"> = {}): string[][] {
+  // Deduplicated, in first-seen order.
+  const seen = new Set<string>();
+  return keyValues(doc, options)
+    .map((e) => e.path)
+    .filter((p) => {
+      const k = joinPath(p);
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+}
+
+/** Every key path with the value found there (a path inside a list of maps appears once per item). */
+export function keyValues(doc: unknown, options: Pick<EvidenceDocument, "discriminators" | "componentIds"> = {}): { path: string[]; value: unknown }[] {
   const disc = Object.entries(options.discriminators ?? {}).map(([p, field]) => ({ pattern: splitPath(p), field }));
   const ids = (options.componentIds ?? []).map(splitPath);
-  const out: string[][] = [];
+  const out: { path: string[]; value: unknown }[] = [];
   const walk = (value: unknown, at: string[]): void => {
     if (isMap(value)) {
       for (const [rawKey, child] of Object.entries(value)) {
         const key = ids.some((p) => pathMatches(p, at)) ? rawKey.split("/")[0] : rawKey;
         const here = [...at, key];
-        out.push(here);
+        out.push({ path: here, value: child });
         walk(child, here);
       }
     } else if (Array.isArray(value) && value.some(isMap)) {
@@ -168,14 +187,7 @@ export function keyPaths(doc: unknown, options: Pick<EvidenceDocument, "discrimi
     }
   };
   walk(doc, []);
-  // Deduplicated, in first-seen order.
-  const seen = new Set<string>();
-  return out.filter((p) => {
-    const k = joinPath(p);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  return out;
 }
 
 /** Grafana-style INI: `[section]`, `key = value`, `;`/`#` comments. Keys before any section belong to "" (root). */
@@ -211,11 +223,26 @@ export function parseDocument(format: EvidenceDocument["format"], content: strin
 export function checkDocument(evidence: Evidence, documentName: string, renderedFile: string, content: string): string[] {
   const doc = evidence.documents[documentName];
   if (!doc) return [`${renderedFile}: evidence for ${evidence.service} ${evidence.pinned} has no document "${documentName}"`];
-  const patterns = Object.keys(doc.keys).map(splitPath);
+  const patterns = Object.entries(doc.keys).map(([k, entry]) => ({ pattern: splitPath(k), entry }));
   const where = `hostfiles/upstream-evidence/${evidence.service}-${evidence.pinned}.json (document "${documentName}")`;
-  return keyPaths(parseDocument(doc.format, content), doc)
-    .filter((p) => !patterns.some((pattern) => pathMatches(pattern, p)))
+  const parsed = parseDocument(doc.format, content);
+  const unknownKeys = keyPaths(parsed, doc)
+    .filter((p) => !patterns.some(({ pattern }) => pathMatches(pattern, p)))
     .map((p) => `${renderedFile}: key path ${joinPath(p)} is not accepted by ${evidence.service} ${evidence.pinned} according to ${where}`);
+  const badValues = keyValues(parsed, doc).flatMap(({ path: p, value }) => {
+    const accepted = patterns.find(({ pattern }) => pathMatches(pattern, p))?.entry.values;
+    if (!accepted) return [];
+    return unacceptedValues(value, accepted).map(
+      (v) => `${renderedFile}: ${joinPath(p)} = ${JSON.stringify(v)} is not one of ${JSON.stringify(accepted)}, the values ${evidence.service} ${evidence.pinned} accepts according to ${where}`,
+    );
+  });
+  return [...unknownKeys, ...badValues];
+}
+
+/** The scalars of `value` (itself, or the items of a list) that are not in `accepted`. */
+function unacceptedValues(value: unknown, accepted: string[]): unknown[] {
+  const scalars = Array.isArray(value) ? value : [value];
+  return scalars.filter((v) => !accepted.includes(String(v)));
 }
 
 /** The name part of a command-line word: `--a.b=c` → `--a.b`; a positional word stays whole. */
@@ -226,10 +253,17 @@ export function flagName(word: string): string {
 /** Problems of a rendered command line (without the binary) against the evidence's flags. */
 export function checkFlags(evidence: Evidence, unit: string, words: string[]): string[] {
   const flags = evidence.flags ?? {};
-  return words
-    .map(flagName)
-    .filter((name) => !(name in flags))
-    .map((name) => `${unit}: command-line word ${name} is not accepted by ${evidence.service} ${evidence.pinned} according to hostfiles/upstream-evidence/${evidence.service}-${evidence.pinned}.json (flags)`);
+  const where = `hostfiles/upstream-evidence/${evidence.service}-${evidence.pinned}.json (flags)`;
+  return words.flatMap((word) => {
+    const name = flagName(word);
+    const entry = flags[name];
+    if (!entry) return [`${unit}: command-line word ${name} is not accepted by ${evidence.service} ${evidence.pinned} according to ${where}`];
+    const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : undefined;
+    if (entry.values && value !== undefined && !entry.values.includes(value)) {
+      return [`${unit}: ${name}=${value} is not one of ${JSON.stringify(entry.values)}, the values ${evidence.service} ${evidence.pinned} accepts according to ${where}`];
+    }
+    return [];
+  });
 }
 
 /** Every entry of an evidence file, with where it sits (for integrity checks and the verify script). */
