@@ -14,6 +14,7 @@ import { egressRules, ingressRules } from "./network-rules";
 import { MAX_EXTRA_TAGS, PROGRAM_TAG_KEYS, PROGRAM_TAG_PREFIX } from "./tags";
 import { SERVICES, STACK_JOBS, SYNC_USER } from "../hostfiles/layout";
 import { parseSlos, SloSpec, templateProblem } from "../slo/spec";
+import { parseLogAlerts, LogAlertSpec } from "../logalerts/spec";
 
 export { ConfigError, SecretValue } from "./config-problems";
 export type { Duration } from "./duration";
@@ -127,6 +128,11 @@ export interface StackConfig {
   appScrapeTargets: AppScrapeTarget[];
   /** Service Level Objectives (`slos`, docs/slos.md); slo/ turns them into recording rules and alerts. */
   slos: SloSpec[];
+  /**
+   * Alerts on log lines, evaluated by Loki's ruler (`logAlerts`, docs/log-alerts.md): the built-in defaults for the
+   * host's services and the SLO services, changed or extended by the stack's entries.
+   */
+  logAlerts: LogAlertSpec[];
 }
 
 export interface LoadOptions {
@@ -166,6 +172,7 @@ export const KNOWN_KEYS = [
   "tags",
   "appScrapeTargets",
   "slos",
+  "logAlerts",
   "snapshotRetentionDays",
   "hostAlarmEmails",
   "hostAlarmPagerUrl",
@@ -360,6 +367,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     reportRuleQuota(p, "inbound", ingressRules(counted), mode === "ssh" ? [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds"), k("sshAdminCidrs")] : [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
     reportRuleQuota(p, "outbound", egressRules(counted), [k("appScrapeTargets"), k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
   }
+  const logAlerts = parseLogAlerts(r.raw("logAlerts"), k("logAlerts"), p, slos);
 
   reportSecretsInPlainKeys(source, p);
 
@@ -388,6 +396,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     appScrapeTargets,
     operations: operations as StackConfig["operations"],
     slos,
+    logAlerts,
   };
 }
 

@@ -255,7 +255,12 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
         // (internal/memorylimiter/iruntime in opentelemetry-collector v0.149.0, fact "memory-limiter-total-memory"
         // in hostfiles/upstream-evidence/otelcol-0.149.0.json): ProcSubset=pid hides it and the collector exits.
         // Other processes stay invisible (ProtectProc=invisible).
-        extra: [["ProcSubset", "all"]],
+        // Its journald receivers run journalctl, which reads the journal files of other units only for members of
+        // systemd-journal (journald writes them group-readable by it).
+        extra: [
+          ["ProcSubset", "all"],
+          ["SupplementaryGroups", "systemd-journal"],
+        ],
       },
       withSecrets(SERVICE_UNITS.otelcol),
     ),

@@ -27,6 +27,7 @@ import {
 import { DATASOURCE_UIDS, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_DASHBOARD_PROVIDERS_FILE } from "../hostfiles/services/grafana";
 import { META_ALERTS_FILE, metaAlerts } from "../hostfiles/services/meta-alerts";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
+import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { HostContext, HostFile, placeholderContext } from "../hostfiles/types";
 import { stackConfig, secretValues, SENTINEL, TEST_SECRETS } from "./support/stacks";
@@ -239,7 +240,9 @@ describe("service config files (hostfiles/services)", () => {
           [GRAFANA_DATASOURCES_FILE]: { unit: SERVICE_UNITS.grafana, action: "restart" },
           [GRAFANA_DASHBOARD_PROVIDERS_FILE]: { unit: SERVICE_UNITS.grafana, action: "restart" },
         };
-        assert.deepEqual(r.files.map((f) => f.path).sort(), Object.keys(expected).sort());
+        // Loki's ruler re-reads its rule storage every poll_interval: a changed rule file needs no restart.
+        const noAction = [LOKI_RULES_FILE];
+        assert.deepEqual(r.files.map((f) => f.path).sort(), [...Object.keys(expected), ...noAction].sort());
         for (const f of r.files) {
           assert.deepEqual(f.onChange, expected[f.path], f.path);
           assert.match(f.mode, /^0[0-7]{3}$/, f.path);
@@ -501,7 +504,7 @@ describe("service config files (hostfiles/services)", () => {
         it("defines every receiver, processor, exporter and extension its pipelines use", () => {
           const doc = yamlOf(r, SERVICES.otelcol.config);
           const pipelines = doc.service.pipelines as Record<string, Doc>;
-          assert.deepEqual(Object.keys(pipelines).sort(), ["logs", "metrics", "traces"]);
+          assert.deepEqual(Object.keys(pipelines).sort(), ["logs", "logs/host", "metrics", "traces"]);
           for (const [name, p] of Object.entries(pipelines)) {
             for (const kind of ["receivers", "processors", "exporters"]) {
               assert.ok((p[kind] as string[]).length > 0, `${name} has no ${kind}`);
@@ -513,6 +516,7 @@ describe("service config files (hostfiles/services)", () => {
           for (const ext of doc.service.extensions as string[]) assert.ok(ext in doc.extensions, `undefined extension ${ext}`);
           assert.deepEqual(pipelines.traces.exporters, ["otlp_grpc/tempo"]);
           assert.deepEqual(pipelines.logs.exporters, ["otlp_http/loki"]);
+          assert.deepEqual(pipelines["logs/host"].exporters, ["otlp_http/loki"]);
           assert.deepEqual(pipelines.metrics.exporters, ["prometheus"]);
           // Renamed in v0.144: the old names only warn today and will go.
           for (const id of Object.keys(doc.exporters)) assert.ok(!/^(otlp|otlphttp)(\/|$)/.test(id), `deprecated exporter name ${id}`);

@@ -11,6 +11,7 @@ import { metaAlertFiles } from "./meta-alerts";
 import { otelcolFiles } from "./otelcol";
 import { prometheusFiles } from "./prometheus";
 import { tempoFiles } from "./tempo";
+import { lokiRuleFiles } from "../../logalerts/rules";
 
 export { serviceFlags, prometheusFlags, alertmanagerFlags, lokiFlags, tempoFlags, otelcolFlags, grafanaFlags, nodeExporterFlags } from "./flags";
 export { SERVICE_UNITS, MEMBERLIST_PORTS } from "./common";
@@ -21,6 +22,7 @@ export function serviceFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
     ...metaAlertFiles(cfg),
     ...alertmanagerFiles(cfg),
     ...lokiFiles(cfg, ctx),
+    ...lokiRuleFiles(cfg),
     ...tempoFiles(cfg, ctx),
     ...otelcolFiles(cfg, ctx),
     ...grafanaFiles(cfg),

@@ -4,16 +4,39 @@ import { goDuration } from "../../components/duration";
 import { SERVICES } from "../layout";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, dskitServer, LOOPBACK, MEMBERLIST_PORTS } from "./common";
+import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
 
 /** First day of the v13/tsdb schema. A later schema change adds an entry with a future date; never edit this one. */
 export const LOKI_SCHEMA_FROM = "2024-04-01";
+
+/**
+ * Loki's ruler (log alerts, logalerts/): rules in the local rule storage on the data volume, one directory per
+ * tenant. With `auth_enabled: false` every request runs as the tenant "fake" (pkg/loki/modules.go), so the collector
+ * writes and the ruler must read that tenant's rules. The evidence for each key: docs/log-alerts.md.
+ */
+export const LOKI_RULER = {
+  /** `ruler.storage.local.directory`: `<dir>/<tenant>/<file>` (pkg/ruler/rulestore/local/local.go). */
+  storageDir: `${SERVICES.loki.dataDir}/rules`,
+  tenant: "fake",
+  /** `ruler.rule_path`: where the ruler writes the rule files it hands to its Prometheus rule managers. */
+  rulePath: `${SERVICES.loki.dataDir}/rules-temp`,
+  /** How often the rules run; a group may set its own `interval`. */
+  evaluationInterval: "1m",
+  /** How often the ruler re-reads the rule storage: a changed rule file is live within this, without a restart. */
+  pollInterval: "1m",
+} as const;
+
+/** The one rule file the bundle delivers (logalerts/rules.ts). */
+export const LOKI_RULES_FILE = `${LOKI_RULER.storageDir}/${LOKI_RULER.tenant}/log-alerts.yaml`;
 
 export interface LokiConfigView {
   region: string;
   bucket: string;
   dataDir: string;
   retentionPeriod: string;
+  /** Added to every alert the ruler sends, like Prometheus' external labels (so routing sees the same labels). */
+  externalLabels: Record<string, string>;
+  alertmanagerUrl: string;
 }
 
 export function lokiView(cfg: StackConfig, ctx: HostContext): LokiConfigView {
@@ -22,6 +45,8 @@ export function lokiView(cfg: StackConfig, ctx: HostContext): LokiConfigView {
     bucket: ctx.lokiBucket,
     dataDir: SERVICES.loki.dataDir,
     retentionPeriod: goDuration(cfg.retention.logs),
+    externalLabels: { environment: cfg.environment, stack: cfg.stack },
+    alertmanagerUrl: `http://${loopback(SERVICES.alertmanager.ports.http)}`,
   };
 }
 
@@ -73,6 +98,18 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
       retention_period: view.retentionPeriod,
       // OTLP resource and log attributes that are not index labels become structured metadata.
       allow_structured_metadata: true,
+    },
+    ruler: {
+      // Explicit: otherwise the common S3 storage would become the rule storage too (applyStorageConfig in
+      // pkg/loki/config_wrapper.go); keys given in the file win over those derived from `common`.
+      storage: { type: "local", local: { directory: LOKI_RULER.storageDir } },
+      rule_path: LOKI_RULER.rulePath,
+      evaluation_interval: LOKI_RULER.evaluationInterval,
+      poll_interval: LOKI_RULER.pollInterval,
+      alertmanager_url: view.alertmanagerUrl,
+      // Alertmanager's v1 API is gone since 0.27.
+      enable_alertmanager_v2: true,
+      external_labels: view.externalLabels,
     },
     memberlist: { bind_addr: [LOOPBACK], bind_port: MEMBERLIST_PORTS.loki },
     analytics: { reporting_enabled: false },

@@ -14,6 +14,7 @@ import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configDir, configFile, LOOPBACK, loopback, SERVICE_UNITS } from "./common";
 import { STACK_JOBS } from "./prometheus";
+import { HOST_LOG_NAMESPACE, HOST_LOG_SERVICES } from "../../logalerts/defaults";
 
 /** Public server certificate of the OTLP receivers (the key is a secret file, see hostfiles/secrets.ts). */
 export const OTLP_SERVER_CERT_PATH = `${configDir("otelcol")}/tls/otlp-server.crt`;
@@ -66,6 +67,29 @@ function durableDelivery() {
   };
 }
 
+/**
+ * The host's own services log to journald; one journald receiver per unit ships its lines to Loki with the resource
+ * attributes `service.name` and `service.namespace` (index labels there, which the default log alerts select by).
+ * The receiver runs `journalctl --output=json` and makes the whole journal entry the body
+ * (pkg/stanza/operator/input/journald in opentelemetry-collector-contrib); `move` keeps only MESSAGE, the line the
+ * service wrote, so Loki's level detection reads the service's own `level=` field. The cursor is kept in the file
+ * storage: after a restart the receiver resumes where it stopped instead of skipping lines.
+ */
+export function journaldReceivers(storage: string): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    Object.entries(HOST_LOG_SERVICES).map(([service, unit]) => [
+      `journald/${service}`,
+      {
+        units: [unit],
+        priority: "info",
+        storage,
+        resource: { "service.name": service, "service.namespace": HOST_LOG_NAMESPACE },
+        operators: [{ type: "move", from: "body.MESSAGE", to: "body" }],
+      },
+    ]),
+  );
+}
+
 export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> {
   const p = SERVICES.otelcol.ports;
   // client_ca_file: every sender must present a client certificate signed by one of the applications' CAs
@@ -78,6 +102,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
     exporters: [exporter],
   });
   const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const journald = journaldReceivers(QUEUE_STORAGE);
   return {
     extensions: {
       health_check: { endpoint: loopback(p.health) },
@@ -91,6 +116,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       },
     },
     receivers: {
+      ...journald,
       otlp: {
         protocols: {
           // The only listeners on all interfaces; the security group limits who reaches them.
@@ -153,6 +179,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
         metrics: pipeline("prometheus", [RESERVED_LABELS_PROCESSOR, RESERVED_SERIES_PROCESSOR]),
         traces: pipeline("otlp_grpc/tempo"),
         logs: pipeline("otlp_http/loki"),
+        "logs/host": { ...pipeline("otlp_http/loki"), receivers: Object.keys(journald) },
       },
     },
   };
