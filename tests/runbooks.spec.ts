@@ -8,6 +8,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { renderHostFiles, renderUserData } from "../hostfiles/render";
 import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
+import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { placeholderContext } from "../hostfiles/types";
 import { stackConfig } from "./support/stacks";
 
@@ -32,7 +33,8 @@ interface ShippedAlert {
 
 function shippedAlerts(stack: string): ShippedAlert[] {
   const cfg = stackConfig(stack);
-  const files = renderHostFiles(cfg, placeholderContext(stack)).filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`));
+  // Prometheus' rule files and Loki's (log alerts).
+  const files = renderHostFiles(cfg, placeholderContext(stack)).filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`) || f.path === LOKI_RULES_FILE);
   assert.ok(files.length >= 2, "meta-alerts and SLO rules are both shipped");
   return files.flatMap((f) =>
     (YAML.parse(f.content).groups as any[]).flatMap((g) =>
