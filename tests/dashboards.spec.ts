@@ -41,6 +41,7 @@ import { sloRuleSet } from "../slo/rules";
 import { applicationSeries, pastAlert, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
 import { Doc, PrometheusFixture } from "./dashboards/prometheus-fixture";
 import { stackConfig } from "./support/stacks";
+import { concreteQuery } from "./support/grafana-vars";
 import { requireTool, run, tempDir } from "./support/validators";
 
 const REPO = path.resolve(__dirname, "..");
@@ -67,22 +68,8 @@ const EXTRA_SLOS = [
   { name: "billing-db", service: "billing-api", kind: "saturation", metrics: "postgres-exporter", selector: { job: "billing-postgres" }, threshold: 0.8 },
 ];
 
-/**
- * Grafana's variables made concrete as Grafana would on a fresh load: `$__rate_interval` 5m (the synthetic data has
- * one sample per minute; on the host Prometheus scrapes every 15 s), `$__range` 1h, and each dashboard variable's
- * current value (`All` → its allValue).
- */
-function concrete(expr: string, d: dashboard.Dashboard, values: Record<string, string> = {}): string {
-  let out = expr.replace(/\$__rate_interval/g, "5m").replace(/\$__range/g, "1h").replace(/\$__interval/g, "1m");
-  for (const v of (d.templating?.list ?? []) as Doc[]) {
-    const cur = v.current?.value;
-    const current = (Array.isArray(cur) ? cur : [cur]).filter((x: unknown) => typeof x === "string") as string[];
-    const value = values[v.name] ?? (current.includes("$__all") ? (v.allValue ?? ".*") : current.join("|"));
-    out = out.replace(new RegExp(`\\$\\{${v.name}\\}|\\$${v.name}\\b`, "g"), value);
-  }
-  assert.ok(!/\$\w/.test(out), `unresolved Grafana variable in ${out}`);
-  return out;
-}
+/** Grafana's variables made concrete as Grafana would on a fresh load (tests/support/grafana-vars.ts). */
+const concrete = concreteQuery;
 
 function promQueries(d: dashboard.Dashboard): DashboardQuery[] {
   return dashboardQueries(d).filter((q) => q.datasource.type === "prometheus");
