@@ -29,7 +29,7 @@ import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { serviceFiles } from "../hostfiles/services";
 import { placeholderContext } from "../hostfiles/types";
 import { logqlProblem, markErrors, syntaxErrorOffsets } from "../logalerts/logql";
-import { concreteQuery } from "./support/grafana-vars";
+import { concreteQuery, SAMPLE_SERVICE } from "./support/grafana-vars";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -100,7 +100,9 @@ function datasourceExpressions(): Shipped[] {
   for (const ds of grafanaDatasources()) {
     const toLogs = ds.jsonData.tracesToLogsV2 as Doc | undefined;
     if (toLogs && typeof toLogs.query === "string" && toLogs.query.trim() !== "") {
-      out.push({ where: `data source ${ds.uid}: tracesToLogsV2.query (trace → logs)`, language: "logql", expr: concreteQuery(toLogs.query) });
+      // ${__tags}: the matchers Grafana builds from the link's tags (span attribute → Loki label).
+      const tags = ((toLogs.tags ?? []) as Doc[]).map((t) => `${t.value ?? t.key}="${SAMPLE_SERVICE}"`).join(", ");
+      out.push({ where: `data source ${ds.uid}: tracesToLogsV2.query (trace → logs)`, language: "logql", expr: concreteQuery(toLogs.query, undefined, { __tags: tags }) });
     }
     const toMetrics = ds.jsonData.tracesToMetrics as Doc | undefined;
     for (const q of (toMetrics?.queries ?? []) as Doc[]) {
@@ -255,7 +257,12 @@ describe("query grammars: every LogQL, TraceQL and PromQL expression the project
     const tempo = grafanaDatasources().find((d) => d.type === "tempo")!;
     const toLogs = tempo.jsonData.tracesToLogsV2 as Doc;
     assert.ok(toLogs.filterByTraceID === true || typeof toLogs.query === "string", "trace → logs filters by the trace id");
-    if (toLogs.customQuery) assert.ok(exprs.some((e) => e.where.includes("tracesToLogsV2")), "the custom query is checked");
+    if (toLogs.customQuery) {
+      const q = exprs.find((e) => e.where.includes("tracesToLogsV2"));
+      assert.ok(q, "the custom query is checked");
+      // Loki keeps the OTLP trace id as structured metadata: a label filter, not a line filter.
+      assert.match(q.expr, /\| trace_id="[0-9a-f]{32}"/);
+    }
     const loki = grafanaDatasources().find((d) => d.type === "loki")!;
     const derived = (loki.jsonData.derivedFields as Doc[]).find((f) => f.datasourceUid === tempo.uid);
     assert.ok(derived, "logs → trace: a derived field links to Tempo");

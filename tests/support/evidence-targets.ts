@@ -9,6 +9,7 @@ import { serviceFiles } from "../../hostfiles/services";
 import { serviceFlags } from "../../hostfiles/services/flags";
 import { GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DATASOURCES_FILE } from "../../hostfiles/services/grafana";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
+import { LOKI_RULES_FILE } from "../../hostfiles/services/loki";
 import { placeholderContext } from "../../hostfiles/types";
 import { COMPONENTS } from "../../hostfiles/versions";
 import { stackConfig } from "./stacks";
@@ -31,6 +32,9 @@ export const EVIDENCE_DOCUMENTS: { service: EvidenceService; path: string; docum
 export const NOT_CONFIG: Record<string, string> = {
   [OTLP_SERVER_CERT_PATH]: "a PEM certificate, not configuration",
   [OTLP_CLIENT_CA_PATH]: "PEM certificates (the applications' client CAs), not configuration",
+  [LOKI_RULES_FILE]:
+    "a ruler rule file (Prometheus rule-file format with LogQL, read by Loki's GroupLoader with known fields only): " +
+    "checked by tests/log-alerts.spec.ts (promtool check rules, Loki's rule validation, Grafana's LogQL grammar)",
 };
 
 /**

@@ -5,8 +5,9 @@
  * - Interval variables: `$__rate_interval` 5m, `$__interval` and `$__auto` 1m, `$__range` 1h.
  * - Dashboard variables (`$name`, `${name}`, `${name:fmt}`): the variable's current value; `All` becomes its
  *   allValue (or `.*`); `values` overrides.
- * - Data-link variables of correlations (`${__trace.traceId}`, `${__span.spanId}`, `${__span.tags["…"]}`,
- *   `${__value.raw}`, any other `${__…}`): a value of the shape Grafana puts there (hex ids, a service name).
+ * - Data-link variables of correlations (`${__trace.traceId}`, `${__span.traceId}`, `${__span.spanId}`,
+ *   `${__span.tags["…"]}`, `${__value.raw}`, any other `${__…}`): a value of the shape Grafana puts there (hex ids,
+ *   a service name); `values` overrides, e.g. `__tags` (the matchers a trace → logs link builds from its tags).
  * - `$$` (a literal `$` in provisioning files, which Grafana interpolates from the environment) becomes `$`.
  * Anything still looking like a variable afterwards fails the caller: an unknown variable is never guessed.
  */
@@ -28,7 +29,7 @@ const INTERVALS: [RegExp, string][] = [
 
 /** Data-link variables, by name prefix. */
 function linkValue(name: string): string {
-  if (/^__trace\.traceId$/.test(name)) return SAMPLE_TRACE_ID;
+  if (/^__trace\.traceId$|^__span\.traceId$/.test(name)) return SAMPLE_TRACE_ID;
   if (/^__span\.spanId$/.test(name)) return SAMPLE_SPAN_ID;
   if (/^__span\.tags\[/.test(name) || /^__span\.tags\./.test(name)) return SAMPLE_SERVICE;
   if (/^__value\./.test(name)) return SAMPLE_TRACE_ID;
@@ -44,7 +45,7 @@ export function concreteQuery(expr: string, d?: dashboard.Dashboard, values: Rec
     const value = values[v.name] ?? (current.includes("$__all") ? (v.allValue ?? ".*") : current.join("|"));
     out = out.replace(new RegExp(`\\$\\{${v.name}(?::[a-z]+)?\\}|\\$${v.name}\\b`, "g"), value);
   }
-  out = out.replace(/\$\{(__[^}]+)\}/g, (_, name: string) => linkValue(name));
+  out = out.replace(/\$\{(__[^}]+)\}/g, (_, name: string) => values[name] ?? linkValue(name));
   assert.ok(!/\$\{?\w/.test(out), `unresolved Grafana variable in ${out}`);
   return out;
 }
