@@ -148,7 +148,14 @@ export function alertmanagerView(cfg: StackConfig): AlertmanagerConfigView {
         target_matchers: ['severity="ticket"'],
         equal: ["slo"],
       },
-      // While a target is down, its other alerts (absent data, failing exports) follow from it.
+      // An SLO of a service pages: the error lines in that service's logs (its log alerts, which carry `log_alert`)
+      // are the same incident. `service` is the SLO's service on both sides (logalerts/defaults.ts).
+      {
+        source_matchers: ['severity="page"', 'slo=~".+"'],
+        target_matchers: ['log_alert=~".+"'],
+        equal: ["service"],
+      },
+      // While a target is down, its other alerts (absent data, failing exports, its log alerts) follow from it.
       {
         source_matchers: ['alertname="MonitoringTargetDown"'],
         target_matchers: ['alertname!="MonitoringTargetDown"', 'severity=~"page|ticket"'],
