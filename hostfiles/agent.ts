@@ -37,10 +37,11 @@ export function hostEnv(cfg: StackConfig): string {
     .join("\n")}\n`;
 }
 
-/** Service users and their data directories (`-`: none), plus the sync user. */
+/** The system users the apply step creates: one per service, plus the sync user. Their data directories are the
+ * units' StateDirectory= (hostfiles/units.ts): systemd creates them and repairs their ownership. */
 export function servicesTsv(): string {
-  const rows = (Object.keys(SERVICES) as ServiceName[]).map((name) => `${SERVICES[name].user}\t${SERVICES[name].dataDir || "-"}`);
-  return `${[...rows, `${SYNC_USER}\t-`].join("\n")}\n`;
+  const rows = (Object.keys(SERVICES) as ServiceName[]).map((name) => SERVICES[name].user);
+  return `${[...rows, SYNC_USER].join("\n")}\n`;
 }
 
 /**

@@ -13,8 +13,10 @@ export const DATA_MOUNT = "/var/lib/monitoring";
  * the real device by the volume id (`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…`). */
 export const DATA_DEVICE_NAME = "/dev/sdf";
 
-/** Filesystem label written when (and only when) the data volume is blank. */
-export const DATA_FS_LABEL = "monitoring-data";
+/** Filesystem label written when (and only when) the data volume is blank. XFS labels hold at most 12 characters
+ * (`mkfs.xfs -L` refuses longer ones): tests/host-bootstrap.spec.ts formats a file with the real mkfs.xfs. */
+export const DATA_FS_LABEL = "monitoring";
+export const XFS_LABEL_MAX = 12;
 
 /** Config bundle and helper scripts installed on the host. */
 export const CONFIG_ROOT = "/etc/monitoring-host";

@@ -123,6 +123,12 @@ export interface ServiceUnitSpec {
   environmentFiles?: string[];
   environment?: Record<string, string>;
   runtimeDirectory?: string;
+  /**
+   * Data directory below /var/lib (StateDirectory=): systemd creates it at start, makes it writable under
+   * ProtectSystem=strict and, when its top directory is owned by anyone else (a replaced host's uids on the same
+   * data volume), chowns the whole tree to the unit's user.
+   */
+  stateDirectory?: string;
   /** Extra [Service] settings and overrides of the sandbox (same key replaces it). */
   extra?: [string, string][];
   /** Capabilities kept (empty: none). */
@@ -161,6 +167,7 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   if (u.limitNofile) svc.push(["LimitNOFILE", String(u.limitNofile)]);
   if (u.timeoutStartSec) svc.push(["TimeoutStartSec", u.timeoutStartSec]);
   if (u.runtimeDirectory) svc.push(["RuntimeDirectory", u.runtimeDirectory], ["RuntimeDirectoryMode", "0700"]);
+  if (u.stateDirectory) svc.push(["StateDirectory", stateDirectoryName(u.stateDirectory)], ["StateDirectoryMode", "0750"]);
   for (const c of u.credentials ?? []) svc.push(["LoadCredential", `${c.name}:${c.source}`]);
 
   const sandbox: [string, string][] = [...SANDBOX];
@@ -184,6 +191,12 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   const merged = [...sandbox.filter(([k]) => !overridden.has(k)), ...(u.extra ?? [])];
 
   return renderTemplate("service.hbs", { unit, service: svc, sandbox: merged, wantedBy: u.wantedBy ?? "" }, SYSTEMD_DIR);
+}
+
+/** StateDirectory= takes a path relative to /var/lib; every data directory lives there (DATA_MOUNT). */
+export function stateDirectoryName(dir: string): string {
+  if (!dir.startsWith("/var/lib/")) throw new Error(`data directory ${dir} is not below /var/lib, so StateDirectory= cannot manage it`);
+  return dir.slice("/var/lib/".length);
 }
 
 /**
@@ -224,7 +237,7 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
       // State must land on the data volume, never on the root volume when the volume is missing.
       requiresMountsFor: s.dataDir ? [s.dataDir] : [],
       network: "loopback",
-      readWritePaths: s.dataDir ? [s.dataDir] : [],
+      ...(s.dataDir ? { stateDirectory: s.dataDir } : {}),
       restart: "on-failure",
       wantedBy: "multi-user.target",
     };
@@ -272,6 +285,15 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
       extra: [
         ["ProtectProc", "default"],
         ["ProcSubset", "all"],
+        // The netdev collector lists interfaces over rtnetlink: without AF_NETLINK it fails on every scrape.
+        ["RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK"],
+        // The timex collector reads the kernel clock state with adjtimex() (read-only: no CAP_SYS_TIME, so it
+        // cannot set anything). ProtectClock= and the @privileged deny-list both filter it, which silently turned
+        // the collector off; the last line allows exactly that one call again.
+        ["ProtectClock", "no"],
+        ["SystemCallFilter", "@system-service"],
+        ["SystemCallFilter", "~@privileged @resources"],
+        ["SystemCallFilter", "adjtimex"],
       ],
     },
   ];

@@ -12,11 +12,11 @@ import { StackConfig } from "../components/config";
 import { hostScript, servicesTsv } from "../hostfiles/agent";
 import { assertNoSecrets, buildBundle, readableSecretValues, renderBundle } from "../hostfiles/bundle";
 import { renderHostFiles } from "../hostfiles/render-files";
-import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER } from "../hostfiles/layout";
+import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER, XFS_LABEL_MAX } from "../hostfiles/layout";
 import { placeholderContext, HostContext } from "../hostfiles/types";
 import { AGENT } from "../hostfiles/units";
 import { AUTHORIZED_KEYS_DIR, SSHD_DROP_IN, sshdDropIn } from "../hostfiles/ssh-access";
-import { PER_BOOT_BOOTSTRAP, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
+import { bootstrapEnv, PER_BOOT_BOOTSTRAP, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
 import { renderTemplate } from "../hostfiles/templates";
 import { shellScripts } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
@@ -694,8 +694,10 @@ exit 0`,
   });
 });
 
-describe("apply: users and data directories (fake id, useradd, install)", () => {
-  it("creates one system user per service without a login shell, and each data directory owned by it", () => {
+describe("apply: users (fake id, useradd)", () => {
+  // Wiring only (fake useradd). The boot test shows the real thing: every service runs as its own user on the
+  // booted host, and after a host replacement with shifted uids systemd's StateDirectory= repairs ownership.
+  it("creates one system user per service without a login shell, and leaves the data directories to systemd", () => {
     const t = tempDir("monhost-users-");
     try {
       const bin = path.join(t.dir, "bin");
@@ -703,23 +705,19 @@ describe("apply: users and data directories (fake id, useradd, install)", () => 
       const log = path.join(t.dir, "calls.log");
       fake(bin, "id", `grep -qx "$2" "${t.dir}/existing" 2>/dev/null`);
       fake(bin, "useradd", `echo "useradd $*" >> "${log}"`);
-      fake(bin, "install", `echo "install $*" >> "${log}"`);
-      fake(bin, "stat", `echo "\${@: -1}" | sed -E 's#.*/##; s#(.*)#\\1:\\1#'`);
-      fake(bin, "chown", `echo "chown $*" >> "${log}"`);
+      for (const tool of ["install", "chown", "mkdir"]) fake(bin, tool, `echo "${tool} $*" >> "${log}"`);
       fs.writeFileSync(path.join(t.dir, "existing"), "grafana\n");
       const tsv = path.join(t.dir, "services.tsv");
       fs.writeFileSync(tsv, servicesTsv());
-      const res = runScriptFunction("monitoring-apply.sh", `ensure_users_and_dirs "${tsv}"`, {}, bin);
+      const res = runScriptFunction("monitoring-apply.sh", `ensure_users "${tsv}"`, {}, bin);
       assert.equal(res.status, 0, res.stderr);
       const calls = fs.readFileSync(log, "utf8").trim().split("\n");
       for (const s of Object.values(SERVICES)) {
         const useradd = `useradd --system --user-group --no-create-home --home-dir / --shell /sbin/nologin ${s.user}`;
         assert.equal(calls.includes(useradd), s.user !== "grafana", s.user);
-        if (s.dataDir) assert.ok(calls.includes(`install -d -m 0750 -o ${s.user} -g ${s.user} ${s.dataDir}`), s.dataDir);
       }
       assert.ok(calls.includes(`useradd --system --user-group --no-create-home --home-dir / --shell /sbin/nologin ${SYNC_USER}`));
-      // Directories already owned by their service (the fake stat says so) are not chowned again.
-      assert.ok(!calls.some((c) => c.startsWith("chown")), calls.join("\n"));
+      assert.deepEqual(calls.filter((c) => !c.startsWith("useradd")), [], "the apply step no longer creates or chowns data directories");
     } finally {
       t.cleanup();
     }
@@ -956,5 +954,93 @@ describe("leak guard", () => {
     assert.ok(values.includes("https://events.example.com/integration/SECRET-PAGER-KEY"));
     for (const s of secretValues("prd").filter((v) => v.length >= 8)) assert.ok(values.includes(s), "test secret found");
     assert.throws(() => assertNoSecrets(cfg, "url: https://events.example.com/integration/SECRET-PAGER-KEY", "x"), /would contain a secret value/);
+  });
+});
+
+describe("apply: data volume with the real mkfs.xfs and blkid", () => {
+  // The fakes above prove the decisions; this proves the label the host writes is one XFS accepts (it was 15
+  // characters, and every first boot on a blank volume failed). The boot test formats a real loop device too.
+  it("formats a blank volume with the real mkfs.xfs, labelled DATA_FS_LABEL", function () {
+    requireTool(this, "mkfs.xfs");
+    requireTool(this, "blkid");
+    const t = tempDir("monhost-mkfs-");
+    try {
+      const img = path.join(t.dir, "volume.img");
+      fs.writeFileSync(img, "");
+      fs.truncateSync(img, 512 * 1024 * 1024); // sparse; XFS needs at least 300 MB
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      // The real tools (in sbin, which the script runner's PATH leaves out).
+      for (const tool of ["mkfs.xfs", "blkid"]) fs.symlinkSync(run("sh", ["-c", `command -v ${tool}`]).stdout.trim(), path.join(bin, tool));
+      const res = runScriptFunction("monitoring-apply.sh", `ensure_filesystem "${img}"`, { DATA_FS_LABEL }, bin);
+      assert.equal(res.status, 0, `${res.stdout}\n${res.stderr}`);
+      assert.ok(DATA_FS_LABEL.length <= XFS_LABEL_MAX, `${DATA_FS_LABEL} is longer than XFS' ${XFS_LABEL_MAX} characters`);
+      assert.equal(run(path.join(bin, "blkid"), ["-p", "-s", "LABEL", "-o", "value", img]).stdout.trim(), DATA_FS_LABEL);
+      assert.equal(run(path.join(bin, "blkid"), ["-p", "-s", "TYPE", "-o", "value", img]).stdout.trim(), "xfs");
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe("apply: units outside the enabled list", () => {
+  // Wiring (fake systemctl); the boot test logs in over the real sshd with a key the bundle delivered.
+  it("reloads sshd for its drop-in although sshd is not one of the units the bundle enables", () => {
+    const t = tempDir("monhost-units-");
+    try {
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      const log = path.join(t.dir, "calls.log");
+      // Every unit runs and keeps its main PID.
+      fake(bin, "systemctl", `echo "systemctl $*" >> "${log}"; case $1 in is-active) [ "$2" = --quiet ] || echo active ;; show) echo 100 ;; esac`);
+      const res = runScriptFunction(
+        "monitoring-apply.sh",
+        `queue_action sshd.service reload; queue_action prometheus.service reload; apply_units`,
+        { ENABLED_UNITS: "prometheus.service alertmanager.service", RESTART_SETTLE_SECONDS: "0", STATE_DIR: t.dir, APPLY_FAILED: path.join(t.dir, "apply-failed") },
+        bin,
+      );
+      assert.equal(res.status, 0, res.stderr);
+      const calls = fs.readFileSync(log, "utf8").trim().split("\n");
+      assert.ok(calls.includes("systemctl reload-or-restart sshd.service"), calls.join("\n"));
+      assert.equal(calls.filter((c) => c === "systemctl reload-or-restart prometheus.service").length, 1, calls.join("\n"));
+      assert.ok(!calls.some((c) => c.includes("alertmanager.service") && /restart/.test(c)), calls.join("\n"));
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe("sync: talking to AWS (fake aws)", () => {
+  let t: ReturnType<typeof tempDir>;
+  let bin: string;
+  let envFile: string;
+  beforeEach(() => {
+    t = tempDir("monhost-aws-");
+    bin = path.join(t.dir, "bin");
+    fs.mkdirSync(bin);
+    fs.mkdirSync(path.join(t.dir, "state", "sync"), { recursive: true });
+    envFile = path.join(t.dir, "bootstrap.env");
+    fs.writeFileSync(envFile, bootstrapEnv(stackConfig("dev"), { ...placeholderContext("dev"), configBucket: "wrong-bucket-name" }).replace(/^STATE_DIR=.*$/m, `STATE_DIR=${t.dir}/state`));
+  });
+  afterEach(() => t.cleanup());
+
+  // The boot test shows both on the real AWS CLI: its fake IMDS does not answer the region, and a wrong bucket.
+  it("exports bootstrap.env, so the region reaches aws in the bootstrap run", () => {
+    fake(bin, "aws", `echo "\${AWS_REGION:-unset}"`);
+    const res = runScriptFunction("monitoring-sync.sh", `load_env; remote_etag`, { BOOTSTRAP_ENV: envFile }, bin);
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(res.stdout.trim(), stackConfig("dev").region);
+  });
+
+  it("reports a wrong bucket at the first failed attempt with the AWS error, naming bucket, key and permission", () => {
+    fake(bin, "aws", `echo "An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 254`);
+    fake(bin, "sleep", "true");
+    const res = runScriptFunction("monitoring-sync.sh", `load_env; wait_for_etag 3`, { BOOTSTRAP_ENV: envFile, ETAG_RETRY_SECONDS: "0" }, bin);
+    assert.notEqual(res.status, 0);
+    const lines = res.stderr.trim().split("\n");
+    assert.match(lines[0], /cannot read s3:\/\/wrong-bucket-name\/hosts\/dev\/bundle\.json \(HeadObject; the instance role needs s3:GetObject on it\), attempt 1 of 3: An error occurred \(404\)/);
+    // The same error is not repeated at every attempt; the final message keeps it.
+    assert.equal(lines.length, 2, res.stderr);
+    assert.match(lines[1], /last error: An error occurred \(404\)/);
   });
 });

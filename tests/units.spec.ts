@@ -105,7 +105,9 @@ for (const stack of ["dev", "prd"]) {
         const unit = byName.get(SERVICE_UNITS[name])!;
         assert.equal(value(unit, "Service", "User"), s.user, name);
         assert.notEqual(s.user, "root");
-        assert.deepEqual(values(unit, "Service", "ReadWritePaths"), s.dataDir ? [s.dataDir] : [], name);
+        // The data directory is the unit's StateDirectory= (writable, created and chowned by systemd); nothing else.
+        assert.deepEqual(values(unit, "Service", "ReadWritePaths"), [], name);
+        assert.deepEqual(values(unit, "Service", "StateDirectory"), s.dataDir ? [s.dataDir.replace(/^\/var\/lib\//, "")] : [], name);
         assert.equal(value(unit, "Service", "ProtectSystem"), "strict", name);
         assert.equal(value(unit, "Service", "CapabilityBoundingSet"), "", name);
         assert.equal(value(unit, "Service", "NoNewPrivileges"), "yes", name);

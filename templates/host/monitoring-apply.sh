@@ -119,16 +119,14 @@ ensure_user() {
   log "created system user $user"
 }
 
-# services.tsv: user, data directory ("-" for none). After an instance replacement the users may get other uids
-# than the files on the volume carry: ownership is fixed when the top directory does not match.
-ensure_users_and_dirs() {
-  local tsv=$1 user dir
-  while IFS=$'\t' read -r user dir; do
+# services.tsv: one system user per line. The data directories are the units' StateDirectory=: systemd creates
+# them on the data volume at start and, when the top directory's owner differs (an earlier instance's uids after a
+# host replacement), chowns the whole tree to the service user.
+ensure_users() {
+  local tsv=$1 user
+  while IFS=$'\t' read -r user _; do
     [ -n "$user" ] || continue
     ensure_user "$user"
-    [ "$dir" != - ] || continue
-    install -d -m 0750 -o "$user" -g "$user" "$dir"
-    if [ "$(stat -c %U:%G "$dir")" != "$user:$user" ]; then chown -R "$user:$user" "$dir"; fi
   done <"$tsv"
 }
 
@@ -247,29 +245,39 @@ unsettled_units() {
   done
 }
 
+# One unit's queued action, if it is running (uses apply_units' failed and settle).
+act_on_unit() {
+  local unit=$1 action=${ACTIONS[$1]:-}
+  [ -n "$action" ] || return 0
+  systemctl is-active --quiet "$unit" || return 0
+  if [ "$action" = reload ]; then
+    if systemctl reload-or-restart "$unit"; then log "reloaded $unit"; else failed+=("$unit"); fi
+  elif systemctl restart "$unit"; then
+    log "restarted $unit"
+  else
+    failed+=("$unit")
+  fi
+  if [[ $unit == *.service ]]; then settle+=" $unit=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || true)"; fi
+}
+
 # Reloads or restarts the units whose files or binaries changed, then starts everything. Returns non-zero, with
 # the failed units in $APPLY_FAILED (etag, then one unit per line) and their journal tails in this unit's log,
 # when one of them fails to reload/restart or does not stay up: the bundle is then not recorded as applied, the
 # next poll signals the apply again, and the deploy verification names the unit.
 apply_units() {
-  local unit action failed=() settle=""
+  local unit failed=() settle=""
   if ((DAEMON_RELOAD)); then systemctl daemon-reload; fi
   # shellcheck disable=SC2086 # ENABLED_UNITS is a space-separated list of unit names
   systemctl enable --quiet $ENABLED_UNITS
   # In start order (secrets first), so a service restarted for a new secret reads the new value. Units that are
   # not running (first boot, or stopped) are left to the start below, like try-restart would.
   for unit in $ENABLED_UNITS; do
-    action=${ACTIONS[$unit]:-}
-    [ -n "$action" ] || continue
-    systemctl is-active --quiet "$unit" || continue
-    if [ "$action" = reload ]; then
-      if systemctl reload-or-restart "$unit"; then log "reloaded $unit"; else failed+=("$unit"); fi
-    elif systemctl restart "$unit"; then
-      log "restarted $unit"
-    else
-      failed+=("$unit")
-    fi
-    if [[ $unit == *.service ]]; then settle+=" $unit=$(systemctl show -p MainPID --value "$unit" 2>/dev/null || true)"; fi
+    act_on_unit "$unit"
+    unset "ACTIONS[$unit]"
+  done
+  # Units the host has but the bundle does not enable (sshd, reloaded for its drop-in): their action too.
+  for unit in "${!ACTIONS[@]}"; do
+    act_on_unit "$unit"
   done
   # --no-block: at first boot this runs inside cloud-final.service, which the units must not wait for.
   # shellcheck disable=SC2086
@@ -303,8 +311,10 @@ main() {
   local current lock
   # Config files must stay readable by their service groups whatever umask the caller has.
   umask 022
+  set -a
   # shellcheck source=/dev/null
   . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
+  set +a
   current="$STATE_DIR/sync/current"
   [ -f "$current/files.tsv" ] || die "no fetched bundle in $current; run monitoring-sync first"
   # shellcheck source=/dev/null
@@ -315,7 +325,7 @@ main() {
 
   ensure_user "$SYNC_USER"
   prepare_data_volume
-  ensure_users_and_dirs "$current/files$CONFIG_ROOT/services.tsv"
+  ensure_users "$current/files$CONFIG_ROOT/services.tsv"
   install_binaries "$current/files$CONFIG_ROOT/versions.tsv"
   install_files "$current"
   remove_stale_files "$STATE_DIR/installed-files.tsv" "$current/files.tsv"

@@ -14,8 +14,11 @@ die() {
 }
 
 load_env() {
+  # Exported: aws needs AWS_REGION from it (under systemd, EnvironmentFile= does the same).
+  set -a
   # shellcheck source=/dev/null
   . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
+  set +a
   SYNC_DIR="$STATE_DIR/sync"
 }
 
@@ -23,17 +26,25 @@ remote_etag() {
   aws s3api head-object --bucket "$CONFIG_BUCKET" --key "$CONFIG_KEY" --query ETag --output text
 }
 
-# The instance role can take a little while to work after launch; the bundle may still be uploading.
+# The instance role can take a little while to work after launch; the bundle may still be uploading. Every failure
+# is reported at once with the AWS CLI's own error (a wrong bucket or a missing permission must not look like a
+# slow start), then again when it changes or every minute while it lasts.
 wait_for_etag() {
-  local tries=$1 i etag
+  local tries=$1 i etag err last=""
   for ((i = 1; i <= tries; i++)); do
-    if etag=$(remote_etag 2>/dev/null) && [ -n "$etag" ]; then
+    if etag=$(remote_etag 2>"$SYNC_DIR/head-object.err") && [ -n "$etag" ]; then
       printf '%s\n' "$etag"
       return 0
     fi
-    sleep 10
+    err=$(tr -s '\n' ' ' <"$SYNC_DIR/head-object.err")
+    if [ "$err" != "$last" ] || ((i % 6 == 0)); then
+      printf 'monitoring-sync: ERROR: cannot read s3://%s/%s (HeadObject; the instance role needs s3:GetObject on it), attempt %d of %d: %s\n' \
+        "$CONFIG_BUCKET" "$CONFIG_KEY" "$i" "$tries" "${err:-no ETag returned}" >&2
+      last=$err
+    fi
+    sleep "${ETAG_RETRY_SECONDS:-10}"
   done
-  die "cannot read s3://$CONFIG_BUCKET/$CONFIG_KEY (the instance role needs s3:GetObject on it)"
+  die "cannot read s3://$CONFIG_BUCKET/$CONFIG_KEY (the instance role needs s3:GetObject on it); last error: ${last:-none}"
 }
 
 # Writes every file of the bundle below <dir>/files/<host path> and lists them in <dir>/files.tsv
