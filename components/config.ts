@@ -55,6 +55,13 @@ export const MAX_RETENTION_SECONDS = 100 * 365 * 86400;
  * Login users that break the host: root cannot log in (`PermitRootLogin no`), and a service user would get
  * NOPASSWD sudo and own that service's data.
  */
+/** Host secrets go to SSM Parameter Store as standard parameters, whose values hold at most 4 KB (Systems Manager quotas). */
+export const SSM_STANDARD_VALUE_MAX_BYTES = 4096;
+const ssmSizeProblem = (v: string) =>
+  Buffer.byteLength(v, "utf8") > SSM_STANDARD_VALUE_MAX_BYTES
+    ? `is ${Buffer.byteLength(v, "utf8")} bytes; SSM Parameter Store holds at most ${SSM_STANDARD_VALUE_MAX_BYTES} (value not shown)`
+    : undefined;
+
 export const FORBIDDEN_SSH_USERS = ["root", ...Object.values(SERVICES).map((s) => s.user), SYNC_USER];
 
 export interface AlertReceiver {
@@ -329,7 +336,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   }
 
   const grafanaAdminPassword = r.secret("grafanaAdminPassword", options, {
-    check: (v) => (v.length < 16 ? "must be at least 16 characters long" : undefined),
+    check: (v) => (v.length < 16 ? "must be at least 16 characters long" : ssmSizeProblem(v)),
   });
 
   const receivers = readReceivers(r, p, k, options);
@@ -590,7 +597,7 @@ function readReceivers(
       } else if (typeof value !== "string") {
         p.add(`${secretsKey}.${name}`, "must be a string");
       } else {
-        const problem = receiverSecretProblem(type, value);
+        const problem = receiverSecretProblem(type, value) ?? ssmSizeProblem(value);
         if (problem) p.add(`${secretsKey}.${name}`, problem);
         secret = new SecretValue(value);
       }

@@ -13,7 +13,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { resources, settle } from "./support/mocks";
-import { TEST_SECRETS } from "./support/stacks";
+import { stackConfig, TEST_SECRETS } from "./support/stacks";
+import { requireTool, run, tempDir } from "./support/validators";
+import { renderRuleFiles, sloRuleSet } from "../slo/rules";
 import { ConfigError, loadStackConfig } from "../components/config";
 import { FileConfigSource } from "../components/config-source";
 import { renderStack, PROJECT_DIR } from "../scripts/render";
@@ -158,6 +160,8 @@ const CASES: BadConfig[] = [
   // Grafana password
   { what: "a short Grafana password", secrets: { grafanaAdminPassword: "short" }, key: "grafanaAdminPassword", says: /at least 16 characters/, noRender: true },
   { what: "no Grafana password", secrets: { grafanaAdminPassword: undefined }, key: "grafanaAdminPassword", says: /missing required secret/, noRender: true },
+  { what: "a Grafana password too big for SSM", secrets: { grafanaAdminPassword: "p".repeat(5000) }, key: "grafanaAdminPassword", says: /SSM Parameter Store holds at most 4096/, noRender: true },
+  { what: "an SMTP password too big for SSM", set: { alertReceivers: [slack(), email({ authUsername: "smtp-user" })] }, secrets: { alertReceiverSecrets: { "team-slack": "https://hooks.slack.com/services/T/B/x", "team-email": "s".repeat(4097) } }, key: "alertReceiverSecrets.team-email", says: /at most 4096/, noRender: true },
   { what: "a Grafana password in plain text", secrets: { grafanaAdminPassword: undefined }, set: { grafanaAdminPassword: "plain-text-password-123" }, key: "grafanaAdminPassword", says: /stored in plain text/, noRender: true },
   // alert receivers
   { what: "no receivers", set: { alertReceivers: [] }, key: "alertReceivers", says: /alerts would reach nobody/ },
@@ -342,5 +346,32 @@ describe(`${CASES.length} bad configurations: refused before any resource, namin
         assertNamesKey(c, renderError.problems, "render");
       }
     });
+  });
+});
+
+describe("what the '{{' rule guards against, on real promtool", () => {
+  it("a runbook URL or SLO label with a stray '{{' makes Prometheus refuse the rule file; the loader refuses both first", function () {
+    requireTool(this, "promtool");
+    const base = stackConfig("dev");
+    const slo = { ...base.slos[0], alerting: { ...base.slos[0].alerting, labels: { team: "{{ shop" } } };
+    const cfg = { ...base, runbookBaseUrl: "https://wiki.example.com/{{team}}", slos: [slo] };
+    const { dir, cleanup } = tempDir("bad-template-");
+    try {
+      const files = renderRuleFiles(sloRuleSet(cfg));
+      for (const f of files) fs.writeFileSync(path.join(dir, path.basename(f.path)), f.content);
+      const r = run("promtool", ["check", "rules", ...files.map((f) => path.join(dir, path.basename(f.path)))]);
+      assert.notEqual(r.status, 0, "promtool accepted the rule file");
+      assert.match(r.stdout + r.stderr, /template/i);
+      // The same files from the committed config load.
+      const good = renderRuleFiles(sloRuleSet(base));
+      for (const f of good) fs.writeFileSync(path.join(dir, path.basename(f.path)), f.content);
+      assert.equal(run("promtool", ["check", "rules", ...good.map((f) => path.join(dir, path.basename(f.path)))]).status, 0);
+    } finally {
+      cleanup();
+    }
+    assert.throws(
+      () => stackConfig("dev", { runbookBaseUrl: cfg.runbookBaseUrl, slos: [{ ...latencySlo(), alerting: { labels: { team: "{{ shop" } } }] }),
+      (e: ConfigError) => ["runbookBaseUrl", "slos[0].alerting.labels.team"].every((k) => e.problems.some((p) => p.key === K(k))),
+    );
   });
 });
