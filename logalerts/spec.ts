@@ -14,7 +14,7 @@
 import { ConfigProblems, show } from "../components/config-problems";
 import { Duration, parseDuration } from "../components/duration";
 import type { SloSpec } from "../slo/spec";
-import { defaultLogAlerts, LOG_ALERT_DEFAULT_FILTER } from "./defaults";
+import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER } from "./defaults";
 import { logqlProblem } from "./logql";
 
 export const LOG_ALERT_MEASURES = ["count", "rate"] as const;
@@ -236,9 +236,10 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
   const description = text("description", changed ? undefined : base?.description);
   const runbook = text(
     "runbook",
-    base?.runbook ?? "log-alert",
+    // The two log-alert runbooks are generic: a host service's, or an application's (from the lines to the trace).
+    base?.runbook ?? (service && service in HOST_LOG_SERVICES ? HOST_LOG_RUNBOOK : APPLICATION_LOG_RUNBOOK),
     RUNBOOK_RE,
-    "a file name under docs/runbooks/ without .md (like log-alert) or an http(s) URL",
+    "a file name under docs/runbooks/ without .md (like application-log-errors) or an http(s) URL",
   );
 
   const selector = o.selector ?? base?.selector ?? (service ? `{service_name=${JSON.stringify(service)}}` : undefined);

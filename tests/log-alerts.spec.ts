@@ -50,6 +50,7 @@ function expectProblem(logAlerts: unknown, key: string, pattern: RegExp): void {
 /** Entries exercising every field: a config the defaults alone never produce. */
 const VARIED = [
   { name: "loki-log-errors", threshold: 50, window: "10m" },
+  { name: "billing-timeouts", service: "billing-api", filter: '|~ "(?i)timeout"', threshold: 5 },
   { name: "grafana-log-errors", enabled: false },
   {
     name: "appointments-db-errors",
@@ -130,7 +131,7 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
       assert.equal(added.alert, "AppointmentsDbErrors");
       assert.equal(added.selector, '{service_name="appointments-api"}');
       assert.equal(added.origin, "stack");
-      assert.equal(cfg.length, base.length - 1 + 2);
+      assert.equal(cfg.length, base.length - 1 + 3);
     });
 
     it("a service written namespace/name selects both labels", () => {
@@ -264,7 +265,13 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
           assert.ok(["page", "ticket"].includes(rule.labels.severity));
           assert.ok(rule.labels.service && rule.labels.log_alert);
           assert.deepEqual(Object.keys(rule.annotations).sort(), ["description", "runbook_url", "summary"]);
-          assert.ok(rule.annotations.runbook_url.startsWith("https://") || rule.annotations.runbook_url.startsWith(`${c.runbookBaseUrl}/`));
+          const url = rule.annotations.runbook_url as string;
+          if (url.startsWith(`${c.runbookBaseUrl}/`)) {
+            const file = url.slice(c.runbookBaseUrl.length + 1);
+            assert.ok(fs.existsSync(path.join(__dirname, "..", "docs", "runbooks", file)), `${rule.labels.log_alert}: runbook ${file} does not exist`);
+          } else {
+            assert.match(url, /^https?:\/\//, "an entry's own runbook URL");
+          }
           for (const [k, v] of Object.entries(rule.labels)) {
             assert.match(k, /^[a-zA-Z_][a-zA-Z0-9_]*$/);
             assert.equal(typeof v, "string");
@@ -322,6 +329,17 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
       const p = otel.service.pipelines["logs/host"];
       assert.deepEqual([...p.receivers].sort(), Object.keys(otel.receivers).filter((k) => k.startsWith("journald/")).sort());
       assert.deepEqual(p.exporters, ["otlp_http/loki"]);
+    });
+
+    it("applications cannot pose as the host: OTLP log records with the host's namespace are dropped", () => {
+      const apps = otel.service.pipelines.logs;
+      const guards = (apps.processors as string[]).filter((id) => id.startsWith("filter/"));
+      const conditions = guards.flatMap((id) => (otel.processors[id].logs?.log_record ?? []) as string[]);
+      assert.ok(
+        conditions.includes(`resource.attributes["service.namespace"] == "${HOST_LOG_NAMESPACE}"`),
+        `no filter in the applications' logs pipeline drops service.namespace=${HOST_LOG_NAMESPACE}: ${JSON.stringify(conditions)}`,
+      );
+      assert.deepEqual(otel.service.pipelines["logs/host"].receivers.filter((r: string) => r === "otlp"), [], "OTLP does not feed logs/host");
     });
 
     it("the collector's unit may read the journal (systemd-journal group)", () => {

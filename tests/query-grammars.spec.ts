@@ -13,8 +13,9 @@
  * dashboard and panel) and shows the expression with ⚠ where the grammar stopped.
  *
  * Where docs quote queries: fenced blocks tagged ```logql, ```traceql or ```promql (one expression per line,
- * `#` lines are comments), and `curl … --data-urlencode 'query=…'` (or `q=` for Tempo) in ```sh blocks, whose
- * language follows from the port (9090 Prometheus, 3100 Loki, 3200 Tempo). A query-looking line in an untagged
+ * `#` lines are comments), `curl … --data-urlencode 'query=…'` (or `q=` for Tempo) in ```sh blocks, whose
+ * language follows from the port (9090 Prometheus, 3100 Loki, 3200 Tempo), and a log alert's `selector: '…'` in
+ * ```yaml config examples. A query-looking line in an untagged
  * block fails the test: it would escape the check.
  */
 import { strict as assert } from "assert";
@@ -192,6 +193,13 @@ function docExpressions(): { shipped: Shipped[]; untagged: string[] } {
         });
       } else if (b.lang === "sh" || b.lang === "bash") {
         shipped.push(...curlQueries(b));
+      } else if (b.lang === "yaml") {
+        // Config examples: a log alert's `selector` is a LogQL stream selector.
+        b.body.forEach((l, i) => {
+          const m = /^\s*-?\s*selector:\s*'(.*)'\s*$/.exec(l);
+          if (m) shipped.push({ where: `${b.file}:${b.line + 1 + i}`, language: "logql", expr: m[1] });
+          else if (QUERY_LOOKING.test(l)) untagged.push(`${b.file}:${b.line + 1 + i}: ${l.trim()}`);
+        });
       } else {
         b.body.forEach((l, i) => {
           if (QUERY_LOOKING.test(l)) untagged.push(`${b.file}:${b.line + 1 + i}: ${l.trim()}`);

@@ -34,6 +34,8 @@ export const OTELCOL_QUEUE_DIR = `${SERVICES.otelcol.dataDir}/queue`;
 const QUEUE_STORAGE = "file_storage/queue";
 const RESERVED_LABELS_PROCESSOR = "attributes/reserved-labels";
 const RESERVED_SERIES_PROCESSOR = "filter/reserved-series";
+/** Drops applications' log records that claim to come from the host's own services (logs/host is theirs). */
+const RESERVED_LOGS_PROCESSOR = "filter/reserved-logs";
 
 export interface OtelcolConfigView {
   certFile: string;
@@ -147,6 +149,12 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
           ],
         },
       },
+      // The host's own lines come only from the journald receivers: an application sending OTLP logs with
+      // service.namespace "monitoring-host" could otherwise raise (or drown) the host's log alerts.
+      [RESERVED_LOGS_PROCESSOR]: {
+        error_mode: "ignore",
+        logs: { log_record: [`resource.attributes["service.namespace"] == "${HOST_LOG_NAMESPACE}"`] },
+      },
     },
     exporters: {
       prometheus: {
@@ -178,7 +186,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       pipelines: {
         metrics: pipeline("prometheus", [RESERVED_LABELS_PROCESSOR, RESERVED_SERIES_PROCESSOR]),
         traces: pipeline("otlp_grpc/tempo"),
-        logs: pipeline("otlp_http/loki"),
+        logs: pipeline("otlp_http/loki", [RESERVED_LOGS_PROCESSOR]),
         "logs/host": { ...pipeline("otlp_http/loki"), receivers: Object.keys(journald) },
       },
     },
