@@ -14,7 +14,7 @@ import { FileConfigSource } from "../components/config-source";
 import { PROMETHEUS_RULES_DIR, SERVICES } from "../hostfiles/layout";
 import { renderBundle, renderHostFiles, renderUserData } from "../hostfiles/render";
 import { placeholderContext, HostFile } from "../hostfiles/types";
-import { COMPONENTS } from "../hostfiles/versions";
+import { COMPONENTS, unpinnedReleasesWarning } from "../hostfiles/versions";
 import { AGENT } from "../hostfiles/units";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -225,6 +225,8 @@ function main(argv: string[]): number {
   console.log(`rendered ${r.files.length} host files, user-data.yaml (${Buffer.byteLength(r.userData)} bytes) and bundle.json (${Buffer.byteLength(r.bundle)} bytes) into ${path.relative(process.cwd(), outDir) || "."}`);
   const pinned = Object.entries(COMPONENTS).map(([n, c]) => `${n} ${c.version}`);
   console.log(`pinned versions (${r.cfg.architecture}): ${pinned.join(", ")}`);
+  const unpinned = unpinnedReleasesWarning(r.cfg.architecture);
+  if (unpinned) console.warn(`WARNING: ${unpinned}`);
   if (argv.includes("--no-validate")) return 0;
 
   const checks = validate(r, outDir);

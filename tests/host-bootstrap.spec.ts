@@ -410,9 +410,9 @@ exit 2`,
   });
 });
 
-describe("sync: release downloads are verified against the published checksums (fake curl)", () => {
+describe("sync: release downloads are verified against the pinned SHA-256 (fake curl)", () => {
   let t: ReturnType<typeof tempDir>;
-  let bin: string, served: string;
+  let bin: string, served: string, log: string;
   const artifact = "prometheus-9.9.9.linux-amd64.tar.gz";
   const content = "pretend this is a release archive\n";
   const sha = createHash("sha256").update(content).digest("hex");
@@ -421,60 +421,56 @@ describe("sync: release downloads are verified against the published checksums (
     t = tempDir("monhost-sync-");
     bin = path.join(t.dir, "bin");
     served = path.join(t.dir, "served");
+    log = path.join(t.dir, "curl.log");
     fs.mkdirSync(bin);
     fs.mkdirSync(served);
     fs.writeFileSync(path.join(served, artifact), content);
+    // A release that also publishes a checksum file listing the archive: the sync step must never rely on it.
+    fs.writeFileSync(path.join(served, "sha256sums.txt"), `${sha}  ${artifact}\n`);
     // curl -o <file> <url>: serves files from $served by the URL's last path segment.
     fake(
       bin,
       "curl",
       `out=""; url=""
 while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac; done
+echo "$url" >>"${log}"
 [ -f "${served}/\${url##*/}" ] || exit 22
 cp "${served}/\${url##*/}" "$out"`,
     );
   });
   afterEach(() => t.cleanup());
 
-  const fetch = (sums: string, format: "sums" | "single", sumsName = "sha256sums.txt") => {
-    fs.writeFileSync(path.join(served, sumsName), sums);
+  const fetch = (pinned: string) => {
     const dir = path.join(t.dir, "artifacts", "prometheus-9.9.9");
-    const res = runScriptFunction(
-      "monitoring-sync.sh",
-      `fetch_artifact "${dir}" "${artifact}" "https://example.invalid/v9.9.9/${artifact}" "https://example.invalid/v9.9.9/${sumsName}" ${format}`,
-      {},
-      bin,
-    );
-    return { res, dir };
+    const res = runScriptFunction("monitoring-sync.sh", `fetch_artifact "${dir}" "${artifact}" "https://example.invalid/v9.9.9/${artifact}" "${pinned}"`, {}, bin);
+    const urls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    return { res, dir, urls };
   };
 
-  it("keeps an archive whose SHA-256 matches its line in sha256sums.txt", () => {
-    const { res, dir } = fetch(`${"0".repeat(64)}  other.tar.gz\n${sha}  ${artifact}\n`, "sums");
+  it("keeps an archive whose SHA-256 equals the pinned one, downloading nothing but the archive", () => {
+    const { res, dir, urls } = fetch(sha);
     assert.equal(res.status, 0, res.stderr);
-    assert.equal(fs.readFileSync(path.join(dir, `${artifact}.sha256`), "utf8"), `${sha}  ${artifact}\n`);
     assert.equal(fs.readFileSync(path.join(dir, artifact), "utf8"), content);
+    assert.deepEqual(urls, [`https://example.invalid/v9.9.9/${artifact}`], "no checksum file from the release's origin");
   });
 
-  it("stops with a clear message and a non-zero exit on a checksum mismatch, keeping nothing", () => {
-    const wrong = createHash("sha256").update("something else").digest("hex");
-    const { res, dir } = fetch(`${wrong}  ${artifact}\n`, "sums");
+  it("refuses a tampered release even when the release's own checksum file agrees with it", () => {
+    const tampered = "a tampered archive\n";
+    fs.writeFileSync(path.join(served, artifact), tampered);
+    const tamperedSha = createHash("sha256").update(tampered).digest("hex");
+    fs.writeFileSync(path.join(served, "sha256sums.txt"), `${tamperedSha}  ${artifact}\n`);
+    const { res, dir } = fetch(sha);
     assert.notEqual(res.status, 0);
-    assert.match(res.stderr, new RegExp(`checksum mismatch for ${artifact.replace(/\./g, "\\.")}: published ${wrong}.*downloaded ${sha}; not installing it`));
-    assert.ok(!fs.existsSync(dir) && !fs.existsSync(`${dir}.tmp`));
+    assert.match(res.stderr, new RegExp(`checksum mismatch for ${artifact.replace(/\./g, "\\.")}: pinned ${sha}, downloaded ${tamperedSha} .*; not installing it`));
+    assert.ok(!fs.existsSync(dir) && !fs.existsSync(`${dir}.tmp`), "nothing of it is kept");
   });
 
-  it("stops when the checksum file does not list the archive", () => {
-    const { res } = fetch(`${sha}  some-other-file.tar.gz\n`, "sums");
+  it("refuses an archive that has no pinned digest, without downloading it", () => {
+    const { res, dir, urls } = fetch("-");
     assert.notEqual(res.status, 0);
-    assert.match(res.stderr, /no SHA-256 for prometheus-9\.9\.9\.linux-amd64\.tar\.gz/);
-  });
-
-  it("reads a one-file-per-artifact checksum (Grafana's .sha256)", () => {
-    const ok = fetch(`${sha.toUpperCase()}\n`, "single", `${artifact}.sha256-published`);
-    assert.equal(ok.res.status, 0, ok.res.stderr);
-    const bad = fetch(`${"a".repeat(64)}\n`, "single", `${artifact}.sha256-published`);
-    assert.notEqual(bad.res.status, 0);
-    assert.match(bad.res.stderr, /checksum mismatch/);
+    assert.match(res.stderr, new RegExp(`no pinned SHA-256 for ${artifact.replace(/\./g, "\\.")} in the bundle \\(hostfiles/versions\\.ts\\)`));
+    assert.deepEqual(urls, []);
+    assert.ok(!fs.existsSync(dir));
   });
 });
 
@@ -483,8 +479,8 @@ describe("apply: binaries and files", () => {
   beforeEach(() => (t = tempDir("monhost-apply-")));
   afterEach(() => t.cleanup());
 
-  /** A verified artifact in the sync directory, and a versions.tsv installing it to `dest`. */
-  function stage(sha256File?: string) {
+  /** A downloaded artifact in the sync directory, and a versions.tsv pinning `pinned` (default: its real digest). */
+  function stage(pinned?: string) {
     const stateDir = path.join(t.dir, "state");
     const src = path.join(t.dir, "src", "tool-1.0.0.linux-amd64");
     fs.mkdirSync(src, { recursive: true });
@@ -494,10 +490,9 @@ describe("apply: binaries and files", () => {
     const artifact = "tool-1.0.0.linux-amd64.tar.gz";
     assert.equal(run("tar", ["-czf", path.join(artDir, artifact), "-C", path.dirname(src), path.basename(src)]).status, 0);
     const sha = createHash("sha256").update(fs.readFileSync(path.join(artDir, artifact))).digest("hex");
-    fs.writeFileSync(path.join(artDir, `${artifact}.sha256`), sha256File ?? `${sha}  ${artifact}\n`);
     const dest = path.join(t.dir, "usr", "local", "bin", "tool");
     const tsv = path.join(t.dir, "versions.tsv");
-    fs.writeFileSync(tsv, ["tool", "1.0.0", "tool.service", artifact, "u", "s", "sums", "tar.gz", `tool-1.0.0.linux-amd64/tool=${dest}`].join("\t") + "\n");
+    fs.writeFileSync(tsv, ["tool", "1.0.0", "tool.service", artifact, "u", pinned ?? sha, "tar.gz", `tool-1.0.0.linux-amd64/tool=${dest}`].join("\t") + "\n");
     const env = { STATE_DIR: stateDir, BIN_ROOT: path.join(t.dir, "binroot") };
     return { tsv, dest, env };
   }
@@ -529,11 +524,10 @@ describe("apply: binaries and files", () => {
     fs.mkdirSync(artDir, { recursive: true });
     assert.equal(run("tar", ["-czf", path.join(artDir, artifact), "-C", path.dirname(src), path.basename(src)]).status, 0);
     const sha = createHash("sha256").update(fs.readFileSync(path.join(artDir, artifact))).digest("hex");
-    fs.writeFileSync(path.join(artDir, `${artifact}.sha256`), `${sha}  ${artifact}\n`);
     const home = path.join(t.dir, "opt", "grafana");
     fs.mkdirSync(path.join(home, "old-release-only"), { recursive: true });
     const tsv = path.join(t.dir, "versions.tsv");
-    fs.writeFileSync(tsv, ["grafana", "9.9.9", "grafana.service", artifact, "u", "s", "single", "tar.gz", `tree:*=${home}`].join("\t") + "\n");
+    fs.writeFileSync(tsv, ["grafana", "9.9.9", "grafana.service", artifact, "u", sha, "tar.gz", `tree:*=${home}`].join("\t") + "\n");
     const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, { STATE_DIR: stateDir, BIN_ROOT: path.join(t.dir, "binroot") }, bin());
     assert.equal(res.status, 0, res.stderr);
     assert.ok(fs.existsSync(path.join(home, "bin", "grafana")));
@@ -542,13 +536,18 @@ describe("apply: binaries and files", () => {
     assert.ok(!fs.existsSync(`${home}.old`) && !fs.existsSync(`${home}.new`));
   });
 
-  it("refuses to install an archive that no longer matches its verified checksum", () => {
-    const { tsv, dest, env } = stage(`${"b".repeat(64)}  tool-1.0.0.linux-amd64.tar.gz\n`);
-    const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, env, bin());
-    assert.notEqual(res.status, 0);
-    assert.match(res.stderr, /checksum mismatch for .*tool-1\.0\.0\.linux-amd64\.tar\.gz; not installing tool 1\.0\.0/);
-    assert.ok(!fs.existsSync(dest));
-    assert.ok(!fs.existsSync(path.join(env.BIN_ROOT, "installed", "tool")));
+  it("refuses to install an archive that does not match the pinned digest, or has none", () => {
+    for (const [pinned, message] of [
+      ["b".repeat(64), /checksum mismatch for .*tool-1\.0\.0\.linux-amd64\.tar\.gz \(pinned b{64}\); not installing tool 1\.0\.0/],
+      ["-", /no pinned SHA-256 for tool-1\.0\.0\.linux-amd64\.tar\.gz in the bundle \(hostfiles\/versions\.ts\); not installing tool 1\.0\.0/],
+    ] as const) {
+      const { tsv, dest, env } = stage(pinned);
+      const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, env, bin());
+      assert.notEqual(res.status, 0);
+      assert.match(res.stderr, message);
+      assert.ok(!fs.existsSync(dest));
+      assert.ok(!fs.existsSync(path.join(env.BIN_ROOT, "installed", "tool")));
+    }
   });
 
   it("rewrites only changed files and queues only their units' actions", () => {
@@ -793,18 +792,20 @@ describe("sync: a poll against fake aws and curl", () => {
       const bundle = buildBundle(cfg, placeholderContext("prd"));
       const served = path.join(t.dir, "served");
       fs.mkdirSync(served);
-      // Every pinned archive with a matching entry in its (shared-by-name) checksum file.
-      const sums = new Map<string, string>();
+      // TEST ONLY: stand-in archives, so the bundle's versions.tsv pins their digests (column 6) instead of the
+      // real releases'; everything else in the bundle is as rendered.
+      const stand = new Map<string, string>();
       for (const c of bundle.versions) {
         const body = `archive ${c.artifact}`;
         fs.writeFileSync(path.join(served, c.artifact), body);
-        const sha = createHash("sha256").update(body).digest("hex");
-        const name = c.checksumUrl.split("/").pop()!;
-        sums.set(name, (sums.get(name) ?? "") + (c.checksumFormat === "single" ? `${sha}\n` : `${sha}  ${c.artifact}\n`));
+        stand.set(c.name, createHash("sha256").update(body).digest("hex"));
       }
-      for (const [name, text] of sums) fs.writeFileSync(path.join(served, name), text);
+      const doc = JSON.parse(renderBundle(cfg, placeholderContext("prd")));
+      const tsv = doc.files.find((f: { path: string }) => f.path.endsWith("/versions.tsv"));
+      tsv.content = (tsv.content as string).replace(/^([^\t\n]+)((?:\t[^\t\n]*){4})\t[^\t\n]+/gm, (_m, name: string, mid: string) => `${name}${mid}\t${stand.get(name)}`);
+      for (const [name, sha] of stand) assert.ok((tsv.content as string).includes(`\t${sha}\t`), name);
       const bundleFile = path.join(t.dir, "bundle.json");
-      fs.writeFileSync(bundleFile, renderBundle(cfg, placeholderContext("prd")));
+      fs.writeFileSync(bundleFile, JSON.stringify(doc));
       const etagFile = path.join(t.dir, "etag");
       fs.writeFileSync(etagFile, '"etag-1"');
       const bin = path.join(t.dir, "bin");
@@ -841,9 +842,10 @@ cp "${served}/\${url##*/}" "$out"`,
       assert.equal(fs.readFileSync(path.join(state, "sync", "etag"), "utf8"), '"etag-1"\n');
       assert.ok(fs.existsSync(path.join(state, "sync", "ready")));
       for (const c of bundle.versions) {
-        assert.ok(fs.existsSync(path.join(state, "sync", "artifacts", `${c.name}-${c.version}`, `${c.artifact}.sha256`)), c.name);
+        assert.ok(fs.existsSync(path.join(state, "sync", "artifacts", `${c.name}-${c.version}`, c.artifact)), c.name);
       }
-      assert.equal(log().filter((l) => l.startsWith("curl")).length, 2 * bundle.versions.length);
+      // One download per archive: no checksum file from the release's origin.
+      assert.equal(log().filter((l) => l.startsWith("curl")).length, bundle.versions.length);
       assert.ok(log().some((l) => l.includes("get-object") && l.includes('--if-match "etag-1"')));
 
       // Unchanged ETag, applied: one HEAD, nothing else.

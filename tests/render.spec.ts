@@ -11,7 +11,7 @@ import { renderHostFiles } from "../hostfiles/render";
 import { serviceFiles } from "../hostfiles/services";
 import { placeholderContext } from "../hostfiles/types";
 import { unitFiles } from "../hostfiles/units";
-import { COMPONENTS, resolveComponents, versionsTsv } from "../hostfiles/versions";
+import { COMPONENTS, RELEASE_ARCH, resolveComponents, unpinnedReleases, unpinnedReleasesWarning, versionsTsv } from "../hostfiles/versions";
 import { renderStack, unexpectedVerifyOutput, validate } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
 import { hasTool, run, tempDir } from "./support/validators";
@@ -71,7 +71,7 @@ function bundleSecrets(cfg: ReturnType<typeof stackConfig>) {
 }
 
 describe("pinned versions", () => {
-  it("pins one version per service, with per-architecture archives and published checksum files", () => {
+  it("pins one version per service, with per-architecture archives", () => {
     for (const [arch, goarch] of [["x86_64", "amd64"], ["arm64", "arm64"]] as const) {
       const resolved = resolveComponents(arch);
       assert.deepEqual(resolved.map((c) => c.name).sort(), (Object.keys(SERVICES) as ServiceName[]).sort());
@@ -80,26 +80,55 @@ describe("pinned versions", () => {
         assert.ok(c.url.startsWith("https://"), c.url);
         assert.ok(c.url.includes(c.version) && c.url.includes(goarch), `${c.name}: ${c.url}`);
         assert.ok(c.url.endsWith(`/${c.artifact}`));
-        assert.ok(c.checksumUrl.startsWith("https://") && c.checksumUrl.includes(c.version), c.checksumUrl);
         const other = goarch === "amd64" ? "arm64" : "amd64";
         assert.ok(!c.url.includes(other), `${c.name} ${arch} must not download ${other}`);
       }
     }
     const prom = resolveComponents("arm64").find((c) => c.name === "prometheus")!;
     assert.equal(prom.url, `https://github.com/prometheus/prometheus/releases/download/v${COMPONENTS.prometheus.version}/prometheus-${COMPONENTS.prometheus.version}.linux-arm64.tar.gz`);
-    assert.equal(prom.checksumUrl, `https://github.com/prometheus/prometheus/releases/download/v${COMPONENTS.prometheus.version}/sha256sums.txt`);
     assert.ok(prom.install.includes(`prometheus-${COMPONENTS.prometheus.version}.linux-arm64/prometheus=${SERVICES.prometheus.bin}`));
-    const grafana = resolveComponents("x86_64").find((c) => c.name === "grafana")!;
-    assert.equal(grafana.checksumUrl, `${grafana.url}.sha256`);
-    assert.equal(grafana.checksumFormat, "single");
   });
 
-  it("writes versions.tsv with nine tab-separated fields per component and no shell metacharacters", () => {
-    const rows = versionsTsv("arm64").trim().split("\n");
-    assert.equal(rows.length, Object.keys(COMPONENTS).length);
-    for (const r of rows) {
-      assert.equal(r.split("\t").length, 9, r);
-      assert.doesNotMatch(r.replace(/\t/g, ""), /[\s'"$`\\]/);
+  it("pins the SHA-256 of every component x architecture, each with its sources, or says why it cannot", () => {
+    const seen = new Map<string, string>();
+    for (const name of Object.keys(SERVICES) as ServiceName[]) {
+      for (const arch of Object.values(RELEASE_ARCH)) {
+        const d = COMPONENTS[name].digests[arch];
+        assert.ok(d, `${name} ${arch}: no entry`);
+        if (d.sha256 === null) {
+          assert.ok("reason" in d && d.reason.length > 20, `${name} ${arch}: null digest without a reason`);
+          continue;
+        }
+        assert.match(d.sha256, /^[0-9a-f]{64}$/, `${name} ${arch}`);
+        assert.ok("sources" in d && d.sources.length >= 1 && d.sources.every((x) => x.length > 20), `${name} ${arch}: no source`);
+        assert.ok(!seen.has(d.sha256), `${name} ${arch} has the digest of ${seen.get(d.sha256)}`);
+        seen.set(d.sha256, `${name} ${arch}`);
+      }
+    }
+    // What is not pinned is what the host will refuse, and what the warning names.
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const missing = unpinnedReleases(arch);
+      assert.deepEqual(
+        missing.map((m) => m.name).sort(),
+        resolveComponents(arch).filter((c) => c.sha256 === null).map((c) => c.name).sort(),
+      );
+      const warning = unpinnedReleasesWarning(arch);
+      if (missing.length === 0) assert.equal(warning, undefined);
+      else for (const m of missing) assert.ok(warning!.includes(m.artifact), `${arch}: warning must name ${m.artifact}`);
+    }
+  });
+
+  it("writes versions.tsv with eight tab-separated fields per component, the pinned digest sixth, and no shell metacharacters", () => {
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const rows = versionsTsv(arch).trim().split("\n");
+      assert.equal(rows.length, Object.keys(COMPONENTS).length);
+      for (const r of rows) {
+        const fields = r.split("\t");
+        assert.equal(fields.length, 8, r);
+        const c = resolveComponents(arch).find((x) => x.name === fields[0])!;
+        assert.equal(fields[5], c.sha256 ?? "-", r);
+        assert.doesNotMatch(r.replace(/\t/g, ""), /[\s'"$`\\]/);
+      }
     }
   });
 });

@@ -148,14 +148,18 @@ unpack_archive() {
   esac
 }
 
+# versions.tsv: name, version, unit, artifact, url, pinned sha256, archive type, install spec. The archive is
+# checked against the pinned digest again here, as root, right before it is unpacked.
 install_binaries() {
-  local tsv=$1 name version unit artifact archive install dir work item from to items tops
-  while IFS=$'\t' read -r name version unit artifact _ _ _ archive install; do
+  local tsv=$1 name version unit artifact sha256 archive install dir work item from to items tops
+  while IFS=$'\t' read -r name version unit artifact _ sha256 archive install; do
     [ -n "$name" ] || continue
     if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
     dir="$STATE_DIR/sync/artifacts/$name-$version"
-    [ -f "$dir/$artifact.sha256" ] || die "$name $version was not downloaded and verified by monitoring-sync; not installing it"
-    (cd "$dir" && sha256sum --quiet -c "$artifact.sha256") || die "checksum mismatch for $dir/$artifact; not installing $name $version"
+    [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "no pinned SHA-256 for $artifact in the bundle (hostfiles/versions.ts); not installing $name $version"
+    [ -f "$dir/$artifact" ] || die "$name $version was not downloaded and verified by monitoring-sync; not installing it"
+    [ "$(sha256sum "$dir/$artifact" | awk '{ print $1 }')" = "$sha256" ] ||
+      die "checksum mismatch for $dir/$artifact (pinned $sha256); not installing $name $version"
     work=$(mktemp -d)
     unpack_archive "$dir/$artifact" "$archive" "$work"
     IFS=, read -ra items <<<"$install"

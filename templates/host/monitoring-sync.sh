@@ -1,6 +1,7 @@
 #!/bin/bash
 # Fetches the host's config bundle from S3 when its ETag changed, unpacks it, downloads the release archives it
-# pins and verifies each against its published SHA-256 checksum file, then signals the apply step.
+# pins and verifies each against the SHA-256 pinned in the bundle (hostfiles/versions.ts), then signals the apply
+# step. The release's own checksum file is never used: it comes from the same origin as the archive.
 #
 # Runs unprivileged (monitoring-sync.service, every 90 s) so the network-facing part never has root; the apply
 # step (root, no network) installs what this verified. At first boot cloud-init runs it as root with
@@ -92,48 +93,37 @@ fetch_bundle() {
   printf '%s\n' "$dir"
 }
 
-# Downloads one release archive and its published checksum file into <dir>, and keeps the archive only when its
-# SHA-256 matches. A mismatch stops the whole run with a non-zero exit: nothing unverified is ever installed.
+# Downloads one release archive into <dir> and keeps it only when its SHA-256 equals the pinned one. A mismatch, or
+# no pinned digest (`-`), stops the whole run with a non-zero exit: nothing unverified is ever installed.
 fetch_artifact() {
-  local dir=$1 artifact=$2 url=$3 sums_url=$4 format=$5 expected actual
+  local dir=$1 artifact=$2 url=$3 expected=$4 actual
+  if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
+    die "no pinned SHA-256 for $artifact in the bundle (hostfiles/versions.ts); not downloading or installing it"
+  fi
   rm -rf "$dir" "$dir.tmp"
   mkdir -p "$dir.tmp"
   curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 15 -o "$dir.tmp/$artifact" "$url" || die "download failed: $url"
-  curl -fsSL --retry 5 --retry-delay 3 --connect-timeout 15 -o "$dir.tmp/published-checksums" "$sums_url" ||
-    die "download failed: $sums_url"
-  if [ "$format" = sums ]; then
-    expected=$(awk -v f="$artifact" '$2 == f || $2 == "*" f { print $1; exit }' "$dir.tmp/published-checksums")
-  else
-    expected=$(awk 'NR == 1 { print $1 }' "$dir.tmp/published-checksums")
-  fi
-  expected=$(printf '%s' "$expected" | tr 'A-F' 'a-f')
-  if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
-    rm -rf "$dir.tmp"
-    die "no SHA-256 for $artifact in $sums_url; not installing it"
-  fi
   actual=$(sha256sum "$dir.tmp/$artifact" | awk '{ print $1 }')
   if [ "$actual" != "$expected" ]; then
     rm -rf "$dir.tmp"
-    die "checksum mismatch for $artifact: published $expected ($sums_url), downloaded $actual; not installing it"
+    die "checksum mismatch for $artifact: pinned $expected, downloaded $actual ($url); not installing it"
   fi
-  printf '%s  %s\n' "$expected" "$artifact" >"$dir.tmp/$artifact.sha256"
-  rm -f "$dir.tmp/published-checksums"
   mv "$dir.tmp" "$dir"
   log "verified $artifact ($expected)"
 }
 
-# versions.tsv: name, version, unit, artifact, url, checksum url, checksum format, archive type, install spec.
+# versions.tsv: name, version, unit, artifact, url, pinned sha256, archive type, install spec.
 fetch_artifacts() {
-  local tsv=$1 name version artifact url sums_url format dir
-  while IFS=$'\t' read -r name version _ artifact url sums_url format _; do
+  local tsv=$1 name version artifact url sha256 dir
+  while IFS=$'\t' read -r name version _ artifact url sha256 _; do
     [ -n "$name" ] || continue
     if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
     dir="$SYNC_DIR/artifacts/$name-$version"
-    if [ -f "$dir/$artifact.sha256" ] && (cd "$dir" && sha256sum --quiet -c "$artifact.sha256" >/dev/null 2>&1); then
+    if [ -f "$dir/$artifact" ] && [ "$(sha256sum "$dir/$artifact" | awk '{ print $1 }')" = "$sha256" ]; then
       continue
     fi
     log "downloading $name $version"
-    fetch_artifact "$dir" "$artifact" "$url" "$sums_url" "$format"
+    fetch_artifact "$dir" "$artifact" "$url" "$sha256"
   done <"$tsv"
 }
 
