@@ -39,7 +39,7 @@ import { DATA_DEVICE_NAME, DATA_MOUNT } from "../../hostfiles/layout";
 import { secretFiles } from "../../hostfiles/secrets";
 import { AMI_DEFAULT_USER, renderUserData } from "../../hostfiles/user-data";
 import { HostContext, placeholderContext } from "../../hostfiles/types";
-import { buildReleases, DEBIAN_ALERTMANAGER_ASSETS } from "./releases";
+import { buildReleases, DEBIAN_ALERTMANAGER_ASSETS, StandInReleases, withStandInDigests } from "./releases";
 import { ensureLowerDir } from "./rootfs";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -116,7 +116,7 @@ export class BootLab {
   private readonly cleanups = new Cleanups();
   private readonly exitHook = () => this.cleanups.runAll();
   private server?: ChildProcess;
-  private releaseHosts = new Map<string, string[]>();
+  private standIns = new Map<string, StandInReleases>();
   private regions: string[];
 
   static create(opts: LabOptions = {}): BootLab {
@@ -182,11 +182,11 @@ export class BootLab {
   }
 
   /** Release archives for an architecture (built once per lab), served under the pinned URLs. */
-  releases(architecture: StackConfig["architecture"]): string[] {
-    if (!this.releaseHosts.has(architecture)) {
-      this.releaseHosts.set(architecture, buildReleases(architecture, path.join(this.state, "releases")));
+  releases(architecture: StackConfig["architecture"]): StandInReleases {
+    if (!this.standIns.has(architecture)) {
+      this.standIns.set(architecture, buildReleases(architecture, path.join(this.state, "releases")));
     }
-    return this.releaseHosts.get(architecture)!;
+    return this.standIns.get(architecture)!;
   }
 
   /** Puts an object into the fake S3 (creating its bucket); returns its ETag as S3 reports it (quoted MD5). */
@@ -301,9 +301,8 @@ export class GuestHost {
 
   /** Renders and uploads the bundle of `cfg` (a config change is `host.upload(changedCfg)`); returns its ETag. */
   upload(cfg: StackConfig): string {
-    const releaseHosts = this.lab.releases(cfg.architecture);
-    void releaseHosts;
-    this.etag = this.lab.putObject(this.ctx.configBucket, this.ctx.configObjectKey, renderBundle(cfg, this.ctx));
+    const { digests } = this.lab.releases(cfg.architecture);
+    this.etag = this.lab.putObject(this.ctx.configBucket, this.ctx.configObjectKey, withStandInDigests(renderBundle(cfg, this.ctx), digests));
     return this.etag;
   }
 
@@ -326,7 +325,7 @@ export class GuestHost {
       };
       const region = this.cfg.region;
       const names = new Set([
-        ...this.lab.releases(this.cfg.architecture),
+        ...this.lab.releases(this.cfg.architecture).hosts,
         `${this.ctx.configBucket}.s3.${region}.amazonaws.com`,
         `${this.ctx.configBucket}.s3.amazonaws.com`,
         `s3.${region}.amazonaws.com`,

@@ -1,12 +1,14 @@
 /**
  * The release archives the boot test serves at the pinned URLs (hostfiles/versions.ts), under the pinned archive
- * names, each with a checksum file in its upstream's format, so the host's sync step downloads and verifies them
- * and the apply step installs them exactly as it would the real releases.
+ * names, so the host's sync step downloads and verifies them and the apply step installs them exactly as it would
+ * the real releases. The host verifies against the SHA-256 pinned in the bundle (versions.tsv, column 6): these
+ * archives are not the upstream ones, so `withStandInDigests` pins THEIR digests in the bundle the test uploads
+ * (TEST ONLY; nothing else in the bundle changes).
  *
  * - Prometheus, promtool, Alertmanager, amtool and node_exporter are REAL: Debian's binaries (2.42 / 0.25 / 1.5)
  *   repacked under the upstream names (`prometheus-<v>.linux-<arch>/prometheus`, …).
  * - Grafana, Loki, Tempo and otelcol-contrib have no binary on these machines. They get a STAND-IN: a small Python
- *   program installed exactly like the release (same archive name and layout, same checksum file, same binary path,
+ *   program installed exactly like the release (same archive name and layout, same binary path,
  *   started by the rendered hardened unit). It reads its rendered config file and its systemd credentials, writes
  *   a marker into its data directory and answers the host's health check on the service's port. A stand-in proves
  *   ONLY the delivery path (download, verification, install, unit, sandbox, secrets, data directory); it never
@@ -110,17 +112,19 @@ function stage(c: ResolvedComponent, work: string): void {
   }
 }
 
-/**
- * Writes every pinned archive and its checksum file below <releasesDir>/<host>/<url path>, where the fake download
- * site serves them. Returns the host names the guest must resolve to loopback.
- */
-export function buildReleases(architecture: Architecture, releasesDir: string): string[] {
+/** The stand-in archives of one architecture: the host names to resolve to loopback, and each archive's SHA-256. */
+export interface StandInReleases {
+  hosts: string[];
+  digests: Record<string, string>;
+}
+
+/** Writes every pinned archive below <releasesDir>/<host>/<url path>, where the fake download site serves them. */
+export function buildReleases(architecture: Architecture, releasesDir: string): StandInReleases {
   const hosts = new Set<string>();
-  const sums = new Map<string, string[]>();
+  const digests: Record<string, string> = {};
   for (const c of resolveComponents(architecture)) {
     const url = new URL(c.url);
-    const sumsUrl = new URL(c.checksumUrl);
-    hosts.add(url.hostname).add(sumsUrl.hostname);
+    hosts.add(url.hostname);
     const out = path.join(releasesDir, url.hostname, url.pathname);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     const work = fs.mkdtempSync(path.join(releasesDir, ".stage-"));
@@ -129,21 +133,29 @@ export function buildReleases(architecture: Architecture, releasesDir: string): 
     if (c.archive === "tar.gz") run("tar", ["-I", "gzip -1", "-cf", out, "--owner=0", "--group=0", ...members], work);
     else run("python3", ["-m", "zipfile", "-c", out, ...members], work);
     fs.rmSync(work, { recursive: true, force: true });
-    const digest = sha256(out);
-    const sumsFile = path.join(releasesDir, sumsUrl.hostname, sumsUrl.pathname);
-    if (c.checksumFormat === "single") {
-      fs.mkdirSync(path.dirname(sumsFile), { recursive: true });
-      fs.writeFileSync(sumsFile, `${digest}  ${c.artifact}\n`);
-    } else {
-      // A sha256sum-style file lists every artifact of the release (other architectures too): add a decoy line.
-      const lines = sums.get(sumsFile) ?? [`${"0".repeat(64)}  ${c.artifact.replace(/amd64|arm64/, "riscv64")}`];
-      lines.push(`${digest}  ${c.artifact}`);
-      sums.set(sumsFile, lines);
-    }
+    digests[c.name] = sha256(out);
   }
-  for (const [file, lines] of sums) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, `${lines.join("\n")}\n`);
-  }
-  return [...hosts];
+  return { hosts: [...hosts], digests };
+}
+
+/**
+ * TEST ONLY: the rendered bundle with the stand-in archives' digests pinned instead of the real releases' (the
+ * versions.tsv file's sixth column and the bundle's `versions` list). Every other byte is as rendered.
+ */
+export function withStandInDigests(bundle: string, digests: Record<string, string>): string {
+  const doc = JSON.parse(bundle) as { versions: { name: string; sha256: string | null }[]; files: { path: string; content: string }[] };
+  for (const v of doc.versions) v.sha256 = digests[v.name];
+  const tsv = doc.files.find((f) => f.path.endsWith("/versions.tsv"));
+  if (!tsv) throw new Error("the bundle has no versions.tsv");
+  tsv.content = tsv.content
+    .split("\n")
+    .map((row) => {
+      if (!row) return row;
+      const fields = row.split("\t");
+      if (!digests[fields[0]]) throw new Error(`no stand-in archive for ${fields[0]}`);
+      fields[5] = digests[fields[0]];
+      return fields.join("\t");
+    })
+    .join("\n");
+  return `${JSON.stringify(doc, null, 1)}\n`;
 }
