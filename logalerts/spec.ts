@@ -11,9 +11,9 @@
  *
  * This module must not import components/config.ts (which imports it).
  */
-import { ConfigProblems, show } from "../components/config-problems";
+import { ConfigProblems, didYouMean, show } from "../components/config-problems";
 import { Duration, parseDuration } from "../components/duration";
-import type { SloSpec } from "../slo/spec";
+import { templateProblem, type SloSpec } from "../slo/spec";
 import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER } from "./defaults";
 import { logqlProblem } from "./logql";
 
@@ -153,7 +153,7 @@ export function parseLogAlerts(raw: unknown, key: string, p: ConfigProblems, slo
 function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, base: LogAlertSpec | undefined): LogAlertSpec | undefined {
   const before = p.items.length;
   for (const field of Object.keys(o)) {
-    if (!FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${FIELDS.join(", ")}`);
+    if (!FIELDS.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${FIELDS.join(", ")}${didYouMean(field, FIELDS)}`);
   }
   const name = o.name as string;
   if (o.enabled !== undefined && typeof o.enabled !== "boolean") p.add(`${at}.enabled`, `${show(o.enabled)} must be true or false`);
@@ -175,7 +175,9 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
   const service = str("service", SERVICE_RE, 'the service the lines come from, as in Loki\'s service_name label (service.name), like "checkout-api"', base?.service);
   const alert = str("alert", ALERT_RE, 'an alert name in UpperCamelCase, like "CheckoutDbErrors"', base?.alert ?? alertNameOf(name));
   const severity = (o.severity ?? base?.severity ?? "ticket") as LogAlertSeverity;
-  if (!LOG_ALERT_SEVERITIES.includes(severity)) p.add(`${at}.severity`, `${show(o.severity)} is not allowed; allowed: ${LOG_ALERT_SEVERITIES.join(", ")}`);
+  if (!LOG_ALERT_SEVERITIES.includes(severity)) {
+    p.add(`${at}.severity`, `${show(o.severity)} is not allowed; allowed: ${LOG_ALERT_SEVERITIES.join(", ")}${didYouMean(o.severity, LOG_ALERT_SEVERITIES)}`);
+  }
   const measure = (o.measure ?? base?.measure ?? "count") as LogAlertMeasure;
   if (!LOG_ALERT_MEASURES.includes(measure)) {
     p.add(`${at}.measure`, `${show(o.measure)} is not allowed; allowed: count (lines in the window), rate (lines per second over the window)`);
@@ -216,6 +218,7 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
         if (!LABEL_NAME_RE.test(k)) p.add(`${at}.labels.${k}`, "is not a valid label name (letters, digits, underscores; not starting with a digit)");
         else if (LOG_ALERT_RESERVED_LABELS.includes(k)) p.add(`${at}.labels.${k}`, `is set by the generator; reserved: ${LOG_ALERT_RESERVED_LABELS.join(", ")}`);
         else if (typeof v !== "string" || v === "") p.add(`${at}.labels.${k}`, `${show(v)} must be a non-empty string`);
+        else if (templateProblem(v)) p.add(`${at}.labels.${k}`, templateProblem(v)!);
         else labels[k] = v;
       }
     }
@@ -226,6 +229,12 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
     if (v === undefined) return undefined;
     if (typeof v !== "string" || v.trim() === "" || (re && !re.test(v))) {
       p.add(`${at}.${field}`, `${show(v)} must be ${what ?? "a non-empty string"}`);
+      return undefined;
+    }
+    // Loki refuses the whole rule group when an annotation template does not parse; unbalanced braces are the
+    // common mistake (the tests run promtool on the shipped configs for the rest).
+    if (field !== "runbook" && (v.split("{{").length !== v.split("}}").length || /\}\}[^{]*\}\}/.test(v.replace(/\{\{[^}]*\}\}/g, "")))) {
+      p.add(`${at}.${field}`, `${show(v)} has unbalanced {{ }}: it is a Go template ({{ $value }}, {{ $labels.service_name }})`);
       return undefined;
     }
     return v;
@@ -273,7 +282,8 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
     summary: summary ?? `{{ $value }} matching log lines from ${service} in ${window!.text}`,
     description:
       description ??
-      `{{ $labels.service_name }} logged {{ $value }} lines matching ${(filter as string).trim() || "the selector"} ` +
+      // The LogQL is not quoted here: a `line_format` template in it would be read as an alert template.
+      `{{ $labels.service_name }} logged {{ $value }} lines matching log alert ${name} ` +
         `${measure === "rate" ? "per second over" : "in"} the last ${window!.text} (threshold ${threshold}).`,
     runbook: runbook!,
     origin,

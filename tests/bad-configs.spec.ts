@@ -218,6 +218,11 @@ const CASES: BadConfig[] = [
   { what: "a misspelt targets field", set: { appScrapeTargets: [{ service: "shop-api", target: ["10.0.1.5:9464"] }] }, key: "appScrapeTargets[0].target", says: /did you mean "targets"\?/ },
   { what: "an app listed twice", set: { appScrapeTargets: [app(), app()] }, key: "appScrapeTargets[].service", says: /more than once/ },
   { what: "more scrape ports than the outbound quota", set: { appScrapeTargets: many(60, (i) => app({ service: `app-${i}`, targets: [`10.0.1.5:${9000 + i}`] })) }, key: "appScrapeTargets", says: /61 outbound IPv4 security-group rules/ },
+  // logAlerts
+  { what: "a log alert with broken LogQL", set: { logAlerts: [{ name: "shop-errors", service: "shop-api", filter: '| detected_level=~"error', threshold: 5 }] }, key: "logAlerts[0].filter", says: /not valid LogQL \(syntax error at ⚠/ },
+  { what: "a misspelt log alert field", set: { logAlerts: [{ name: "shop-errors", service: "shop-api", treshold: 5 }] }, key: "logAlerts[0].treshold", says: /did you mean "threshold"\?/ },
+  { what: "a template in a log alert routing label", set: { logAlerts: [{ name: "shop-errors", service: "shop-api", threshold: 5, labels: { team: "{{ $labels.team }}" } }] }, key: "logAlerts[0].labels.team", says: /contains "\{\{"/ },
+  { what: "turning off a log alert that is not a default", set: { logAlerts: [{ name: "shop-errors", enabled: false }] }, key: "logAlerts[0].enabled", says: /only turns off a built-in default/ },
   // slos
   { what: "SLO services whose names collide in file names", set: { slos: [latencySlo({ service: "shop.api" }), latencySlo({ name: "shop-latency-2", service: "shop-api" })] }, key: "slos[1].service", says: /both become "shop-api" in rule file and dashboard names/ },
   { what: "SLO services differing only in case", set: { slos: [latencySlo({ service: "Shop-API" }), latencySlo({ name: "b", service: "shop-api" })] }, key: "slos[1].service", says: /both become "shop-api"/ },

@@ -13,7 +13,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, loadStackConfig, StackConfig } from "../components/config";
 import { parseDuration } from "../components/duration";
-import { SERVICES } from "../hostfiles/layout";
+import { DATA_MOUNT, SERVICES } from "../hostfiles/layout";
 import { alertmanagerFlags } from "../hostfiles/services/flags";
 import { LOKI_RULER, LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { SERVICE_UNITS } from "../hostfiles/services/common";
@@ -50,7 +50,7 @@ function expectProblem(logAlerts: unknown, key: string, pattern: RegExp): void {
 /** Entries exercising every field: a config the defaults alone never produce. */
 const VARIED = [
   { name: "loki-log-errors", threshold: 50, window: "10m" },
-  { name: "billing-timeouts", service: "billing-api", filter: '|~ "(?i)timeout"', threshold: 5 },
+  { name: "billing-timeouts", service: "billing-api", filter: '|~ "(?i)timeout" | line_format "{{.service_name}}"', threshold: 5 },
   { name: "grafana-log-errors", enabled: false },
   {
     name: "appointments-db-errors",
@@ -164,6 +164,9 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
       expectProblem([{ name: "a-errors", service: "a", threshold: 1, alert: "lower" }], K("[0].alert"), /UpperCamelCase/);
       expectProblem([{ name: "a-errors", service: "a", threshold: 1, runbook: "docs/x.md" }], K("[0].runbook"), /file name under docs\/runbooks/);
       expectProblem([{ name: "nothing-errors", enabled: false }], K("[0].enabled"), /only turns off a built-in default/);
+      expectProblem([{ name: "a-errors", service: "a", threshold: 1, labels: { team: "{{ $labels.team }}" } }], K("[0].labels.team"), /contains "\{\{"/);
+      expectProblem([{ name: "a-errors", service: "a", threshold: 1, summary: "{{ $value errors" }], K("[0].summary"), /unbalanced/);
+      expectProblem([{ name: "a-errors", service: "a", threshold: 1, severty: "page" }], K("[0].severty"), /did you mean "severity"\?/);
       expectProblem(
         [
           { name: "a-errors", service: "a", threshold: 1 },
@@ -227,9 +230,11 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
           "storage",
         ]);
         assert.deepEqual(loki.ruler.storage, { type: "local", local: { directory: LOKI_RULER.storageDir } });
-        for (const p of [loki.ruler.storage.local.directory, loki.ruler.rule_path]) {
-          assert.ok(String(p).startsWith(`${SERVICES.loki.dataDir}/`), `${p} is not in Loki's directory on the data volume`);
-        }
+        // Rule storage on the data volume, outside Loki's StateDirectory= (which systemd may chown to loki); the
+        // ruler's scratch files inside it (Loki writes them).
+        assert.ok(String(loki.ruler.storage.local.directory).startsWith(`${DATA_MOUNT}/`));
+        assert.ok(!String(loki.ruler.storage.local.directory).startsWith(`${SERVICES.loki.dataDir}/`));
+        assert.ok(String(loki.ruler.rule_path).startsWith(`${SERVICES.loki.dataDir}/`), "rule_path is writable by Loki");
         // The rule file sits in the tenant directory the ruler lists (auth disabled: tenant "fake").
         assert.equal(path.posix.dirname(LOKI_RULES_FILE), `${loki.ruler.storage.local.directory}/fake`);
         assert.equal(loki.auth_enabled, false);

@@ -1,7 +1,7 @@
 /** loki.yaml: Loki 3.x single binary, TSDB index and chunks in S3 (instance role), local state on the data volume. */
 import type { StackConfig } from "../../components/config";
 import { goDuration } from "../../components/duration";
-import { SERVICES } from "../layout";
+import { DATA_MOUNT, SERVICES } from "../layout";
 import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
@@ -15,8 +15,12 @@ export const LOKI_SCHEMA_FROM = "2024-04-01";
  * writes and the ruler must read that tenant's rules. The evidence for each key: docs/log-alerts.md.
  */
 export const LOKI_RULER = {
-  /** `ruler.storage.local.directory`: `<dir>/<tenant>/<file>` (pkg/ruler/rulestore/local/local.go). */
-  storageDir: `${SERVICES.loki.dataDir}/rules`,
+  /**
+   * `ruler.storage.local.directory`: `<dir>/<tenant>/<file>` (pkg/ruler/rulestore/local/local.go). On the data
+   * volume but beside Loki's own directory, not in it: that one is the unit's StateDirectory=, which systemd may
+   * chown to loki, while the rule files are the apply step's (root-owned, read-only for Loki).
+   */
+  storageDir: `${DATA_MOUNT}/loki-rules`,
   tenant: "fake",
   /** `ruler.rule_path`: where the ruler writes the rule files it hands to its Prometheus rule managers. */
   rulePath: `${SERVICES.loki.dataDir}/rules-temp`,
