@@ -7,6 +7,8 @@
  *       Renders the service's documents for every evidence stack, finds each key path in the upstream config
  *       structs at the evidence's ref (yaml/mapstructure tags, following imports) and adds what it finds to the
  *       evidence file. Entries already there are kept; paths it cannot resolve are printed for a hand-written entry.
+ *       With `--at <ref>` it writes nothing and checks that every path it resolves at the evidence's ref resolves
+ *       the same way at <ref> (a release branch newer than the newest tag).
  *   npx tsx scripts/upstream-evidence.ts verify [--mirror DIR] [--at src=ref,...]
  *       For every entry: `git show <ref>:<file>` must contain `match`. Sources with no snapshot are listed as
  *       not verifiable here. `npm:<package>` sources are read from the published package (`npm pack`, cached in
@@ -127,11 +129,38 @@ function resolve(repo: GoRepo, root: Root, segments: string[]): { entry?: Omit<E
   return last ? { entry: last } : { wildcard: true };
 }
 
-function extract(service: EvidenceService, mirror: string): void {
+/**
+ * Resolves the rendered key paths of a service in the Go structs. `at` set: a check only, at another ref (a release
+ * branch newer than the newest tag): every path resolved at the evidence's ref must resolve there too; nothing is
+ * written. Otherwise the new paths are added to the evidence file.
+ */
+function extract(service: EvidenceService, mirror: string, at?: string): void {
   const version = COMPONENTS[service].version;
   const ev = loadEvidence(service, version);
   const roots = ROOTS[service] ?? {};
   const unresolved = new Set<string>();
+  if (at) {
+    const checked = new Set<string>();
+    for (const { stack, cfg } of evidenceStacks()) {
+      for (const r of renderedForEvidence(stack, cfg).filter((x) => x.service === service && x.document)) {
+        const root = roots[r.document!];
+        const doc = ev.documents[r.document!];
+        const dir = root && gitDir(mirror, ev.sources[root.src].repo);
+        if (!root || !doc || !dir) continue;
+        const base: GoRepo = { gitDir: dir, ref: ev.sources[root.src].ref, modules: root.modules };
+        for (const p of keyPaths(parseDocument(doc.format, r.content), doc)) {
+          if (!resolve(base, root, p).entry) continue;
+          checked.add(joinPath(p));
+          const res = resolve({ ...base, ref: at }, root, p);
+          if (!res.entry) unresolved.add(`${r.document}: ${joinPath(p)} resolves at ${base.ref} but not at ${at} (${res.why})`);
+        }
+      }
+    }
+    for (const u of unresolved) console.log(u);
+    console.log(`${service}: ${checked.size} key paths resolved at ${at} as at the evidence's ref; ${unresolved.size} did not`);
+    process.exitCode = unresolved.size > 0 ? 1 : 0;
+    return;
+  }
   for (const { stack, cfg } of evidenceStacks()) {
     for (const r of renderedForEvidence(stack, cfg).filter((x) => x.service === service && x.document)) {
       const root = roots[r.document!];
@@ -190,12 +219,12 @@ function verify(mirror: string, at: Record<string, string>): number {
 
 const [cmd, service] = process.argv.slice(2);
 const mirror = arg("--mirror", "/work/.mirror");
-if (cmd === "extract" && service) extract(service as EvidenceService, mirror);
+if (cmd === "extract" && service) extract(service as EvidenceService, mirror, process.argv.includes("--at") ? arg("--at", "") : undefined);
 else if (cmd === "verify") {
   const at = Object.fromEntries(arg("--at", "").split(",").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
   process.exitCode = verify(mirror, at) > 0 ? 1 : 0;
 }
 else {
-  console.error("usage: upstream-evidence.ts extract <grafana|loki|tempo|otelcol> [--mirror DIR] | verify [--mirror DIR]");
+  console.error("usage: upstream-evidence.ts extract <grafana|loki|tempo|otelcol> [--mirror DIR] [--at REF] | verify [--mirror DIR] [--at src=ref,...]");
   process.exitCode = 2;
 }
