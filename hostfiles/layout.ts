@@ -23,6 +23,11 @@ export const CONFIG_ROOT = "/etc/monitoring-host";
 export const BIN_ROOT = "/usr/local/lib/monitoring-host";
 /** The host agent's own state (fetched bundles, verified release archives, applied markers), on the root volume. */
 export const STATE_DIR = "/var/lib/monitoring-host";
+/**
+ * node_exporter's textfile directory: the apply step writes facts only the host knows there (the expiry of every
+ * certificate the host serves), node_exporter exposes them, and the meta-alerts watch them.
+ */
+export const TEXTFILE_DIR = `${STATE_DIR}/textfile`;
 /** Unprivileged user that polls S3 and downloads bundles and release archives; only the apply step runs as root. */
 export const SYNC_USER = "monitoring-sync";
 /** Files read from SSM Parameter Store at boot (secrets). tmpfs-backed, never on the data volume. */

@@ -9,7 +9,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { StackConfig } from "../components/config";
-import { hostScript, servicesTsv } from "../hostfiles/agent";
+import { hostEnv, hostScript, servicesTsv } from "../hostfiles/agent";
+import { nodeExporterFlags } from "../hostfiles/services/flags";
+import { OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
+import { freePort, startDaemon, stopAll, withFlags } from "./support/daemons";
 import { assertNoSecrets, buildBundle, readableSecretValues, renderBundle } from "../hostfiles/bundle";
 import { renderHostFiles } from "../hostfiles/render-files";
 import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER, XFS_LABEL_MAX } from "../hostfiles/layout";
@@ -21,6 +24,9 @@ import { renderTemplate } from "../hostfiles/templates";
 import { shellScripts } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
+
+/** Debian's node_exporter (package prometheus-node-exporter, pulled in by prometheus). */
+const NODE_EXPORTER_BIN = "/usr/bin/prometheus-node-exporter";
 
 /** A syntactically valid OpenSSH ed25519 public key line (random key body). */
 function ed25519Key(comment: string): string {
@@ -1044,5 +1050,54 @@ describe("sync: talking to AWS (fake aws)", () => {
     // The same error is not repeated at every attempt; the final message keeps it.
     assert.equal(lines.length, 2, res.stderr);
     assert.match(lines[1], /last error: An error occurred \(404\)/);
+  });
+});
+
+describe("apply: certificate expiry for node_exporter (real openssl and node_exporter)", function () {
+  this.timeout(60_000);
+  let t: ReturnType<typeof tempDir>;
+  before(() => (t = tempDir("monhost-certs-")));
+  after(async () => {
+    await stopAll();
+    t.cleanup();
+  });
+
+  it("publishes each served certificate's notAfter (0 when unreadable), and node_exporter serves it with the rendered flags", async function () {
+    requireTool(this, "openssl");
+    if (!fs.existsSync(NODE_EXPORTER_BIN)) {
+      if (process.env.CI) throw new Error(`${NODE_EXPORTER_BIN} is missing (Debian package prometheus-node-exporter)`);
+      this.skip();
+    }
+    const cert = path.join(t.dir, "otlp-server.crt");
+    const gen = run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "10", "-subj", "/CN=test",
+      "-keyout", path.join(t.dir, "k.pem"), "-out", cert]);
+    assert.equal(gen.status, 0, gen.stderr);
+    const end = run("openssl", ["x509", "-enddate", "-noout", "-in", cert]).stdout.trim().replace(/^notAfter=/, "");
+    const expected = Math.floor(Date.parse(end) / 1000);
+    assert.ok(Math.abs(expected - (Date.now() / 1000 + 10 * 86400)) < 3600, `openssl says ${end}`);
+    const textfile = path.join(t.dir, "textfile");
+    const missing = path.join(t.dir, "missing.crt");
+    const bin = path.join(t.dir, "bin");
+    fs.mkdirSync(bin);
+    const res = runScriptFunction("monitoring-apply.sh", "write_certificate_metrics", { TEXTFILE_DIR: textfile, SERVED_CERTIFICATES: `${cert} ${missing}` }, bin);
+    assert.equal(res.status, 0, res.stderr);
+    const prom = fs.readFileSync(path.join(textfile, "certificates.prom"), "utf8");
+    assert.match(prom, new RegExp(`^monitoring_host_certificate_not_after_seconds\\{path="${cert}"\\} ${expected}$`, "m"));
+    assert.match(prom, new RegExp(`^monitoring_host_certificate_not_after_seconds\\{path="${missing}"\\} 0$`, "m"));
+    // The rendered host env lists the certificate the collector serves.
+    assert.match(hostEnv(stackConfig("dev")), new RegExp(`^SERVED_CERTIFICATES='${OTLP_SERVER_CERT_PATH}'$`, "m"));
+
+    // node_exporter with the rendered flags (listen address and textfile directory moved into the test).
+    const port = await freePort();
+    const args = withFlags(nodeExporterFlags(), {
+      "--web.listen-address": `127.0.0.1:${port}`,
+      "--collector.textfile.directory": textfile,
+    });
+    const d = await startDaemon({ name: "node_exporter", cmd: NODE_EXPORTER_BIN, args, port, readyPath: "/metrics" });
+    const metrics = await (await fetch(`${d.base}/metrics`)).text();
+    const served = new RegExp(`^monitoring_host_certificate_not_after_seconds\\{path="${cert}"\\} (\\S+)$`, "m").exec(metrics);
+    assert.ok(served, "node_exporter does not serve the certificate's expiry");
+    assert.equal(Number(served[1]), expected);
+    assert.match(metrics, /^node_textfile_scrape_error 0$/m);
   });
 });

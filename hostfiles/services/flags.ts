@@ -4,7 +4,7 @@
  * units and the config files cannot disagree.
  */
 import type { StackConfig } from "../../components/config";
-import { GRAFANA_HOME, SERVICES } from "../layout";
+import { GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../layout";
 import { loopback } from "./common";
 
 /**
@@ -75,7 +75,11 @@ export function grafanaFlags(): string[] {
 }
 
 export function nodeExporterFlags(): string[] {
-  return [`--web.listen-address=${loopback(SERVICES.nodeExporter.ports.http)}`];
+  return [
+    `--web.listen-address=${loopback(SERVICES.nodeExporter.ports.http)}`,
+    // Certificate expiry written by the apply step (node_exporter v1.12.1 collector/textfile.go).
+    `--collector.textfile.directory=${TEXTFILE_DIR}`,
+  ];
 }
 
 /** Every service's flags by name, for the unit renderer and for tests. */

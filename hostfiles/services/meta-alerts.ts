@@ -33,6 +33,10 @@ export interface MetaAlertGroup {
 const stackJobs = Object.values(STACK_JOBS).join("|");
 const dataFs = `node_filesystem_avail_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
 const dataFsSize = `node_filesystem_size_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
+/** Certificates the host serves (the apply step's textfile, read by node_exporter), and when to warn. */
+export const CERT_NOT_AFTER = `monitoring_host_certificate_not_after_seconds{job="${STACK_JOBS.node}"}`;
+export const CERT_TICKET_DAYS = 30;
+export const CERT_PAGE_DAYS = 7;
 export const META_ALERT_GROUPS: MetaAlertGroup[] = [
   {
     name: "monitoring-host.availability",
@@ -88,6 +92,42 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
         summary: "The data volume {{ $labels.mountpoint }} is almost full",
         description: "Only {{ $value | humanizePercentage }} of the data volume is free. Prometheus, Loki and Tempo stop writing when it is full.",
         runbook: "data-volume-almost-full",
+      },
+    ],
+  },
+  {
+    // The apply step writes each served certificate's notAfter (0 when unreadable) for node_exporter's textfile
+    // collector (templates/host/monitoring-apply.sh). `pulumi up` renews the OTLP certificate in its second year.
+    name: "monitoring-host.certificates",
+    alerts: [
+      {
+        alert: "HostCertificateExpiringSoon",
+        severity: "ticket",
+        expr: `${CERT_NOT_AFTER} - time() < ${CERT_TICKET_DAYS} * 86400`,
+        for: "1h",
+        summary: `The certificate {{ $labels.path }} expires within ${CERT_TICKET_DAYS} days`,
+        description:
+          "{{ $labels.path }} expires in {{ $value | humanizeDuration }}. Any `pulumi up` of the stack renews it; OTLP senders are refused once it has expired.",
+        runbook: "host-certificate-expiring",
+      },
+      {
+        alert: "HostCertificateExpiring",
+        severity: "page",
+        expr: `${CERT_NOT_AFTER} - time() < ${CERT_PAGE_DAYS} * 86400`,
+        summary: `The certificate {{ $labels.path }} expires within ${CERT_PAGE_DAYS} days (or has expired)`,
+        description:
+          "{{ $labels.path }} expires in {{ $value | humanizeDuration }} (negative: expired; a value near -55 years: unreadable). Applications cannot send telemetry once it has expired.",
+        runbook: "host-certificate-expiring",
+      },
+      {
+        alert: "HostCertificateExpiryUnknown",
+        severity: "ticket",
+        expr: `absent(${CERT_NOT_AFTER})`,
+        for: "30m",
+        summary: "The expiry of the host's certificates is not measured",
+        description:
+          "No monitoring_host_certificate_not_after_seconds series for 30 minutes (value {{ $value }}): the apply step did not write its textfile, or node_exporter does not read it. Certificate expiry would go unnoticed.",
+        runbook: "host-certificate-expiring",
       },
     ],
   },

@@ -229,6 +229,29 @@ remove_stale_files() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
+# Certificate expiry, for node_exporter's textfile collector (the HostCertificateExpiring alerts)
+
+# Writes the end of validity of every certificate the host serves ($SERVED_CERTIFICATES) as a Unix time. A file
+# that is missing or not a certificate is reported as 0, i.e. already expired: the alert pages instead of going quiet.
+write_certificate_metrics() {
+  local out=$TEXTFILE_DIR/certificates.prom cert end epoch
+  install -d -m 0755 "$TEXTFILE_DIR"
+  {
+    printf '# HELP monitoring_host_certificate_not_after_seconds End of validity (notAfter) of a certificate the host serves, Unix time; 0 when unreadable.\n'
+    printf '# TYPE monitoring_host_certificate_not_after_seconds gauge\n'
+    for cert in $SERVED_CERTIFICATES; do
+      epoch=0
+      if end=$(openssl x509 -enddate -noout -in "$cert" 2>/dev/null); then
+        epoch=$(date -u -d "${end#notAfter=}" +%s 2>/dev/null) || epoch=0
+      fi
+      printf 'monitoring_host_certificate_not_after_seconds{path="%s"} %s\n' "$cert" "$epoch"
+    done
+  } >"$out.tmp"
+  chmod 0644 "$out.tmp"
+  mv -f "$out.tmp" "$out"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
 # Units
 
 # A unit that was running gets its action now and must stay up: systemctl returns once a simple service has
@@ -335,6 +358,7 @@ main() {
   remove_stale_files "$STATE_DIR/installed-files.tsv" "$current/files.tsv"
   cp "$current/files.tsv" "$STATE_DIR/installed-files.tsv"
   chown -R "$SYNC_USER:$SYNC_USER" "$STATE_DIR/sync"
+  write_certificate_metrics
   activate_and_record
 }
 
