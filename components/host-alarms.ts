@@ -21,7 +21,13 @@ export interface AlarmScope {
 
 const CLOUDWATCH = "cloudwatch.amazonaws.com";
 
-/** The condition that lets the CloudWatch service act only for this stack's alarms (confused-deputy guard). */
+/**
+ * The condition that lets the CloudWatch service act only for this stack's alarms (confused-deputy guard). CloudWatch
+ * sends aws:SourceAccount and aws:SourceArn (the alarm's ARN) with its sns:Publish (AWS re:Post, "Why didn't I
+ * receive an SNS notification for my CloudWatch alarm trigger?") and with the KMS calls for an encrypted topic (AWS
+ * Labs' MDAA grantCloudWatchAlarmsTopicAccess scopes its key grant the same way; unlike EventBridge, whose KMS
+ * requests carry neither key).
+ */
 function fromOurAlarms(s: AlarmScope) {
   return {
     StringEquals: { "aws:SourceAccount": s.accountId },
