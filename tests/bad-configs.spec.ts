@@ -157,6 +157,11 @@ const CASES: BadConfig[] = [
   { what: "ssh rules tipping the quota over", set: { accessMode: "ssh", otlpAllowedCidrs: many(29, (i) => `10.${i}.0.0/16`), sshAdminCidrs: ["192.168.0.0/24", "192.168.1.0/24", "192.168.2.0/24"] }, key: "otlpAllowedCidrs", says: /61 inbound IPv4/ },
   { what: "a short security group id", set: { otlpAllowedSecurityGroupIds: ["sg-123"] }, key: "otlpAllowedSecurityGroupIds[0]", says: /not a security group id/ },
   { what: "a security group listed twice", set: { otlpAllowedSecurityGroupIds: ["sg-0123456789abcdef0", "sg-0123456789abcdef0"] }, key: "otlpAllowedSecurityGroupIds", says: /more than once/ },
+  { what: "an OTLP client name with spaces", set: { otlpClients: ["Shop API"] }, key: "otlpClients[0]", says: /lowercase letters, digits and dashes/ },
+  { what: "no OTLP clients", set: { otlpClients: [] }, key: "otlpClients", says: /is empty/ },
+  { what: "an OTLP client listed twice", set: { otlpClients: ["shop", "shop"] }, key: "otlpClients", says: /more than once/ },
+  { what: "log alerts as one object", set: { logAlerts: { name: "x" } }, key: "logAlerts", says: /must be a list of log alerts/ },
+  { what: "a log alert selector that is not LogQL", set: { logAlerts: [{ name: "x", service: "shop-api", threshold: 5, selector: "{job=" }] }, key: "logAlerts[0].selector", says: /not valid LogQL/ },
   // Grafana password
   { what: "a short Grafana password", secrets: { grafanaAdminPassword: "short" }, key: "grafanaAdminPassword", says: /at least 16 characters/, noRender: true },
   { what: "no Grafana password", secrets: { grafanaAdminPassword: undefined }, key: "grafanaAdminPassword", says: /missing required secret/, noRender: true },
