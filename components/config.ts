@@ -140,7 +140,21 @@ export interface StackConfig {
    * host's services and the SLO services, changed or extended by the stack's entries.
    */
   logAlerts: LogAlertSpec[];
+  /**
+   * `remoteWrite`: Prometheus also sends every sample to Amazon Managed Service for Prometheus (docs/remote-write.md),
+   * signed with the instance role (SigV4). Absent: nothing is sent and nothing about AMP is rendered or created.
+   */
+  remoteWrite?: RemoteWriteConfig;
 }
+
+/** Where remote write goes: an existing AMP workspace, or one the stack creates (`workspace: create`). */
+export interface RemoteWriteConfig {
+  /** The id of an existing workspace in the stack's region; undefined: the stack creates one. */
+  workspaceId?: string;
+}
+
+/** AMP workspace ids (API reference, DescribeWorkspace: 1 to 64 characters, `[0-9A-Za-z][-.0-9A-Z_a-z]*`). */
+export const AMP_WORKSPACE_ID = /^[0-9A-Za-z][-.0-9A-Z_a-z]{0,63}$/;
 
 export interface LoadOptions {
   /**
@@ -184,6 +198,7 @@ export const KNOWN_KEYS = [
   "hostAlarmEmails",
   "hostAlarmPagerUrl",
   "verifyDeploy",
+  "remoteWrite",
 ] as const;
 
 export function loadStackConfig(source: ConfigSource, options: LoadOptions = { requireSecrets: true }): StackConfig {
@@ -361,6 +376,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   const appScrapeTargets = readAppScrapeTargets(r, p, k);
   const operations = readOperations(r, p, k, isProduction, options);
   const slos = parseSlos(r.raw("slos"), k("slos"), p);
+  const remoteWrite = readRemoteWrite(r, p, k);
   for (const [i, t] of appScrapeTargets.entries()) {
     if ((Object.values(STACK_JOBS) as string[]).includes(t.service)) {
       p.add(
@@ -404,7 +420,36 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     operations: operations as StackConfig["operations"],
     slos,
     logAlerts,
+    ...(remoteWrite ? { remoteWrite } : {}),
   };
+}
+
+/** `remoteWrite: { workspace: create }` or `remoteWrite: { workspace: <existing workspace id> }`. */
+function readRemoteWrite(r: Reader, p: ConfigProblems, k: (key: string) => string): RemoteWriteConfig | undefined {
+  const raw = r.raw("remoteWrite");
+  if (raw === undefined) return undefined;
+  const allowed = "an object { workspace: create } or { workspace: <id of an existing AMP workspace, like ws-…> }";
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    p.add(k("remoteWrite"), `${show(raw)} is not allowed; allowed: ${allowed}`);
+    return undefined;
+  }
+  for (const key of Object.keys(raw)) {
+    if (key !== "workspace") p.add(`${k("remoteWrite")}.${key}`, `unknown key; allowed: workspace${didYouMean(key, ["workspace"])}`);
+  }
+  const workspace = (raw as Record<string, unknown>).workspace;
+  if (workspace === undefined) {
+    p.add(`${k("remoteWrite")}.workspace`, "is required; allowed: create, or the id of an existing AMP workspace in the stack's region");
+    return undefined;
+  }
+  if (workspace === "create") return {};
+  if (typeof workspace !== "string" || !AMP_WORKSPACE_ID.test(workspace)) {
+    p.add(
+      `${k("remoteWrite")}.workspace`,
+      `${show(workspace)} is not allowed; allowed: create, or an AMP workspace id (1 to 64 letters, digits, - . _, starting with a letter or digit, like ws-b226cc2a-a446-46a9-933a-ac50479a5568)`,
+    );
+    return undefined;
+  }
+  return { workspaceId: workspace };
 }
 
 /** An application name in `otlpClients`: it becomes a certificate's common name and an SSM parameter path segment. */

@@ -12,7 +12,14 @@ export interface HostIdentityArgs {
   configObjectKey: string;
   /** SSM parameter name prefix of this stack's secrets (e.g. `/monitoring-hosts/dev`). */
   secretParameterPrefix: string;
+  /** With `remoteWrite`: the AMP workspace Prometheus writes to and Grafana reads. */
+  ampWorkspaceArn?: pulumi.Input<string>;
 }
+
+/** Prometheus' remote write (AMP user guide, IAM permissions for ingesting metrics). */
+export const AMP_WRITE_ACTIONS = ["aps:RemoteWrite"];
+/** What Grafana's AMP data source queries with: the actions of the AWS managed policy AmazonPrometheusQueryAccess. */
+export const AMP_QUERY_ACTIONS = ["aps:GetLabels", "aps:GetMetricMetadata", "aps:GetSeries", "aps:QueryMetrics"];
 
 /** What Loki and Tempo need on their bucket objects (Tempo also tags objects). */
 export const TELEMETRY_OBJECT_ACTIONS = [
@@ -80,14 +87,15 @@ export class HostIdentity extends pulumi.ComponentResource {
     const caller = aws.getCallerIdentityOutput({}, child);
     const partition = aws.getPartitionOutput({}, child);
     const policy = pulumi
-      .all([pulumi.all(args.telemetryBucketArns), args.configBucketArn, caller.accountId, partition.partition])
-      .apply(([telemetryArns, configArn, account, part]) =>
+      .all([pulumi.all(args.telemetryBucketArns), args.configBucketArn, caller.accountId, partition.partition, args.ampWorkspaceArn])
+      .apply(([telemetryArns, configArn, account, part, ampWorkspaceArn]) =>
         JSON.stringify(
           hostPolicyDocument({
             telemetryBucketArns: telemetryArns,
             configBucketArn: configArn,
             configObjectKey: args.configObjectKey,
             parameterArnPrefix: `arn:${part}:ssm:${cfg.region}:${account}:parameter${args.secretParameterPrefix}`,
+            ...(ampWorkspaceArn ? { ampWorkspaceArn } : {}),
           }),
         ),
       );
@@ -103,6 +111,7 @@ export function hostPolicyDocument(p: {
   configBucketArn: string;
   configObjectKey: string;
   parameterArnPrefix: string;
+  ampWorkspaceArn?: string;
 }): { Version: string; Statement: { Sid: string; Effect: string; Action: string[]; Resource: string | string[] }[] } {
   return {
     Version: "2012-10-17",
@@ -122,6 +131,12 @@ export function hostPolicyDocument(p: {
         Resource: [`${p.parameterArnPrefix}/*`],
       },
       { Sid: "SsmAgent", Effect: "Allow", Action: SSM_AGENT_ACTIONS, Resource: "*" },
+      ...(p.ampWorkspaceArn
+        ? [
+            { Sid: "AmpRemoteWrite", Effect: "Allow", Action: AMP_WRITE_ACTIONS, Resource: [p.ampWorkspaceArn] },
+            { Sid: "AmpQueryForGrafana", Effect: "Allow", Action: AMP_QUERY_ACTIONS, Resource: [p.ampWorkspaceArn] },
+          ]
+        : []),
     ],
   };
 }

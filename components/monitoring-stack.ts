@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { sshAlias, sshCommand, sshConfigBlock, tunnelCommands } from "./access-info";
+import { AmpWorkspace } from "./amp-workspace";
 import { AutomationKey } from "./automation-key";
 import { DataVolume } from "./data-volume";
 import { DataVolumeBackups } from "./data-volume-backups";
@@ -56,6 +57,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     backups: DataVolumeBackups;
     alarms: HostAlarms;
     verification?: DeployVerification;
+    amp?: AmpWorkspace;
   };
 
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -72,13 +74,16 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const tls = new OtlpTls(`${name}-otlp`, { config: cfg, privateIp: network.privateIp }, child);
     const automationKey = new AutomationKey(`${name}-automation`, {}, child);
 
+    // Remote write to AMP (`remoteWrite`): the workspace is needed by the host's policy and its prometheus.yml.
+    const amp = cfg.remoteWrite ? new AmpWorkspace(`${name}-amp`, { config: { ...cfg, remoteWrite: cfg.remoteWrite } }, child) : undefined;
+
     const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
 
     const certificates = pulumi.all([tls.caCertPem, tls.serverCertPem, tls.clientCaBundlePem]);
     const context = (configBucket: pulumi.Input<string>): pulumi.Output<HostContext> =>
       pulumi
-        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolume.volumeId, network.privateIp, certificates, secrets.versions])
-        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, [otlpCaCertPem, otlpServerCertPem, otlpClientCaPem], secretVersions]) => ({
+        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolume.volumeId, network.privateIp, certificates, secrets.versions, amp?.prometheusEndpoint])
+        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, [otlpCaCertPem, otlpServerCertPem, otlpClientCaPem], secretVersions, ampWorkspaceUrl]) => ({
           lokiBucket,
           tempoBucket,
           configBucket: bucket,
@@ -89,6 +94,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
           otlpServerCertPem,
           otlpClientCaPem,
           secretVersions,
+          ...(ampWorkspaceUrl ? { ampWorkspaceUrl } : {}),
         }));
 
     // The host's view of the config: the automation key is authorised next to the on-call engineers' keys (public
@@ -114,6 +120,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         configBucketArn: bundle.bucket.arn,
         configObjectKey: bundle.objectKey,
         secretParameterPrefix: secretParameterPrefix(cfg),
+        ...(amp ? { ampWorkspaceArn: amp.arn } : {}),
       },
       child,
     );
@@ -151,7 +158,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         )
       : undefined;
 
-    this.parts = { network, buckets, dataVolume, bundle, identity, host, backups, alarms, verification };
+    this.parts = { network, buckets, dataVolume, bundle, identity, host, backups, alarms, verification, amp };
     this.instanceId = host.instanceId;
     this.privateIp = network.privateIp;
     this.dataVolumeId = dataVolume.volumeId;

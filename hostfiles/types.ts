@@ -41,6 +41,11 @@ export interface HostContext {
    * bundle, so the host fetches that exact version and restarts only the unit that reads it. Unknown offline.
    */
   secretVersions?: Record<string, number>;
+  /**
+   * With `remoteWrite`: the AMP workspace's Prometheus endpoint (`https://aps-workspaces.<region>.amazonaws.com/
+   * workspaces/<id>/`). Known offline for an existing workspace; a created one's exists only under `pulumi up`.
+   */
+  ampWorkspaceUrl?: string;
 }
 
 /** Context for rendering without AWS: every value says it is a placeholder. */

@@ -205,6 +205,9 @@ export function stateDirectoryName(dir: string): string {
  * metrics ports towards those groups) are the limit then. Names resolve through systemd-resolved on 127.0.0.53.
  */
 export function prometheusNetwork(cfg: StackConfig): ServiceUnitSpec["network"] {
+  // Remote write goes to AMP's public HTTPS endpoint (aps-workspaces.<region>.amazonaws.com), whose addresses are
+  // AWS's to change: the security group's egress (HTTPS) is the limit then.
+  if (cfg.remoteWrite) return "any";
   if (cfg.appScrapeTargets.length === 0) return "loopback";
   if (cfg.otlp.allowedSecurityGroupIds.length > 0) return "any";
   return { allow: cfg.otlp.allowedCidrs };
@@ -250,10 +253,25 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
   });
   const hup = "/bin/kill -HUP $MAINPID";
   return [
-    { ...base("prometheus", "Prometheus", "https://prometheus.io/docs/"), execReload: hup, limitNofile: 65536, network: prometheusNetwork(cfg) },
+    {
+      ...base("prometheus", "Prometheus", "https://prometheus.io/docs/"),
+      execReload: hup,
+      limitNofile: 65536,
+      network: prometheusNetwork(cfg),
+      // Remote write signs with the instance role's credentials (SigV4 through the AWS SDK's default chain: IMDS).
+      ...(cfg.remoteWrite ? { imds: true } : {}),
+    },
     // Receivers (Slack, PagerDuty, SMTP) are outside the host.
     merge({ ...base("alertmanager", "Alertmanager", "https://prometheus.io/docs/alerting/"), execReload: hup, network: "any" }, withSecrets(SERVICE_UNITS.alertmanager)),
-    merge(base("grafana", "Grafana", "https://grafana.com/docs/grafana/latest/"), withSecrets(SERVICE_UNITS.grafana)),
+    merge(
+      {
+        ...base("grafana", "Grafana", "https://grafana.com/docs/grafana/latest/"),
+        // remoteWrite: the AMP data source signs with the instance role (IMDS) and queries AMP's HTTPS endpoint; the
+        // AMP plugin is installed from grafana.com at start.
+        ...(cfg.remoteWrite ? { network: "any" as const, imds: true } : {}),
+      },
+      withSecrets(SERVICE_UNITS.grafana),
+    ),
     // Loki and Tempo keep their blocks in S3 and sign with the instance role's credentials (from IMDS).
     { ...base("loki", "Loki", "https://grafana.com/docs/loki/latest/"), network: "any", imds: true, limitNofile: 65536 },
     { ...base("tempo", "Tempo", "https://grafana.com/docs/tempo/latest/"), network: "any", imds: true, limitNofile: 65536 },

@@ -203,6 +203,12 @@ const CASES: BadConfig[] = [
   // tags
   { what: "more tags than AWS allows", set: { tags: Object.fromEntries(many(45, (i) => [`tag${i}`, "x"])) }, key: "tags", says: /has 45 tags; at most 44/ },
   { what: "overriding the Name tag", set: { tags: { Name: "mine" } }, key: "tags.Name", says: /set by the program itself/ },
+  // remoteWrite (docs/remote-write.md)
+  { what: "remoteWrite given as a bare string", set: { remoteWrite: "create" }, key: "remoteWrite", says: /allowed: an object \{ workspace: create \}/ },
+  { what: "remoteWrite without a workspace", set: { remoteWrite: {} }, key: "remoteWrite.workspace", says: /is required; allowed: create, or the id of an existing AMP workspace/ },
+  { what: "a typo in remoteWrite's key", set: { remoteWrite: { workspce: "create" } }, key: "remoteWrite.workspce", says: /unknown key; allowed: workspace; did you mean "workspace"\?/ },
+  { what: "an AMP workspace ARN where its id belongs", set: { remoteWrite: { workspace: "arn:aws:aps:eu-west-1:123456789012:workspace/ws-1" } }, key: "remoteWrite.workspace", says: /allowed: create, or an AMP workspace id/ },
+  { what: "an AMP workspace id with a slash", set: { remoteWrite: { workspace: "ws-1/api" } }, key: "remoteWrite.workspace", says: /1 to 64 letters, digits, - \. _/ },
   { what: "overriding managed-by", set: { tags: { "managed-by": "terraform" } }, key: "tags.managed-by", says: /set by the program itself/ },
   { what: "a tag in the program's prefix", set: { tags: { "monitoring-hosts:backup": "no" } }, key: "tags.monitoring-hosts:backup", says: /keys starting with monitoring-hosts:/ },
   { what: "an aws: tag", set: { tags: { "AWS:owner": "me" } }, key: "tags.AWS:owner", says: /AWS reserves/ },

@@ -278,7 +278,7 @@ describe("Pulumi.yaml config schema", () => {
 
   it("declares every key the loader reads except the structured ones (which the schema cannot type)", () => {
     const known: readonly string[] = KNOWN_KEYS;
-    const structured = ["alertReceivers", "alertReceiverSecrets", "slos", "logAlerts", "appScrapeTargets", "tags"];
+    const structured = ["alertReceivers", "alertReceiverSecrets", "slos", "logAlerts", "appScrapeTargets", "tags", "remoteWrite"];
     assert.deepEqual(known.filter((k) => !structured.includes(k)).sort(), Object.keys(project.config).sort());
   });
 });

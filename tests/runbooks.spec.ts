@@ -32,8 +32,8 @@ interface ShippedAlert {
   annotations: Record<string, string>;
 }
 
-function shippedAlerts(stack: string): ShippedAlert[] {
-  const cfg = stackConfig(stack);
+function shippedAlerts(stack: string, overrides: Record<string, unknown> = {}): ShippedAlert[] {
+  const cfg = stackConfig(stack, overrides);
   // Prometheus' rule files and Loki's (log alerts).
   const files = renderHostFiles(cfg, placeholderContext(stack)).filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`) || f.path === LOKI_RULES_FILE);
   assert.ok(files.length >= 2, "meta-alerts and SLO rules are both shipped");
@@ -47,7 +47,8 @@ function shippedAlerts(stack: string): ShippedAlert[] {
 }
 
 describe("runbooks", () => {
-  const alerts = ["dev", "prd"].flatMap(shippedAlerts);
+  // A stack with remoteWrite ships the remote-write alerts too.
+  const alerts = [...["dev", "prd"].flatMap((s) => shippedAlerts(s)), ...shippedAlerts("prd", { remoteWrite: { workspace: "create" } })];
   const runbooks = fs.readdirSync(RUNBOOK_DIR).filter((f) => f.endsWith(".md"));
 
   it("every shipped alert has severity, summary, description and a runbook_url to a file that exists", () => {

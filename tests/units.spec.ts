@@ -229,7 +229,7 @@ function unitReaches(unit: string, address: string): boolean {
 describe("instance metadata (IMDS) reach: only the units that need the instance role", () => {
   /** The AWS API callers (secrets from SSM, the bundle from S3) and the S3 writers (Loki's and Tempo's blocks). */
   const NEED_ROLE = [AGENT.secretsUnit, AGENT.syncUnit, SERVICE_UNITS.loki, SERVICE_UNITS.tempo];
-  const configs: [string, () => ReturnType<typeof stackConfig>][] = [
+  const configs: [string, () => ReturnType<typeof stackConfig>, string[]?][] = [
     ["dev", () => stackConfig("dev")],
     ["prd", () => stackConfig("prd")],
     // Prometheus scraping applications by network, one of which contains the IMDS addresses.
@@ -241,15 +241,18 @@ describe("instance metadata (IMDS) reach: only the units that need the instance 
     // Prometheus scraping applications known by security group: outbound anywhere, but not IMDS.
     ["dev, scraping by security group", () =>
       stackConfig("dev", { otlpAllowedSecurityGroupIds: ["sg-0123456789abcdef0"], appScrapeTargets: [{ service: "shop", targets: ["10.0.4.5:9464"] }] })],
+    // remoteWrite: Prometheus signs its writes to AMP and Grafana its AMP queries with the instance role.
+    ["prd with remoteWrite", () => stackConfig("prd", { remoteWrite: { workspace: "create" } }), [SERVICE_UNITS.prometheus, SERVICE_UNITS.grafana]],
   ];
-  for (const [name, load] of configs) {
-    it(`${name}: every unit but ${NEED_ROLE.join(", ")} is denied 169.254.169.254 and fd00:ec2::254`, () => {
+  for (const [name, load, extra = []] of configs) {
+    const need = [...NEED_ROLE, ...extra];
+    it(`${name}: every unit but ${need.join(", ")} is denied 169.254.169.254 and fd00:ec2::254`, () => {
       const units = unitFiles(load()).filter((f) => f.path.endsWith(".service"));
       assert.ok(units.length >= 10);
       for (const f of units) {
         const unit = path.basename(f.path);
         for (const address of IMDS_ADDRESSES) {
-          assert.equal(unitReaches(f.content, address), NEED_ROLE.includes(unit), `${unit} → ${address}`);
+          assert.equal(unitReaches(f.content, address), need.includes(unit), `${unit} → ${address}`);
         }
       }
     });

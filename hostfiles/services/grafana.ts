@@ -5,9 +5,10 @@
 import type { StackConfig } from "../../components/config";
 import { GRAFANA_HOME, SERVICES } from "../layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
-import type { HostFile } from "../types";
+import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configDir, configFile, loopback, TRACE_ID_LABEL } from "./common";
+import { ampWorkspaceUrl } from "./remote-write";
 
 export const GRAFANA_PROVISIONING_DIR = `${configDir("grafana")}/provisioning`;
 export const GRAFANA_DATASOURCES_FILE = `${GRAFANA_PROVISIONING_DIR}/datasources/monitoring-host.yaml`;
@@ -21,6 +22,7 @@ export const DATASOURCE_UIDS = {
   loki: "loki",
   tempo: "tempo",
   alertmanager: "alertmanager",
+  amp: "amp",
 } as const;
 
 export interface GrafanaIniView {
@@ -32,7 +34,17 @@ export interface GrafanaIniView {
   provisioningDir: string;
   adminPasswordFile: string;
   grafanaHome: string;
+  /** `[plugins] preinstall` (id@version), with `remoteWrite` only. */
+  preinstall?: string;
 }
+
+/**
+ * Grafana 13 has no SigV4 in its core Prometheus data source (removed by grafana/grafana#123089, April 2026, after a
+ * deprecation pointing to this plugin); Amazon Managed Service for Prometheus is read through Grafana's own plugin.
+ * 3.2.0 is its newest tag in the grafana/grafana-amazonprometheus-datasource snapshot; its plugin.json accepts
+ * Grafana >= 12.2.5. It reads sigV4* from jsonData through grafana-plugin-sdk-go v0.294.0 (backend/http_settings.go).
+ */
+export const AMP_DATASOURCE_PLUGIN = { id: "grafana-amazonprometheus-datasource", version: "3.2.0" } as const;
 
 export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
   const secret = secretFiles(cfg).find((f) => f.id === SECRET_IDS.grafanaAdminPassword);
@@ -47,6 +59,7 @@ export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
     provisioningDir: GRAFANA_PROVISIONING_DIR,
     adminPasswordFile: secret.path,
     grafanaHome: GRAFANA_HOME,
+    ...(cfg.remoteWrite ? { preinstall: `${AMP_DATASOURCE_PLUGIN.id}@${AMP_DATASOURCE_PLUGIN.version}` } : {}),
   };
 }
 
@@ -70,9 +83,26 @@ export function traceToLogsQuery(): string {
   return `{$\${__tags}} | ${TRACE_ID_LABEL}="$\${__span.traceId}"`;
 }
 
-export function grafanaDatasources(): Datasource[] {
+/**
+ * With `remoteWrite`: the AMP workspace, signed with SigV4 by the AWS SDK's default credential chain (the instance
+ * role; `default` is in Grafana's default [aws] allowed_auth_providers).
+ */
+export function ampDatasource(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl">): Datasource {
+  return {
+    name: "Amazon Managed Prometheus",
+    type: AMP_DATASOURCE_PLUGIN.id,
+    uid: DATASOURCE_UIDS.amp,
+    access: "proxy",
+    url: ampWorkspaceUrl(cfg, ctx),
+    editable: false,
+    jsonData: { sigV4Auth: true, sigV4AuthType: "default", sigV4Region: cfg.region },
+  };
+}
+
+export function grafanaDatasources(cfg?: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): Datasource[] {
   const s = SERVICES;
   const u = DATASOURCE_UIDS;
+  const amp = cfg?.remoteWrite ? [ampDatasource(cfg, ctx)] : [];
   return [
     {
       name: "Prometheus",
@@ -139,6 +169,7 @@ export function grafanaDatasources(): Datasource[] {
       editable: false,
       jsonData: { implementation: "prometheus", handleGrafanaManagedAlerts: false },
     },
+    ...amp,
   ];
 }
 
@@ -155,13 +186,13 @@ export function grafanaDashboardProviders(): Record<string, unknown>[] {
   ];
 }
 
-export function grafanaFiles(cfg: StackConfig): HostFile[] {
+export function grafanaFiles(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): HostFile[] {
   return [
     configFile("grafana", SERVICES.grafana.config, renderTemplate("services/grafana.ini.hbs", grafanaIniView(cfg)), "restart"),
     configFile(
       "grafana",
       GRAFANA_DATASOURCES_FILE,
-      renderTemplate("services/grafana-datasources.yaml.hbs", { datasources: yamlBlock({ apiVersion: 1, datasources: grafanaDatasources() }) }),
+      renderTemplate("services/grafana-datasources.yaml.hbs", { datasources: yamlBlock({ apiVersion: 1, datasources: grafanaDatasources(cfg, ctx) }) }),
       "restart",
     ),
     configFile(

@@ -10,6 +10,7 @@ import { lokiFiles } from "./loki";
 import { metaAlertFiles } from "./meta-alerts";
 import { otelcolFiles } from "./otelcol";
 import { prometheusFiles } from "./prometheus";
+import { remoteWriteAlertFiles } from "./remote-write";
 import { tempoFiles } from "./tempo";
 import { lokiRuleFiles } from "../../logalerts/rules";
 
@@ -18,14 +19,15 @@ export { SERVICE_UNITS, MEMBERLIST_PORTS } from "./common";
 
 export function serviceFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
   const files = [
-    ...prometheusFiles(cfg),
+    ...prometheusFiles(cfg, ctx),
     ...metaAlertFiles(cfg),
+    ...remoteWriteAlertFiles(cfg),
     ...alertmanagerFiles(cfg),
     ...lokiFiles(cfg, ctx),
     ...lokiRuleFiles(cfg),
     ...tempoFiles(cfg, ctx),
     ...otelcolFiles(cfg, ctx),
-    ...grafanaFiles(cfg),
+    ...grafanaFiles(cfg, ctx),
   ];
   const seen = new Set<string>();
   for (const f of files) {

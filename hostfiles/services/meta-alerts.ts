@@ -3,12 +3,11 @@
  * PROMETHEUS_RULES_DIR. Every alert links a runbook in docs/runbooks/ (a test checks each file exists).
  */
 import type { RoutedSeverity, StackConfig } from "../../components/config";
-import { DATA_MOUNT, PROMETHEUS_RULES_DIR } from "../layout";
+import { DATA_MOUNT, PROMETHEUS_RULES_DIR, STACK_JOBS } from "../layout";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configFile } from "./common";
 import { otelcolRate } from "./otelcol-metrics";
-import { STACK_JOBS } from "./prometheus";
 
 export const META_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/meta.yml`;
 
@@ -251,8 +250,13 @@ export function metaAlerts(): MetaAlert[] {
 }
 
 export function metaAlertRules(cfg: Pick<StackConfig, "runbookBaseUrl">): { groups: unknown[] } {
+  return alertRuleGroups(META_ALERT_GROUPS, cfg);
+}
+
+/** A Prometheus rule file's groups from typed alert groups (the meta-alerts here, the remote-write alerts). */
+export function alertRuleGroups(groups: MetaAlertGroup[], cfg: Pick<StackConfig, "runbookBaseUrl">): { groups: unknown[] } {
   return {
-    groups: META_ALERT_GROUPS.map((g) => ({
+    groups: groups.map((g) => ({
       name: g.name,
       rules: g.alerts.map((a) => ({
         alert: a.alert,

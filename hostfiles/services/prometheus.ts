@@ -1,9 +1,10 @@
 /** prometheus.yml: what Prometheus scrapes, where its rules are and where alerts go. */
 import type { AppScrapeTarget, StackConfig } from "../../components/config";
 import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES, STACK_JOBS } from "../layout";
-import type { HostFile } from "../types";
+import type { HostContext, HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configFile, loopback } from "./common";
+import { ampHaLabels, DROP_REPLICA_LABEL, remoteWriteEntries } from "./remote-write";
 
 export { STACK_JOBS } from "../layout";
 
@@ -23,8 +24,12 @@ export interface PrometheusConfigView {
   evaluationInterval: string;
   externalLabels: Record<string, string>;
   alertmanagers: string[];
+  /** alert_relabel_configs; absent on a stack without remote write (the file stays as it was). */
+  alertRelabelConfigs?: Record<string, unknown>[];
   ruleFiles: string[];
   scrapeConfigs: ScrapeConfig[];
+  /** remote_write entries (`remoteWrite`, hostfiles/services/remote-write.ts). */
+  remoteWrite?: Record<string, unknown>[];
 }
 
 function job(name: string, port: number, extra: Partial<ScrapeConfig> = {}): ScrapeConfig {
@@ -40,12 +45,19 @@ function appJob(app: AppScrapeTarget): ScrapeConfig {
   };
 }
 
-export function prometheusView(cfg: StackConfig): PrometheusConfigView {
+/** Name of this Prometheus among its replicas (the `__replica__` label AMP deduplicates by). One host: `0`. */
+export const SINGLE_REPLICA = "0";
+
+export function prometheusView(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): PrometheusConfigView {
   const svc = SERVICES;
+  const amp = cfg.remoteWrite
+    ? { externalLabels: ampHaLabels(cfg, SINGLE_REPLICA), alertRelabelConfigs: DROP_REPLICA_LABEL, remoteWrite: remoteWriteEntries(cfg, ctx) }
+    : undefined;
   return {
     scrapeInterval: ALERTING_TIMING.scrapeInterval,
     evaluationInterval: ALERTING_TIMING.evaluationInterval,
-    externalLabels: { environment: cfg.environment, stack: cfg.stack },
+    externalLabels: { environment: cfg.environment, stack: cfg.stack, ...amp?.externalLabels },
+    ...(amp ? { alertRelabelConfigs: amp.alertRelabelConfigs, remoteWrite: amp.remoteWrite } : {}),
     alertmanagers: [loopback(svc.alertmanager.ports.http)],
     ruleFiles: [PROMETHEUS_RULE_FILES_GLOB],
     scrapeConfigs: [
@@ -70,12 +82,16 @@ export function renderPrometheusConfig(view: PrometheusConfigView): string {
       evaluation_interval: view.evaluationInterval,
       external_labels: view.externalLabels,
     }),
-    alerting: yamlBlock({ alertmanagers: [{ static_configs: [{ targets: view.alertmanagers }] }] }),
+    alerting: yamlBlock({
+      ...(view.alertRelabelConfigs ? { alert_relabel_configs: view.alertRelabelConfigs } : {}),
+      alertmanagers: [{ static_configs: [{ targets: view.alertmanagers }] }],
+    }),
     ruleFiles: yamlBlock(view.ruleFiles),
     scrapeConfigs: yamlBlock(view.scrapeConfigs),
+    remoteWrite: view.remoteWrite ? yamlBlock(view.remoteWrite) : undefined,
   });
 }
 
-export function prometheusFiles(cfg: StackConfig): HostFile[] {
-  return [configFile("prometheus", SERVICES.prometheus.config, renderPrometheusConfig(prometheusView(cfg)), "reload")];
+export function prometheusFiles(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): HostFile[] {
+  return [configFile("prometheus", SERVICES.prometheus.config, renderPrometheusConfig(prometheusView(cfg, ctx)), "reload")];
 }

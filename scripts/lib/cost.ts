@@ -142,7 +142,7 @@ export function selfManagedEstimate(cfg: StackConfig, usage: Usage, table: Price
   if (hosts > 1) {
     items.push({ what: "internal NLB in front of the collectors (NLCUs not counted)", priceId: "elb.nlb.hour", quantity: HOURS_PER_MONTH, unit: "NLB-hour" });
   }
-  const remoteWrite = (cfg as StackConfig & { remoteWrite?: unknown }).remoteWrite;
+  const remoteWrite = cfg.remoteWrite;
   if (remoteWrite) items.push(...ampItems(usage));
   return estimate(cfg.region, `self-managed stack ${cfg.stack} (${hosts} host${hosts > 1 ? "s" : ""}${remoteWrite ? ", remote write to AMP" : ""})`, items, table);
 }

@@ -47,6 +47,8 @@ export function evidenceStacks(): { name: string; stack: string; cfg: StackConfi
     { name: "dev on arm64", stack: "dev", cfg: stackConfig("dev", { instanceType: "t4g.large", architecture: "arm64" }) },
     { name: "prd (arm64)", stack: "prd", cfg: stackConfig("prd") },
     { name: "prd on x86_64", stack: "prd", cfg: stackConfig("prd", { instanceType: "m7i.xlarge", architecture: "x86_64" }) },
+    // remoteWrite adds the AMP data source, the plugin it needs and the units' network (docs/remote-write.md).
+    { name: "prd with remoteWrite", stack: "prd", cfg: stackConfig("prd", { remoteWrite: { workspace: "create" } }) },
   ];
 }
 

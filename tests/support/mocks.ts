@@ -32,6 +32,8 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
       return { privateIp: name.includes("prd") ? "10.10.1.20" : "10.0.1.20" };
     case "aws:ec2/instance:Instance":
       return { privateIp: "10.0.1.20", arn: arnOf("ec2", `instance/i-${name}`) };
+    case "aws:amp/workspace:Workspace":
+      return { arn: arnOf("aps", `workspace/ws-mock-${name}`), prometheusEndpoint: `https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-mock-${name}/` };
     case "aws:iam/role:Role":
       return { arn: `arn:aws:iam::${FAKE_ACCOUNT}:role/${name}`, name };
     case "aws:iam/instanceProfile:InstanceProfile":
