@@ -22,8 +22,9 @@ export const DATASOURCE_UIDS = {
   loki: "loki",
   tempo: "tempo",
   alertmanager: "alertmanager",
-  amp: "amp",
 } as const;
+/** The AMP data source's uid (provisioned with `remoteWrite` only). */
+export const AMP_DATASOURCE_UID = "amp";
 
 export interface GrafanaIniView {
   httpAddr: string;
@@ -91,7 +92,7 @@ export function ampDatasource(cfg: StackConfig, ctx: Pick<HostContext, "ampWorks
   return {
     name: "Amazon Managed Prometheus",
     type: AMP_DATASOURCE_PLUGIN.id,
-    uid: DATASOURCE_UIDS.amp,
+    uid: AMP_DATASOURCE_UID,
     access: "proxy",
     url: ampWorkspaceUrl(cfg, ctx),
     editable: false,
