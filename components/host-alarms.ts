@@ -15,7 +15,7 @@ export interface AlarmScope {
   accountId: string;
   partition: string;
   region: string;
-  /** Name pattern of the alarms allowed to publish (`<component name>-*`: Pulumi's auto-names extend it). */
+  /** Name pattern of the alarms allowed to publish (`<component name>-*`; the alarms are named explicitly to match). */
   alarmNamePattern: string;
 }
 
@@ -159,6 +159,9 @@ export class HostAlarms extends pulumi.ComponentResource {
       new aws.cloudwatch.MetricAlarm(
         `${name}-${check.toLowerCase()}-check`,
         {
+          // Named explicitly (not auto-named): the key and topic policies match the name, and a project-wide
+          // autonaming pattern must not move the alarms out of that match. Unique per stack and region.
+          name: `${name}-${check.toLowerCase()}-check`,
           alarmDescription: hostAlarmDescription(cfg, check),
           namespace: "AWS/EC2",
           metricName: `StatusCheckFailed_${check}`,

@@ -422,8 +422,11 @@ describe("host alarm notifications (issue 11 items 1 and 11)", () => {
         action,
         context: { "aws:SourceAccount": account, "aws:SourceArn": alarmArn(account, alarmName) },
       });
-      // Pulumi auto-names an alarm `<logical name>-<random suffix>`.
-      const physical = (r: RecordedResource) => `${r.name}-a1b2c3d`;
+      // The alarm's name as CloudWatch knows it (set explicitly, so no autonaming pattern can change it).
+      const physical = (r: RecordedResource) => {
+        assert.equal(typeof r.inputs.name, "string", `${r.name} has an explicit name`);
+        return r.inputs.name as string;
+      };
 
       it("encrypts the topic with a rotating customer-managed key, never the AWS-managed alias/aws/sns", () => {
         const [topic] = byType("aws:sns/topic:Topic", prefix);
