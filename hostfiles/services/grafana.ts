@@ -59,6 +59,9 @@ export function grafanaIniView(cfg: StackConfig): GrafanaIniView {
     pluginsDir: `${g.dataDir}/plugins`,
     provisioningDir: GRAFANA_PROVISIONING_DIR,
     adminPasswordFile: secret.path,
+    // grafana.ini names where the archive's preinstalled plugins are (scripts/catalog-plugins-defaults and
+    // pkg/services/pluginsintegration/plugininstaller/service.go in grafana/grafana: fact "data-sources-preinstalled"
+    // in hostfiles/upstream-evidence/grafana-13.2.3.json).
     grafanaHome: GRAFANA_HOME,
     ...(cfg.remoteWrite ? { preinstall: `${AMP_DATASOURCE_PLUGIN.id}@${AMP_DATASOURCE_PLUGIN.version}` } : {}),
   };
@@ -148,8 +151,9 @@ export function grafanaDatasources(cfg?: StackConfig, ctx: Pick<HostContext, "am
           spanStartTimeShift: "-5m",
           spanEndTimeShift: "5m",
           tags: [{ key: "service.name", value: "service_name" }],
-          // Loki keeps an OTLP record's trace id as structured metadata, not in the line, so filterByTraceID (a line
-          // filter) finds nothing: a custom query filters on the metadata. `$$` survives provisioning's env
+          // Loki keeps an OTLP record's trace id as structured metadata, not in the line (pkg/loghttp/push/otlp.go,
+          // fact "otlp-trace-id-structured-metadata" in hostfiles/upstream-evidence/loki-3.7.8.json), so
+          // filterByTraceID (a line filter) finds nothing: a custom query filters on the metadata. `$$` survives provisioning's env
           // interpolation; Grafana fills ${__tags} (service_name="…") and ${__span.traceId}.
           customQuery: true,
           query: traceToLogsQuery(),
