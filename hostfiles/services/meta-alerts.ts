@@ -242,6 +242,32 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
       },
     ],
   },
+  {
+    // Loki's ruler evaluates the log alerts (logalerts/); Prometheus watches it from outside. The metric names are
+    // Prometheus' rule-manager and notifier metrics, prefixed `loki_` and labelled `user` by the ruler
+    // (pkg/ruler/base/manager_metrics.go and manager.go in Loki).
+    name: "monitoring-host.log-alerts",
+    alerts: [
+      {
+        alert: "LokiRuleEvaluationFailures",
+        severity: "ticket",
+        expr: "sum by (job, rule_group) (increase(loki_prometheus_rule_evaluation_failures_total[5m])) > 0",
+        for: "10m",
+        summary: "Loki's ruler fails to evaluate the log alerts of {{ $labels.rule_group }}",
+        description: "{{ $value }} evaluations of log alert rules failed in 5 minutes: those log alerts cannot fire.",
+        runbook: "loki-ruler-failing",
+      },
+      {
+        alert: "LokiRulerNotificationsFailing",
+        severity: "ticket",
+        expr: "sum by (job) (rate(loki_prometheus_notifications_errors_total[5m])) > 0",
+        for: "10m",
+        summary: "Loki's ruler cannot send log alerts to Alertmanager",
+        description: "{{ $value | humanize }} errors per second sending log alerts to Alertmanager: firing log alerts are not delivered.",
+        runbook: "loki-ruler-failing",
+      },
+    ],
+  },
 ];
 
 /** Every meta-alert, flattened. */
