@@ -14,7 +14,7 @@
 import { ConfigProblems, didYouMean, show } from "../components/config-problems";
 import { Duration, parseDuration } from "../components/duration";
 import { templateProblem, type SloSpec } from "../slo/spec";
-import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER } from "./defaults";
+import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER, serviceSelector } from "./defaults";
 import { logqlProblem } from "./logql";
 
 export const LOG_ALERT_MEASURES = ["count", "rate"] as const;
@@ -251,7 +251,7 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
     "a file name under docs/runbooks/ without .md (like application-log-errors) or an http(s) URL",
   );
 
-  const selector = o.selector ?? base?.selector ?? (service ? `{service_name=${JSON.stringify(service)}}` : undefined);
+  const selector = o.selector ?? base?.selector ?? (service ? serviceSelector(service) : undefined);
   const filter = o.filter ?? base?.filter ?? LOG_ALERT_DEFAULT_FILTER;
   if (typeof selector !== "string") p.add(`${at}.selector`, `${show(selector)} must be a LogQL stream selector, like {service_name="checkout-api"}`);
   if (typeof filter !== "string") p.add(`${at}.filter`, `${show(filter)} must be a LogQL pipeline, like | detected_level="error" |= "timeout"`);

@@ -136,7 +136,7 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
 
     it("a service written namespace/name selects both labels", () => {
       const cfg = stackConfig("dev", { logAlerts: [{ name: "clinic-errors", service: "clinic/appointments-api", threshold: 5 }] });
-      assert.equal(cfg.logAlerts.find((a) => a.name === "clinic-errors")!.selector, '{service_name="clinic/appointments-api"}');
+      assert.equal(cfg.logAlerts.find((a) => a.name === "clinic-errors")!.selector, '{service_namespace="clinic", service_name="appointments-api"}');
       const slo = { name: "x-errors", service: "clinic/billing-api", kind: "availability", selector: { route: "/x" }, objective: 99, window: "28d" };
       const withSlo = stackConfig("dev", { slos: [slo] });
       assert.equal(
