@@ -50,6 +50,8 @@ function expectProblem(logAlerts: unknown, key: string, pattern: RegExp): void {
 /** Entries exercising every field: a config the defaults alone never produce. */
 const VARIED = [
   { name: "loki-log-errors", threshold: 50, window: "10m" },
+  // An application whose pino stdout JSON is shipped by an agent: numeric levels (docs/log-alerts.md).
+  { name: "legacy-api-errors", service: "legacy-api", filter: "| json | level >= 50", threshold: 3 },
   { name: "billing-timeouts", service: "billing-api", filter: '|~ "(?i)timeout" | line_format "{{.service_name}}"', threshold: 5 },
   { name: "grafana-log-errors", enabled: false },
   {
@@ -131,7 +133,7 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
       assert.equal(added.alert, "AppointmentsDbErrors");
       assert.equal(added.selector, '{service_name="appointments-api"}');
       assert.equal(added.origin, "stack");
-      assert.equal(cfg.length, base.length - 1 + 3);
+      assert.equal(cfg.length, base.length - 1 + 4);
     });
 
     it("a service written namespace/name selects both labels", () => {
