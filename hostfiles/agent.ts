@@ -9,13 +9,14 @@ import type { StackConfig } from "../components/config";
 import { OTLP_SERVER_CERT_PATH } from "./services/otelcol";
 import { CONFIG_ROOT, TEXTFILE_DIR, DATA_DEVICE_NAME, DATA_FS_LABEL, DATA_MOUNT, SECRETS_DIR, SERVICES, ServiceName, SYNC_USER } from "./layout";
 import { secretFiles } from "./secrets";
+import { SERVICE_UNITS } from "./services/common";
 import { TEMPLATES_DIR } from "./templates";
 import type { HostFile } from "./types";
 import { AGENT, enabledUnits, UNIT_DIR } from "./units";
 import { versionsTsv } from "./versions";
 
 /** A host script, verbatim from templates/host/. */
-export function hostScript(name: "monitoring-sync.sh" | "monitoring-apply.sh" | "monitoring-secrets.sh"): string {
+export function hostScript(name: "monitoring-sync.sh" | "monitoring-apply.sh" | "monitoring-secrets.sh" | "prometheus-start.sh"): string {
   return fs.readFileSync(path.join(TEMPLATES_DIR, "host", name), "utf8");
 }
 
@@ -93,6 +94,8 @@ export function agentFiles(cfg: StackConfig, secretVersions: Record<string, numb
     script(AGENT.syncScript, hostScript("monitoring-sync.sh")),
     script(AGENT.applyScript, hostScript("monitoring-apply.sh")),
     script(AGENT.secretsScript, hostScript("monitoring-secrets.sh")),
+    // Prometheus' start wrapper: a change restarts Prometheus (its ExecStart).
+    { ...script(AGENT.prometheusStart, hostScript("prometheus-start.sh")), onChange: { unit: SERVICE_UNITS.prometheus, action: "restart" } },
     manifest("host.env", hostEnv(cfg)),
     manifest("services.tsv", servicesTsv()),
     manifest("versions.tsv", versionsTsv(cfg.architecture)),

@@ -10,7 +10,7 @@ import { Address4, Address6 } from "ip-address";
 import type { StackConfig } from "../components/config";
 import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICES, ServiceName, STATE_DIR, SYNC_USER } from "./layout";
 import { secretFiles } from "./secrets";
-import { serviceFlags } from "./services/flags";
+import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "./services/flags";
 import { SERVICE_UNITS } from "./services/common";
 import { renderTemplate, SYSTEMD_DIR } from "./templates";
 import type { HostFile } from "./types";
@@ -28,6 +28,8 @@ export const AGENT = {
   secretsScript: `${BIN_ROOT}/monitoring-secrets`,
   syncScript: `${BIN_ROOT}/monitoring-sync`,
   applyScript: `${BIN_ROOT}/monitoring-apply`,
+  /** Prometheus' ExecStart: adds the retention size from the filesystem at every start (prometheus-start.sh). */
+  prometheusStart: `${BIN_ROOT}/prometheus-start`,
   /** Written by the apply step with the ETag of the bundle it applied (absent: the host was never bootstrapped). */
   appliedMarker: `${STATE_DIR}/applied-etag`,
   /** Written by the sync step after a new bundle is fetched and verified; the path unit starts apply on change. */
@@ -255,6 +257,9 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
   return [
     {
       ...base("prometheus", "Prometheus", "https://prometheus.io/docs/"),
+      // The TSDB's size cap comes from its filesystem at start, not from config (a grown volume whose XFS was not
+      // grown yet must not be overfilled).
+      execStart: [[AGENT.prometheusStart, String(PROMETHEUS_VOLUME_SHARE_PERCENT), SERVICES.prometheus.dataDir, SERVICES.prometheus.bin, ...flags.prometheus]],
       execReload: hup,
       limitNofile: 65536,
       network: prometheusNetwork(cfg),

@@ -134,6 +134,11 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     const notRunning = [STACK_JOBS.grafana, STACK_JOBS.loki, STACK_JOBS.tempo, STACK_JOBS.otelcol, STACK_JOBS.node] as string[];
     for (const a of active) {
       if (a.labels.alertname === "Watchdog") continue;
+      // node_exporter (which publishes the certificates' expiry) does not run either: pending for its 30m `for`.
+      if (a.labels.alertname === "HostCertificateExpiryUnknown") {
+        assert.equal(a.state, "pending");
+        continue;
+      }
       assert.equal(a.labels.alertname, "MonitoringTargetDown", JSON.stringify(a.labels));
       assert.ok(notRunning.includes(a.labels.job), `${a.labels.job} should be up in the sandbox`);
       assert.equal(a.state, "pending");

@@ -21,12 +21,12 @@ import {
   alertmanagerFlags,
   nodeExporterFlags,
   prometheusFlags,
-  PROMETHEUS_VOLUME_SHARE,
+  PROMETHEUS_VOLUME_SHARE_PERCENT,
   serviceFlags,
 } from "../hostfiles/services/flags";
 import { DATASOURCE_UIDS, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_DASHBOARD_PROVIDERS_FILE } from "../hostfiles/services/grafana";
 import { META_ALERTS_FILE, metaAlerts } from "../hostfiles/services/meta-alerts";
-import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
+import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH, otelcolQueueBytes } from "../hostfiles/services/otelcol";
 import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { HostContext, HostFile, placeholderContext } from "../hostfiles/types";
@@ -304,15 +304,11 @@ describe("service config files (hostfiles/services)", () => {
           }
         });
 
-        it("keeps metrics by time and by at most 80 % of the shared data volume, as flags", () => {
+        it("keeps metrics by time (flag) and by at most 80 % of the filesystem it writes to (computed at start)", () => {
           const flags = prometheusFlags(r.cfg);
           assert.ok(flags.includes(`--storage.tsdb.retention.time=${r.cfg.retention.metrics.text}`));
-          const size = flags.find((f) => f.startsWith("--storage.tsdb.retention.size="));
-          const m = /=(\d+)GB$/.exec(size ?? "");
-          assert.ok(m, `retention size flag ${size}`);
-          const gib = Number(m[1]);
-          assert.ok(gib > 0 && gib <= 0.8 * r.cfg.dataVolume.sizeGiB, `${gib} GiB of ${r.cfg.dataVolume.sizeGiB} GiB`);
-          assert.equal(gib, Math.floor(r.cfg.dataVolume.sizeGiB * PROMETHEUS_VOLUME_SHARE));
+          assert.ok(!flags.some((f) => f.startsWith("--storage.tsdb.retention.size")), "the size comes from the filesystem, not from config");
+          assert.ok(PROMETHEUS_VOLUME_SHARE_PERCENT > 0 && PROMETHEUS_VOLUME_SHARE_PERCENT <= 80);
           assert.ok(flags.includes(`--storage.tsdb.path=${SERVICES.prometheus.dataDir}`));
           assert.ok(flags.includes(`--config.file=${SERVICES.prometheus.config}`));
           assert.ok(flags.includes("--web.enable-lifecycle"), "reload needs the lifecycle API");
@@ -452,6 +448,9 @@ describe("service config files (hostfiles/services)", () => {
           const paths = [doc.ingester.wal.dir, doc.compactor.working_directory, ...Object.values(doc.storage_config.tsdb_shipper)];
           for (const p of paths) assert.ok(String(p).startsWith(`${SERVICES.loki.dataDir}/`), `${p} is not on the data volume`);
           assert.ok(SERVICES.loki.dataDir.startsWith(`${DATA_MOUNT}/`));
+          // The WAL throttles writes before the volume is full (DataVolumeAlmostFull pages at 95 % used).
+          const threshold = doc.ingester.wal.disk_full_threshold;
+          assert.ok(threshold > 0.5 && threshold < 0.95, `disk_full_threshold ${threshold}`);
         });
       });
 
@@ -533,7 +532,12 @@ describe("service config files (hostfiles/services)", () => {
             assert.ok(e.sending_queue.storage in doc.extensions, `${id} queue storage ${e.sending_queue.storage} undefined`);
             assert.ok(String(e.sending_queue.storage).startsWith("file_storage"), id);
             assert.equal(e.retry_on_failure.enabled, true, id);
+            // Bounded in bytes, together well within the volume's share left beside Prometheus.
+            assert.equal(e.sending_queue.sizer, "bytes", id);
+            assert.equal(e.sending_queue.queue_size, otelcolQueueBytes(r.cfg), id);
           }
+          assert.ok(2 * otelcolQueueBytes(r.cfg) <= 0.15 * r.cfg.dataVolume.sizeGiB * 2 ** 30);
+          assert.ok(otelcolQueueBytes(r.cfg) > 100 * 2 ** 20, "room for a backlog of minutes at least");
           const storage = doc.extensions[doc.exporters["otlp_grpc/tempo"].sending_queue.storage];
           assert.ok(String(storage.directory).startsWith(`${SERVICES.otelcol.dataDir}/`), storage.directory);
           assert.ok(SERVICES.otelcol.dataDir.startsWith(`${DATA_MOUNT}/`));
@@ -692,8 +696,7 @@ describe("service config files (hostfiles/services)", () => {
       const prd = prometheusFlags(stackConfig("prd"));
       assert.ok(dev.includes("--storage.tsdb.retention.time=7d"));
       assert.ok(prd.includes("--storage.tsdb.retention.time=30d"));
-      assert.ok(dev.includes("--storage.tsdb.retention.size=30GB"), dev.join(" "));
-      assert.ok(prd.includes("--storage.tsdb.retention.size=300GB"), prd.join(" "));
+
     });
   });
 

@@ -9,7 +9,7 @@ import * as path from "path";
 import { Address4, Address6 } from "ip-address";
 import { DATA_MOUNT, SERVICES, ServiceName } from "../hostfiles/layout";
 import { secretFiles } from "../hostfiles/secrets";
-import { serviceFlags } from "../hostfiles/services/flags";
+import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "../hostfiles/services/flags";
 import { SERVICE_UNITS } from "../hostfiles/services/common";
 import type { HostFile } from "../hostfiles/types";
 import { AGENT, enabledUnits, execWord, IMDS_ADDRESSES, renderServiceUnit, unitFiles } from "../hostfiles/units";
@@ -119,7 +119,9 @@ for (const stack of ["dev", "prd"]) {
       const flags = serviceFlags(cfg);
       for (const name of Object.keys(SERVICES) as ServiceName[]) {
         const unit = byName.get(SERVICE_UNITS[name])!;
-        assert.equal(value(unit, "Service", "ExecStart"), [SERVICES[name].bin, ...flags[name]].map(execWord).join(" "), name);
+        // Prometheus starts through prometheus-start, which appends the retention size from its filesystem.
+        const wrapper = name === "prometheus" ? [AGENT.prometheusStart, String(PROMETHEUS_VOLUME_SHARE_PERCENT), SERVICES.prometheus.dataDir] : [];
+        assert.equal(value(unit, "Service", "ExecStart"), [...wrapper, SERVICES[name].bin, ...flags[name]].map(execWord).join(" "), name);
       }
       // Prometheus and Alertmanager reload in place on SIGHUP: a rule or route change is no restart.
       for (const name of ["prometheus", "alertmanager"] as const) {

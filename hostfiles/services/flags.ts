@@ -8,28 +8,26 @@ import { GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../layout";
 import { loopback } from "./common";
 
 /**
- * Share of the data volume Prometheus may fill before size-based retention deletes the oldest blocks.
+ * Share (percent) of the data volume's filesystem Prometheus may fill before size-based retention deletes the
+ * oldest blocks. The size itself is computed at every start from the filesystem (templates/host/prometheus-start.sh),
+ * not from the configured volume size: a volume grown in EBS but not yet in XFS keeps the real, smaller limit.
  *
  * The volume also holds Loki's WAL, TSDB index and caches, Tempo's WAL, live-store and metrics-generator WAL,
- * Grafana's database and plugins, the collector's persistent sending queues (which grow while Loki or Tempo are
- * down) and Alertmanager's silences. Those are bounded by time (WAL flushes, block uploads to S3) rather than by
- * size, so they get the other 40 %: Prometheus at 60 % keeps the whole volume under the ~80 % the TSDB docs
- * recommend while the others stay within 20 %, and the DataVolumeFillingUp alert catches the case when they don't.
+ * Grafana's database and plugins, the collector's persistent sending queues and Alertmanager's silences. The
+ * collector's queues are bounded in bytes (OTELCOL_QUEUE_SHARE each) and Loki throttles writes when the disk is
+ * LOKI_WAL_DISK_FULL_THRESHOLD full; the rest is bounded by time (WAL flushes, block uploads to S3). Prometheus at
+ * 60 % keeps the whole volume under the ~80 % the TSDB docs recommend, and the DataVolumeFillingUp alert catches
+ * the case when the others do not stay within their share.
  */
-export const PROMETHEUS_VOLUME_SHARE = 0.6;
+export const PROMETHEUS_VOLUME_SHARE_PERCENT = 60;
 
-/** `--storage.tsdb.retention.size` value, whole GiB (Prometheus' `GB` is 2^30 bytes). */
-export function prometheusRetentionSize(cfg: Pick<StackConfig, "dataVolume">): string {
-  return `${Math.floor(cfg.dataVolume.sizeGiB * PROMETHEUS_VOLUME_SHARE)}GB`;
-}
-
-export function prometheusFlags(cfg: Pick<StackConfig, "dataVolume" | "retention">): string[] {
+/** Flags of the Prometheus binary; `--storage.tsdb.retention.size` is added at start by prometheus-start. */
+export function prometheusFlags(cfg: Pick<StackConfig, "retention">): string[] {
   const s = SERVICES.prometheus;
   return [
     `--config.file=${s.config}`,
     `--storage.tsdb.path=${s.dataDir}`,
     `--storage.tsdb.retention.time=${cfg.retention.metrics.text}`,
-    `--storage.tsdb.retention.size=${prometheusRetentionSize(cfg)}`,
     `--web.listen-address=${loopback(s.ports.http)}`,
     // POST /-/reload: the config renderer's `reload` action.
     "--web.enable-lifecycle",

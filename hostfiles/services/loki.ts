@@ -43,6 +43,9 @@ export interface LokiConfigView {
   alertmanagerUrl: string;
 }
 
+/** Share of the data volume in use at which Loki's WAL refuses more writes (below DataVolumeAlmostFull's 95 %). */
+export const LOKI_WAL_DISK_FULL_THRESHOLD = 0.85;
+
 export function lokiView(cfg: StackConfig, ctx: HostContext): LokiConfigView {
   return {
     region: cfg.region,
@@ -90,7 +93,9 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
       },
     },
     ingester: {
-      wal: { enabled: true, dir: `${dir}/wal` },
+      // Loki bounds its WAL by disk usage, not bytes: above this share of the data volume in use it throttles
+      // writes instead of filling the disk (pkg/ingester/wal.go `disk_full_threshold`, default 0.90).
+      wal: { enabled: true, dir: `${dir}/wal`, disk_full_threshold: LOKI_WAL_DISK_FULL_THRESHOLD },
     },
     compactor: {
       working_directory: `${dir}/compactor`,

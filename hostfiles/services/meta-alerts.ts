@@ -32,6 +32,8 @@ export interface MetaAlertGroup {
 const stackJobs = Object.values(STACK_JOBS).join("|");
 const dataFs = `node_filesystem_avail_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
 const dataFsSize = `node_filesystem_size_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
+const rootFs = `node_filesystem_avail_bytes{mountpoint="/",fstype!="rootfs"}`;
+const rootFsSize = `node_filesystem_size_bytes{mountpoint="/",fstype!="rootfs"}`;
 /** Certificates the host serves (the apply step's textfile, read by node_exporter), and when to warn. */
 export const CERT_NOT_AFTER = `monitoring_host_certificate_not_after_seconds{job="${STACK_JOBS.node}"}`;
 export const CERT_TICKET_DAYS = 30;
@@ -91,6 +93,26 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
         summary: "The data volume {{ $labels.mountpoint }} is almost full",
         description: "Only {{ $value | humanizePercentage }} of the data volume is free. Prometheus, Loki and Tempo stop writing when it is full.",
         runbook: "data-volume-almost-full",
+      },
+      // The root volume holds the OS, the journal, the host agent's state and the downloaded release archives
+      // (/var/lib/monitoring-host): when it is full, bundles and upgrades can no longer be applied.
+      {
+        alert: "RootVolumeFillingUp",
+        severity: "ticket",
+        expr: `${rootFs} / ${rootFsSize} < 0.15`,
+        for: "30m",
+        summary: "The root volume has less than 15 % free",
+        description: "Only {{ $value | humanizePercentage }} of the root volume (/) is free. When it is full, new config bundles and releases cannot be applied.",
+        runbook: "root-volume-low-on-space",
+      },
+      {
+        alert: "RootVolumeAlmostFull",
+        severity: "page",
+        expr: `${rootFs} / ${rootFsSize} < 0.05`,
+        for: "5m",
+        summary: "The root volume is almost full",
+        description: "Only {{ $value | humanizePercentage }} of the root volume (/) is free: config changes, upgrades and the journal stop working when it is full.",
+        runbook: "root-volume-low-on-space",
       },
     ],
   },

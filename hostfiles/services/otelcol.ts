@@ -42,6 +42,8 @@ export interface OtelcolConfigView {
   keyFile: string;
   clientCaFile: string;
   queueDir: string;
+  /** Bound of each persistent sending queue, in bytes of serialized telemetry (exporterhelper `sizer: bytes`). */
+  queueBytes: number;
   /** Scrape jobs of the stack: no application may take one of these names as its `service.name` (its `job`). */
   reservedJobs: string[];
 }
@@ -57,14 +59,27 @@ export function otelcolView(cfg: StackConfig): OtelcolConfigView {
     keyFile: key.path,
     clientCaFile: OTLP_CLIENT_CA_PATH,
     queueDir: OTELCOL_QUEUE_DIR,
+    queueBytes: otelcolQueueBytes(cfg),
     reservedJobs: Object.values(STACK_JOBS),
   };
 }
 
-/** Sending queue on disk plus unbounded retries: data waits (up to the queue size) instead of being dropped. */
-function durableDelivery() {
+/**
+ * Share of the data volume each persistent sending queue (Tempo's, Loki's) may hold while its backend is down:
+ * bounded in bytes (exporterhelper `sizer: bytes`, `queue_size` in bytes; opentelemetry-collector v0.149.0
+ * exporter/exporterhelper/internal/queuebatch/config.go), not in requests of any size. Beyond it new data is
+ * refused (CollectorQueueAlmostFull pages at 80 %).
+ */
+export const OTELCOL_QUEUE_SHARE = 0.05;
+
+export function otelcolQueueBytes(cfg: Pick<StackConfig, "dataVolume">): number {
+  return Math.floor(cfg.dataVolume.sizeGiB * 2 ** 30 * OTELCOL_QUEUE_SHARE);
+}
+
+/** Sending queue on disk, bounded in bytes, plus unbounded retries: data waits instead of being dropped. */
+function durableDelivery(queueBytes: number) {
   return {
-    sending_queue: { enabled: true, storage: QUEUE_STORAGE, queue_size: 5000 },
+    sending_queue: { enabled: true, storage: QUEUE_STORAGE, sizer: "bytes", queue_size: queueBytes },
     retry_on_failure: { enabled: true, initial_interval: "5s", max_interval: "30s", max_elapsed_time: "0s" },
   };
 }
@@ -168,11 +183,11 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       "otlp_grpc/tempo": {
         endpoint: loopback(SERVICES.tempo.ports.otlpGrpc),
         tls: { insecure: true },
-        ...durableDelivery(),
+        ...durableDelivery(view.queueBytes),
       },
       "otlp_http/loki": {
         endpoint: `http://${loopback(SERVICES.loki.ports.http)}/otlp`,
-        ...durableDelivery(),
+        ...durableDelivery(view.queueBytes),
       },
     },
     service: {
