@@ -169,12 +169,14 @@ export class BootLab {
       detached: true,
     });
     const pid = this.server.pid!;
+    fs.writeFileSync(path.join(this.dir, "fake-aws.pid"), `${pid}\n`);
     this.cleanups.add("stop fake AWS", () => {
       try {
         process.kill(-pid, "SIGKILL");
       } catch {
         /* already gone */
       }
+      fs.rmSync(path.join(this.dir, "fake-aws.pid"), { force: true });
     });
     const ready = path.join(this.state, "ready");
     for (let i = 0; i < 300 && !fs.existsSync(ready); i++) sleepMs(100);
@@ -196,6 +198,10 @@ export class BootLab {
     fs.writeFileSync(`${file}.tmp`, content);
     fs.renameSync(`${file}.tmp`, file);
     return `"${createHash("md5").update(content).digest("hex")}"`;
+  }
+
+  removeBucket(bucket: string): void {
+    fs.rmSync(path.join(this.state, "objects", bucket), { recursive: true, force: true });
   }
 
   /** IAM actions the instance role is denied from now on (e.g. ["s3:GetObject"]); [] restores them. */
@@ -253,6 +259,8 @@ export interface HostOptions {
   volume?: DataVolume;
   /** Instance id in the NoCloud meta-data; a new one makes cloud-init treat the boot as a new instance. */
   instanceId?: string;
+  /** false: the config bucket does not exist (a wrong bucket in user data). */
+  bucketExists?: boolean;
   /** Extra system users created in the new root before its first boot, to shift the service users' uids. */
   uidShift?: number;
 }
@@ -295,6 +303,7 @@ export class GuestHost {
     const pub = fs.readFileSync(`${this.sshKey}.pub`, "utf8").trim();
     this.cfg = { ...opts.cfg, access: { ...opts.cfg.access, authorizedKeys: [...opts.cfg.access.authorizedKeys, pub] } };
     this.etag = this.upload(this.cfg);
+    if (opts.bucketExists === false) lab.removeBucket(this.ctx.configBucket);
     this.lab.setParameters(Object.fromEntries(secretFiles(this.cfg).map((s) => [s.parameter, fakeSecret(s.parameter)])));
     this.prepareRoot(opts.uidShift ?? 0);
   }
@@ -396,15 +405,21 @@ export class GuestHost {
     });
     this.nspawn = child;
     const pid = child.pid!;
+    fs.writeFileSync(path.join(path.dirname(this.root), "nspawn.pid"), `${pid}\n`);
     const cgroup = ownCgroupDir(pid);
     const undoNspawn = this.cleanups.add(`stop container ${this.name}`, () => {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* gone */
+      // Killing the container's PID 1 kills its whole PID namespace; then nspawn itself.
+      for (const p of [this.leaderPid, pid]) {
+        try {
+          if (p) process.kill(p, "SIGKILL");
+        } catch {
+          /* gone */
+        }
       }
       waitExit(pid, 10_000);
       removeLeftoverCgroups(cgroup);
+      // Stale pid files must never lead .ci/run's safety net to another process.
+      for (const f of ["init.pid", "nspawn.pid"]) fs.rmSync(path.join(path.dirname(this.root), f), { force: true });
     });
     this.stopContainer = () => {
       undoNspawn();
@@ -421,6 +436,7 @@ export class GuestHost {
       }
     }
     if (!this.leaderPid) throw new Error(`container did not start: ${this.console(40)}`);
+    fs.writeFileSync(path.join(path.dirname(this.root), "init.pid"), `${this.leaderPid}\n`);
     // systemd answers once it runs; cloud-init then runs the rendered user data.
     for (let i = 0; i < 300; i++) {
       if (this.exec("systemctl is-system-running", { timeoutMs: 5_000 }).stdout.trim() !== "" && this.exec("test -S /run/systemd/private").status === 0) return;
@@ -440,7 +456,7 @@ export class GuestHost {
   exec(cmd: string, opts: { user?: string; timeoutMs?: number; input?: string } = {}): ExecResult {
     if (!this.leaderPid) throw new Error("the guest is not running");
     const inner = opts.user ? ["runuser", "-u", opts.user, "--", "bash", "-c", cmd] : ["bash", "-c", cmd];
-    const res = spawnSync("nsenter", ["-t", String(this.leaderPid), "-m", "-u", "-i", "-n", "-p", "-C", "--", "env", "-i", `PATH=${GUEST_PATH}`, "LANG=C.UTF-8", "HOME=/root", ...inner], {
+    const res = spawnSync("nsenter", ["-t", String(this.leaderPid), "-m", "-u", "-i", "-n", "-p", "--", "env", "-i", `PATH=${GUEST_PATH}`, "LANG=C.UTF-8", "HOME=/root", ...inner], {
       encoding: "utf8",
       timeout: opts.timeoutMs ?? 120_000,
       input: opts.input,
