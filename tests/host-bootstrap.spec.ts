@@ -259,6 +259,12 @@ function fake(bin: string, name: string, body: string): void {
   fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
 }
 
+// Wiring against fakes. Shown for real by tests/boot/boot.spec.ts: a blank volume formatted and mounted by UUID with
+// nofail (first boot), an existing filesystem kept (host replacement), a partition table never formatted (its own
+// boot), the attachment's device name used without the Nitro link (/dev/sdf throughout), a second run with the volume
+// mounted touching nothing (config change), the sandboxed apply stopping at once when the volume is unmounted.
+// NOT shown by a boot (no hot-plug into a container, and a real blkid that fails cannot be provoked safely): the
+// bounded wait for a late volume, the probe error, replacing another volume's fstab line.
 describe("apply: data volume (fake blkid, mkfs.xfs, mount)", () => {
   const VOL = "vol-0abc123def4567890";
   let t: ReturnType<typeof tempDir>;
@@ -311,6 +317,8 @@ exit 2`,
     DATA_VOLUME_ID: VOL,
     DEVICE_WAIT_SECONDS: "10",
     DEVICE_POLL_SECONDS: "2",
+    // The fake mount leaves the directory on the test's filesystem: compare it with another one as "the root".
+    ROOT_FS: "/proc",
     ...extra,
   });
   const prepare = (extra: Record<string, string> = {}) => runScriptFunction("monitoring-apply.sh", "prepare_data_volume", env(extra), bin);
@@ -480,6 +488,8 @@ cp "${served}/\${url##*/}" "$out"`,
   });
 });
 
+// Wiring (fake archives). Shown for real by the boot test: every pinned archive downloaded by curl, verified, installed
+// and started (first boot); only the changed files rewritten and only their unit reloaded (config change).
 describe("apply: binaries and files", () => {
   let t: ReturnType<typeof tempDir>;
   beforeEach(() => (t = tempDir("monhost-apply-")));
@@ -762,6 +772,8 @@ describe("apply: files dropped from the bundle", () => {
   });
 });
 
+// The bounded retries are wiring here; the boot test shows a failing first boot reported in the journal at once
+// (wrong bucket) and a successful one (first boot).
 describe("sync: first boot", () => {
   it("retries a failing bootstrap a bounded number of times, then says how to retry by hand", () => {
     const t = tempDir("monhost-boot-");
@@ -790,6 +802,8 @@ describe("sync: first boot", () => {
   });
 });
 
+// Shown for real by the boot test's config change: the real AWS CLI polls the ETag, fetches with If-Match, and the
+// apply step runs from the path unit.
 describe("sync: a poll against fake aws and curl", () => {
   it("fetches a changed bundle once, verifies every pinned archive, signals apply, and does nothing when unchanged", () => {
     const t = tempDir("monhost-poll-");

@@ -92,10 +92,17 @@ ensure_fstab() {
   log "fstab: $line"
 }
 
+# The data volume is mounted: a mount point on another filesystem than the root. A mount point alone is not enough:
+# in the sandboxed apply service ReadWritePaths= makes /var/lib/monitoring a bind mount of the root volume's own
+# directory, so `mountpoint` says yes even when the volume is missing (found by the boot test).
+data_volume_mounted() {
+  mountpoint -q "$DATA_MOUNT" && [ "$(stat -c %d "$DATA_MOUNT")" != "$(stat -c %d "${ROOT_FS:-/}")" ]
+}
+
 prepare_data_volume() {
   local dev
   mkdir -p "$DATA_MOUNT"
-  if mountpoint -q "$DATA_MOUNT"; then return 0; fi
+  if data_volume_mounted; then return 0; fi
   # monitoring-apply.service has no devices and its own mount namespace: only the first-boot run can mount.
   if [ "${APPLY_CAN_MOUNT:-yes}" != yes ]; then
     die "$DATA_MOUNT is not mounted and this sandboxed run cannot mount it; check the volume attachment, then reboot or run: sudo $BIN_ROOT/monitoring-sync --bootstrap"
@@ -105,7 +112,7 @@ prepare_data_volume() {
   ensure_fstab "$dev"
   systemctl daemon-reload
   mount "$DATA_MOUNT" || die "cannot mount $DATA_MOUNT from $dev"
-  mountpoint -q "$DATA_MOUNT" || die "$DATA_MOUNT is not a mount point after mounting $dev"
+  data_volume_mounted || die "$DATA_MOUNT is not a mount point after mounting $dev"
   log "data volume $DATA_VOLUME_ID ($dev) mounted at $DATA_MOUNT"
 }
 

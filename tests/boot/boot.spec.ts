@@ -271,7 +271,21 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
       assert.ok(silenceIds(host).includes(silenceId), "the silence did not survive the replacement");
       // The old host's samples are still there and the new one appends: the TSDB is writable by the new uid.
       waitFor("new samples after the replacement", 60, () => samplesBefore(host, Math.floor(Date.now() / 1000)) > keptSamples);
-      host.poweroff();
+    });
+
+    it("the sandboxed apply service, finding the data volume unmounted, stops at once with a message (never writes to the root volume)", () => {
+      try {
+        host.run(`systemctl stop ${STATEFUL.map((s) => SERVICE_UNITS[s]).join(" ")} && umount ${DATA_MOUNT}`);
+        assert.notEqual(host.exec(`mountpoint -q ${DATA_MOUNT}`).status, 0);
+        const c = cursor(host);
+        const t0 = Date.now();
+        assert.notEqual(host.exec("systemctl start monitoring-apply.service", { timeoutMs: 60_000 }).status, 0);
+        assert.ok(Date.now() - t0 < 30_000, "the apply step waited for a device it cannot see");
+        assert.match(journalSince(host, c, "monitoring-apply.service"), /is not mounted and this sandboxed run cannot mount it/);
+        for (const s of STATEFUL) assert.notEqual(host.prop(SERVICE_UNITS[s], "ActiveState"), "active", `${s} runs without its data volume`);
+      } finally {
+        host.poweroff();
+      }
     });
   });
 
@@ -291,6 +305,29 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
       } finally {
         host.poweroff();
       }
+    });
+  });
+
+  describe("a data volume that holds a partition table but no filesystem", () => {
+    it("is never formatted: the apply step stops with a message and the partition table is still there", () => {
+      const cfg = stackConfig("dev");
+      const volume = lab.volume();
+      // A GPT written from outside (util-linux sfdisk on the backing file), as another instance might have left it.
+      lab.partition(volume);
+      const host = lab.host({ cfg, volume });
+      host.boot();
+      try {
+        const log = waitFor("the apply step's refusal in the journal", 180, () => {
+          const j = host.run("journalctl -b -o cat --no-pager -u cloud-final.service");
+          return /refusing to format it/.test(j) && j;
+        });
+        assert.match(log, /data volume \/dev\/sdf carries a signature but no filesystem \(.*PTTYPE="?gpt/);
+        assert.doesNotMatch(log, /creating an XFS filesystem/);
+      } finally {
+        host.poweroff();
+      }
+      assert.equal(lab.probe(volume, "PTTYPE"), "gpt");
+      assert.equal(lab.probe(volume, "TYPE"), "");
     });
   });
 

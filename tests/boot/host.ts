@@ -55,7 +55,7 @@ export interface ExecResult {
 export function missingPrerequisites(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push("root (systemd-nspawn, loop devices and network namespaces need it)");
-  for (const tool of ["systemd-nspawn", "nsenter", "losetup", "ip", "openssl", "mmdebstrap", "mkfs.xfs", "ssh", "ssh-keygen"]) {
+  for (const tool of ["systemd-nspawn", "nsenter", "losetup", "blkid", "sfdisk", "ip", "openssl", "mmdebstrap", "mkfs.xfs", "ssh", "ssh-keygen"]) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) missing.push(tool);
   }
   for (const bin of ["/usr/bin/prometheus", "/usr/bin/promtool", "/usr/bin/prometheus-alertmanager", "/usr/bin/amtool", "/usr/bin/prometheus-node-exporter"]) {
@@ -119,6 +119,8 @@ export class BootLab {
   private standIns = new Map<string, StandInReleases>();
   private regions: string[];
 
+  private static count = 0;
+
   static create(opts: LabOptions = {}): BootLab {
     return new BootLab(opts);
   }
@@ -126,7 +128,8 @@ export class BootLab {
   private constructor(opts: LabOptions) {
     this.id = `${process.pid}-${Date.now().toString(36)}`;
     this.dir = fs.mkdtempSync("/var/tmp/monitoring-boot-");
-    this.netns = `mh-boot-${process.pid}`;
+    // Unique per lab (several labs may live in one process, one after another or side by side).
+    this.netns = `mh-boot-${process.pid}-${++BootLab.count}`;
     this.state = path.join(this.dir, "aws");
     this.regions = opts.regions ?? ["eu-west-1", "us-east-1"];
     process.on("exit", this.exitHook);
@@ -233,6 +236,16 @@ export class BootLab {
       sh("losetup", ["--detach", loop], { allowFail: true });
     });
     return { file, loop };
+  }
+
+  /** Writes an empty GPT partition table onto a volume (from outside, on the loop device). */
+  partition(volume: DataVolume): void {
+    sh("sfdisk", ["--quiet", "--wipe", "always", volume.loop], { input: "label: gpt\n" });
+  }
+
+  /** One blkid value of a volume, probed from outside ("" when absent). */
+  probe(volume: DataVolume, tag: string): string {
+    return sh("blkid", ["-p", "-s", tag, "-o", "value", volume.loop], { allowFail: true }).stdout.trim();
   }
 
   /** A host of this stack: renders its user data and bundle and puts the bundle into the fake S3. */
