@@ -8,7 +8,9 @@ import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { DATA_MOUNT } from "../hostfiles/layout";
 import { OTELCOL_SIGNALS, OtelcolSignal, otelcolSignalRate } from "../hostfiles/services/otelcol-metrics";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
-import { baseDashboard, dashboardLink, finish, orZero, q, seriesPanel, stableUid, statPanel } from "./common";
+import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
+import { HOST_LOG_NAMESPACE, LOG_ALERT_DEFAULT_FILTER } from "../logalerts/defaults";
+import { baseDashboard, dashboardLink, DS, finish, lokiQuery, orZero, q, seriesPanel, stableUid, statPanel } from "./common";
 
 export const HOST_DASHBOARD_UID = stableUid("monitoring-host");
 
@@ -238,11 +240,45 @@ export function monitoringHostDashboard(links: { title: string; uid: string }[])
     seriesPanel({
       title: "Rule evaluation failures per group",
       description: "Failed evaluations per rule group per second: alerts of a failing group may not fire.",
-      targets: [{ expr: `sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total{${prom}}[$__rate_interval]))`, legend: "{{rule_group}}" }],
+      targets: [
+        { expr: `sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total{${prom}}[$__rate_interval]))`, legend: "{{rule_group}}" },
+        // Loki's ruler (log alerts): its rule-manager metrics, prefixed loki_ (meta-alert LokiRuleEvaluationFailures).
+        { expr: orZero(`sum by (rule_group) (rate(loki_prometheus_rule_evaluation_failures_total{${loki}}[$__rate_interval]))`), legend: "log alerts {{rule_group}}" },
+      ],
       unit: "short",
       min: 0,
       width: 12,
     }),
+  );
+  b.withPanel(
+    seriesPanel({
+      title: "Log alerts: notifications from Loki's ruler",
+      description: "Log alerts Loki's ruler sends to Alertmanager per second, and the failed sends (meta-alert LokiRulerNotificationsFailing).",
+      targets: [
+        { expr: orZero(`sum(rate(loki_prometheus_notifications_sent_total{${loki}}[$__rate_interval]))`), legend: "sent/s" },
+        { expr: orZero(`sum(rate(loki_prometheus_notifications_errors_total{${loki}}[$__rate_interval]))`), legend: "errors/s" },
+      ],
+      unit: "short",
+      min: 0,
+      width: 12,
+    }),
+  );
+  b.withPanel(
+    new timeseries.PanelBuilder()
+      .title("Error lines of the host's services")
+      .description(
+        "Lines of level error or worse per service in the last 5 minutes (Loki's detected_level), what the default " +
+          "MonitoringServiceLogErrors alerts count (docs/log-alerts.md).",
+      )
+      .datasource(DS.loki)
+      .withTarget(
+        lokiQuery(`sum by (service_name) (count_over_time({service_namespace=${q(HOST_LOG_NAMESPACE)}} ${LOG_ALERT_DEFAULT_FILTER} [5m]))`, 0, {
+          legend: "{{service_name}}",
+        }),
+      )
+      .min(0)
+      .span(12)
+      .height(8),
   );
   b.withPanel(
     seriesPanel({

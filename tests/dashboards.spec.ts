@@ -345,6 +345,8 @@ describe("Grafana dashboards (dashboards/)", () => {
         "CollectorDroppingData",
         "LokiChunkFlushFailing",
         "TempoBackendWriteFailing",
+        "LokiRuleEvaluationFailures",
+        "LokiRulerNotificationsFailing",
       ];
       for (const name of covered) {
         const a = metaAlerts().find((x) => x.alert === name);

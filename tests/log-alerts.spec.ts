@@ -332,6 +332,15 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
       assert.deepEqual(Object.values(HOST_LOG_SERVICES).sort(), ["alertmanager", "grafana", "loki", "otelcol", "prometheus", "tempo"].map((s) => SERVICE_UNITS[s as keyof typeof SERVICE_UNITS]).sort());
     });
 
+    it("Loki detects levels: structured metadata allowed and discover_log_levels not turned off (detected_level)", () => {
+      const loki = r.yaml(SERVICES.loki.config);
+      // The distributor adds detected_level only when both hold (FieldDetector.shouldDiscoverLogLevels in
+      // pkg/distributor/field_detection.go; discover_log_levels defaults to true in pkg/validation/limits.go).
+      assert.equal(loki.limits_config.allow_structured_metadata, true);
+      assert.notEqual(loki.limits_config.discover_log_levels, false);
+      for (const a of c.logAlerts) assert.match(a.filter, /detected_level/, `${a.name}: the defaults filter on the detected level`);
+    });
+
     it("a logs pipeline takes every journald receiver to Loki", () => {
       const p = otel.service.pipelines["logs/host"];
       assert.deepEqual([...p.receivers].sort(), Object.keys(otel.receivers).filter((k) => k.startsWith("journald/")).sort());

@@ -91,6 +91,10 @@ export function stackSeries(minutes: number): SyntheticSeries[] {
   add("loki_distributor_lines_received_total", { ...loki, tenant: "fake" }, counter(minutes, 3000));
   add("loki_discarded_samples_total", { ...loki, tenant: "fake", reason: "rate_limited" }, counter(minutes, 0));
   add("loki_ingester_chunks_flush_failures_total", loki, counter(minutes, 0));
+  // Loki's ruler (log alerts): the rule-manager and notifier metrics it exposes, with the tenant as `user`.
+  add("loki_prometheus_rule_evaluation_failures_total", { ...loki, user: "fake", rule_group: "log-alerts.yaml;logs:loki" }, counter(minutes, 0));
+  add("loki_prometheus_notifications_sent_total", { ...loki, user: "fake", alertmanager: "http://127.0.0.1:9093/api/v2/alerts" }, counter(minutes, 0.5));
+  add("loki_prometheus_notifications_errors_total", { ...loki, user: "fake", alertmanager: "http://127.0.0.1:9093/api/v2/alerts" }, counter(minutes, 0));
 
   const tempo = { job: STACK_JOBS.tempo, instance: "127.0.0.1:3200" };
   add("tempo_distributor_spans_received_total", { ...tempo, tenant: "single-tenant" }, counter(minutes, 1200));
