@@ -7,7 +7,7 @@ import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as table from "@grafana/grafana-foundation-sdk/table";
-import { HTTP_METRICS, type HttpMetricNames, type SloModel } from "../slo/model";
+import { HTTP_METRICS, seriesMatcher, type HttpMetricNames, type SloModel } from "../slo/model";
 import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, q, seriesPanel, stableUid } from "./common";
 
 export function serviceDashboardUid(service: string): string {
@@ -48,15 +48,19 @@ export function serviceDashboard(v: ServiceView, links: { title: string; uid: st
   const n = v.names;
   const job = `job=${q(v.job)}`;
   const sel = `${job}, ${n.route}=~"$route"`;
-  const rate = (metric: string, extra = "", range = "$__rate_interval") => `rate(${metric}{${sel}${extra}}[${range}])`;
+  // Both spellings of the histogram (with and without the unit suffix, see seriesMatcher): `count`/`bucket` are
+  // `__name__` matchers, not names.
+  const count = seriesMatcher(n, "count");
+  const bucket = seriesMatcher(n, "bucket");
+  const rate = (metric: string, extra = "", range = "$__rate_interval") => `rate({${metric}, ${sel}${extra}}[${range}])`;
   const by = `${n.route}, ${n.method}`;
   const legend = `{{${n.method}}} {{${n.route}}}`;
 
   const routeVar = new dashboard.QueryVariableBuilder("route")
     .label("Route")
     .datasource(DS.prometheus)
-    .query({ qryType: 1, query: `label_values(${n.count}{${job}}, ${n.route})`, refId: "PrometheusVariableQueryEditor-VariableQuery" })
-    .definition(`label_values(${n.count}{${job}}, ${n.route})`)
+    .query({ qryType: 1, query: `label_values({${count}, ${job}}, ${n.route})`, refId: "PrometheusVariableQueryEditor-VariableQuery" })
+    .definition(`label_values({${count}, ${job}}, ${n.route})`)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc)
     .multi(true)
@@ -79,15 +83,15 @@ export function serviceDashboard(v: ServiceView, links: { title: string; uid: st
     seriesPanel({
       title: "Request rate",
       description: `Requests per second per route and method (${n.count}).`,
-      targets: [{ expr: `sum by (${by}) (${rate(n.count)})`, legend }],
+      targets: [{ expr: `sum by (${by}) (${rate(count)})`, legend }],
       unit: "reqps",
       min: 0,
       width: 8,
     }),
   );
   // Routes without any 5xx series still get a 0 line: the `or 0 * total` keeps them.
-  const errors = `sum by (${by}) (${rate(n.count, `, ${n.status}=~"5.."`)})`;
-  const total = `sum by (${by}) (${rate(n.count)})`;
+  const errors = `sum by (${by}) (${rate(count, `, ${n.status}=~"5.."`)})`;
+  const total = `sum by (${by}) (${rate(count)})`;
   b.withPanel(
     seriesPanel({
       title: "Error ratio (5xx)",
@@ -98,7 +102,7 @@ export function serviceDashboard(v: ServiceView, links: { title: string; uid: st
       width: 8,
     }),
   );
-  const quantile = (p: number) => `histogram_quantile(${p}, sum by (le) (${rate(n.bucket)}))`;
+  const quantile = (p: number) => `histogram_quantile(${p}, sum by (le) (${rate(bucket)}))`;
   b.withPanel(
     seriesPanel({
       title: "Latency p50 / p95 / p99",
@@ -120,9 +124,9 @@ export function serviceDashboard(v: ServiceView, links: { title: string; uid: st
   b.withRow(new dashboard.RowBuilder("All routes of the service"));
   const allRoutes = `${job}`;
   const topErrors =
-    `topk(10, sum by (${by}) (increase(${n.count}{${allRoutes}, ${n.status}=~"5.."}[$__range]))` +
-    ` or 0 * sum by (${by}) (increase(${n.count}{${allRoutes}}[$__range])))`;
-  const topLatency = `topk(10, histogram_quantile(0.95, sum by (le, ${by}) (rate(${n.bucket}{${allRoutes}}[$__range]))))`;
+    `topk(10, sum by (${by}) (increase({${count}, ${allRoutes}, ${n.status}=~"5.."}[$__range]))` +
+    ` or 0 * sum by (${by}) (increase({${count}, ${allRoutes}}[$__range])))`;
+  const topLatency = `topk(10, histogram_quantile(0.95, sum by (le, ${by}) (rate({${bucket}, ${allRoutes}}[$__range]))))`;
   b.withPanel(topTable("Top routes by errors", `5xx responses per route over the dashboard's time range.`, topErrors, "none", n));
   b.withPanel(topTable("Top routes by p95 latency", `p95 latency per route over the dashboard's time range.`, topLatency, v.unit, n));
   return finish(b);

@@ -16,6 +16,7 @@ export {
   ALERT_NAMES,
   RUNBOOKS,
   HTTP_METRICS,
+  seriesMatcher,
   LONG_WINDOW_SECONDS,
   buildSloModel,
   buildServiceModels,

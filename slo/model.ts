@@ -93,9 +93,16 @@ export const RECORDS = {
 
 /** Concrete metric and label names of a convention (docs/metrics.md). */
 export interface HttpMetricNames {
+  /** The histogram as the collector's Prometheus exporter names it (unit suffix appended). */
   histogram: string;
   count: string;
   bucket: string;
+  /**
+   * The unit suffix of `histogram`. Exporters that do not append units (the OpenTelemetry JS SDK's Prometheus
+   * exporter, scraped directly) write the histogram without it: `http_server_request_duration_bucket`. The rules
+   * accept both spellings (`seriesMatcher`), so an SLO is never silently blind to one export path.
+   */
+  unitSuffix: string;
   method: string;
   route: string;
   status: string;
@@ -108,6 +115,7 @@ export const HTTP_METRICS: Record<"otel" | "otel-legacy", HttpMetricNames> = {
     histogram: "http_server_request_duration_seconds",
     count: "http_server_request_duration_seconds_count",
     bucket: "http_server_request_duration_seconds_bucket",
+    unitSuffix: "_seconds",
     method: "http_request_method",
     route: "http_route",
     status: "http_response_status_code",
@@ -117,12 +125,24 @@ export const HTTP_METRICS: Record<"otel" | "otel-legacy", HttpMetricNames> = {
     histogram: "http_server_duration_milliseconds",
     count: "http_server_duration_milliseconds_count",
     bucket: "http_server_duration_milliseconds_bucket",
+    unitSuffix: "_milliseconds",
     method: "http_method",
     route: "http_route",
     status: "http_status_code",
     leScale: 1000,
   },
 };
+
+/**
+ * `__name__` matcher for a part of the HTTP histogram (`count`, `bucket`) that selects it with or without the unit
+ * suffix: `__name__=~"http_server_request_duration(_seconds)?_count"`. No exporter writes both spellings for the
+ * same series, so nothing is counted twice.
+ */
+export function seriesMatcher(names: HttpMetricNames, part: "count" | "bucket"): string {
+  const base = names.histogram.slice(0, names.histogram.length - names.unitSuffix.length);
+  if (!names.histogram.endsWith(names.unitSuffix) || !names.unitSuffix) throw new Error(`${names.histogram} does not end with ${names.unitSuffix}`);
+  return `__name__=~${q(`${base}(${names.unitSuffix})?_${part}`)}`;
+}
 
 export interface BurnAlertModel {
   tier: BurnTier["id"];
@@ -274,7 +294,9 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
     [names.route, spec.selector.route],
     [names.method, spec.selector.method],
   ]);
-  const requestsExpr = (w: string) => `sum(rate(${names.count}{${base}}[${w}]))`;
+  const count = seriesMatcher(names, "count");
+  const bucket = seriesMatcher(names, "bucket");
+  const requestsExpr = (w: string) => `sum(rate({${count}, ${base}}[${w}]))`;
   let errorsExpr: (w: string) => string;
   let latency: NonNullable<SloModel["ratio"]>["latency"];
   let presenceSelector: string;
@@ -284,12 +306,12 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
     latency = { thresholdSeconds: spec.threshold!, le: le.text, histogram: names.histogram };
     // Slow = all requests minus those in the threshold bucket. Both sides come from the same scrape of the same
     // histogram, so they are extrapolated alike and the difference does not go negative.
-    errorsExpr = (w) => `(${requestsExpr(w)} - sum(rate(${names.bucket}{${base}, ${le.matcher}}[${w}])))`;
-    presenceSelector = `${names.bucket}{${base}, ${le.matcher}}`;
+    errorsExpr = (w) => `(${requestsExpr(w)} - sum(rate({${bucket}, ${base}, ${le.matcher}}[${w}])))`;
+    presenceSelector = `{${bucket}, ${base}, ${le.matcher}}`;
     sliDescription = `share of ${what(spec)} slower than ${spec.threshold! * 1000} ms (histogram bucket le="${le.text}")`;
   } else {
-    errorsExpr = (w) => `(sum(rate(${names.count}{${base}, ${names.status}=~"5.."}[${w}])) or vector(0))`;
-    presenceSelector = `${names.count}{${base}}`;
+    errorsExpr = (w) => `(sum(rate({${count}, ${base}, ${names.status}=~"5.."}[${w}])) or vector(0))`;
+    presenceSelector = `{${count}, ${base}}`;
     sliDescription = `share of ${what(spec)} answered with a 5xx status`;
   }
 

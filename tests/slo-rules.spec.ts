@@ -154,7 +154,8 @@ describe("SLO rule generation", () => {
       ],
     });
     const text = sloRuleFiles(cfg).map((f) => f.content).join("\n");
-    assert.match(text, /http_server_duration_milliseconds_bucket\{job="checkout", http_route="\/checkout", http_method="POST", le=~"500\|500\\\\\.0"\}/);
+    // Either spelling of the histogram (with or without the unit suffix: slo/model.ts seriesMatcher).
+    assert.match(text, /\{__name__=~"http_server_duration\(_milliseconds\)\?_bucket", job="checkout", http_route="\/checkout", http_method="POST", le=~"500\|500\\\\\.0"\}/);
     assert.match(text, /http_status_code=~"5\.\."/);
     assert.match(text, /db_client_connections_usage\{job="checkout", state="used"\}/);
     assert.match(text, /pg_stat_activity_count\{job="postgres"\}/);
