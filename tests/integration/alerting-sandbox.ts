@@ -23,10 +23,22 @@ import { WebhookReceiver } from "./webhook-receiver";
 export const PROMETHEUS_BIN = "prometheus";
 export const ALERTMANAGER_BIN = "prometheus-alertmanager";
 
-export interface AlertingSandboxOptions {
+/** What the sandbox needs of the application under test: its metrics port and a way to stop it. */
+export interface SandboxApp {
+  readonly port: number;
+  stop(): Promise<number | void>;
+}
+
+export interface AlertingSandboxOptions<A extends SandboxApp> {
   stack?: string;
   /** TEST_TIMING (default) or null for the production intervals as rendered. */
   timing?: Timing | null;
+  /**
+   * The application under test, started by this function (it may send traces to the webhook receiver), and the
+   * stack config to render for it (e.g. appScrapeTargets pointing at its port). Default: a SyntheticApp for the
+   * committed stack config's SLO service.
+   */
+  app?: { start(webhook: WebhookReceiver): Promise<A>; config(app: A): StackConfig };
 }
 
 /** The service whose app-down page the scenarios exercise, and that page's rule as generated. */
@@ -35,7 +47,22 @@ export interface ServiceUnderTest {
   serviceDown: AlertModel;
 }
 
-function serviceUnderTest(cfg: StackConfig): ServiceUnderTest {
+/** The synthetic application for the stack's SLO service: its route, method and latency buckets. */
+async function startSyntheticApp(cfg: StackConfig): Promise<SyntheticApp> {
+  const sut = serviceUnderTest(cfg);
+  const latency = cfg.slos.find((s) => s.service === sut.service && s.kind === "latency");
+  const route = cfg.slos.find((s) => s.service === sut.service && s.selector.route);
+  const app = new SyntheticApp({
+    service: sut.service,
+    route: route?.selector.route ?? "/",
+    method: route?.selector.method ?? "GET",
+    buckets: latency?.buckets ?? [0.1, 0.4, 1],
+  });
+  await app.start(0);
+  return app;
+}
+
+export function serviceUnderTest(cfg: StackConfig): ServiceUnderTest {
   const svc = sloRuleSet(cfg).services.find((s) => s.alert);
   if (!svc || !svc.alert) throw new Error(`stack ${cfg.stack} has no SLO service with an app-down alert`);
   return { service: svc.service, serviceDown: svc.alert };
@@ -48,7 +75,7 @@ async function getJson(url: string, init?: RequestInit): Promise<Doc> {
   return text ? (JSON.parse(text) as Doc) : {};
 }
 
-export class AlertingSandbox {
+export class AlertingSandbox<A extends SandboxApp = SyntheticApp> {
   prometheus?: Daemon;
   alertmanager?: Daemon;
 
@@ -57,29 +84,28 @@ export class AlertingSandbox {
     readonly rendered: HostFile[],
     readonly sandbox: Sandbox,
     readonly sut: ServiceUnderTest,
-    readonly app: SyntheticApp,
+    readonly app: A,
     readonly webhook: WebhookReceiver,
     private readonly tmp: { dir: string; cleanup(): void },
   ) {}
 
-  static async start(o: AlertingSandboxOptions = {}): Promise<AlertingSandbox> {
-    const cfg = stackConfig(o.stack ?? "dev");
-    const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));
-    const sut = serviceUnderTest(cfg);
-    const latency = cfg.slos.find((s) => s.service === sut.service && s.kind === "latency");
-    const route = cfg.slos.find((s) => s.service === sut.service && s.selector.route);
-    const app = new SyntheticApp({
-      service: sut.service,
-      route: route?.selector.route ?? "/",
-      method: route?.selector.method ?? "GET",
-      buckets: latency?.buckets ?? [0.1, 0.4, 1],
-    });
+  static async start<A extends SandboxApp = SyntheticApp>(o: AlertingSandboxOptions<A> = {}): Promise<AlertingSandbox<A>> {
     const webhook = new WebhookReceiver();
     const tmp = tempDir("alerting-e2e-");
-    let sb: AlertingSandbox | undefined;
+    let sb: AlertingSandbox<A> | undefined;
+    let app: A | undefined;
     try {
       await webhook.start();
-      await app.start(0);
+      let cfg: StackConfig;
+      if (o.app) {
+        app = await o.app.start(webhook);
+        cfg = o.app.config(app);
+      } else {
+        cfg = stackConfig(o.stack ?? "dev");
+        app = (await startSyntheticApp(cfg)) as unknown as A;
+      }
+      const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));
+      const sut = serviceUnderTest(cfg);
       const ports = { prometheus: await freePort(), alertmanager: await freePort(), app: app.port };
       const receiverUrls = Object.fromEntries(cfg.alerting.receivers.map((r) => [r.name, webhook.url(r.name)]));
       const sandbox = sandboxRewrite(cfg, rendered, {
@@ -93,7 +119,7 @@ export class AlertingSandbox {
         fs.mkdirSync(path.dirname(f.path), { recursive: true });
         fs.writeFileSync(f.path, f.content, { mode: 0o600 });
       }
-      sb = new AlertingSandbox(cfg, rendered, sandbox, sut, app, webhook, tmp);
+      sb = new AlertingSandbox<A>(cfg, rendered, sandbox, sut, app, webhook, tmp);
       // Alertmanager first, as on the host: Prometheus' first alerts find it listening.
       await sb.startAlertmanager();
       await sb.startPrometheus();
@@ -101,7 +127,7 @@ export class AlertingSandbox {
     } catch (e) {
       if (sb) await sb.close();
       else {
-        await app.stop();
+        await app?.stop();
         await webhook.close();
         tmp.cleanup();
       }

@@ -43,6 +43,9 @@ export interface StartOptions {
   /** Readiness endpoint; both Prometheus and Alertmanager answer `/-/ready` with 200 once ready. */
   readyPath?: string;
   readyTimeoutMs?: number;
+  /** Extra environment variables (on top of this process's environment). */
+  env?: Record<string, string>;
+  cwd?: string;
 }
 
 const OUTPUT_LIMIT = 200_000;
@@ -125,7 +128,7 @@ export function withFlags(flags: string[], replacements: Record<string, string>)
 /** Starts `cmd args` and waits until `http://127.0.0.1:<port><readyPath>` answers 200. Kills it when it does not. */
 export async function startDaemon(o: StartOptions): Promise<Daemon> {
   installExitHook();
-  const proc = spawn(o.cmd, o.args, { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(o.cmd, o.args, { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd, env: o.env ? { ...process.env, ...o.env } : undefined });
   let out = "";
   const append = (d: Buffer) => {
     out += d.toString();

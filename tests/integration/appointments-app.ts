@@ -1,0 +1,172 @@
+/**
+ * The real example application (examples/appointments-api: NestJS + OpenTelemetry Node SDK + node-postgres) as a
+ * test subject: built with its own TypeScript, started as `node --require ./dist/telemetry.js dist/main.js` exactly
+ * as docs/connect-an-application.md tells users, on 127.0.0.1, against a PostgreSQL cluster the caller started.
+ *
+ * Its metrics leave through the SDK's own Prometheus exporter (OTEL_METRICS_EXPORTER=prometheus) on `port`, which
+ * the stack's appScrapeTargets point at (the direct-scrape path). Traces go over OTLP/HTTP to `tracesUrl` (a
+ * loopback receiver), so spans are real and the logs carry their trace_id/span_id.
+ *
+ * `traffic` drives POST /appointments at a fixed rate (bounded: it stops with `stop()` of the returned handle or
+ * when the app is stopped) and counts the answers by status.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { Daemon, freePort, LOOPBACK, sleep, startDaemon } from "../support/daemons";
+import { run } from "../support/validators";
+import type { PostgresCluster } from "./postgres";
+
+export const EXAMPLE_DIR = path.join(__dirname, "..", "..", "examples", "appointments-api");
+
+export type FaultMode = "healthy" | "failing" | "slow-db";
+
+/** Compiles the example with its own (pinned) TypeScript; its node_modules come from `npm ci` in its directory. */
+export function buildExample(): void {
+  const tsc = path.join(EXAMPLE_DIR, "node_modules", "typescript", "bin", "tsc");
+  if (!fs.existsSync(tsc)) throw new Error(`${EXAMPLE_DIR}/node_modules is missing: run \`npm ci --prefix examples/appointments-api\` (.ci/run does)`);
+  const r = run(process.execPath, [tsc, "-p", EXAMPLE_DIR], { timeoutMs: 120_000 });
+  if (r.status !== 0) throw new Error(`building the example failed:\n${r.stdout}${r.stderr}`);
+}
+
+export interface AppointmentsAppOptions {
+  service: string;
+  db: PostgresCluster;
+  poolMax: number;
+  tracesUrl: string;
+}
+
+export class AppointmentsApp {
+  private daemon?: Daemon;
+  private httpPort = 0;
+  private metricsPort = 0;
+  private constructor(readonly opts: AppointmentsAppOptions) {}
+
+  static async create(o: AppointmentsAppOptions): Promise<AppointmentsApp> {
+    const app = new AppointmentsApp(o);
+    app.httpPort = await freePort();
+    app.metricsPort = await freePort();
+    return app;
+  }
+
+  /** The metrics port (what Prometheus scrapes). */
+  get port(): number {
+    return this.metricsPort;
+  }
+
+  get base(): string {
+    return `http://${LOOPBACK}:${this.httpPort}`;
+  }
+
+  get metricsUrl(): string {
+    return `http://${LOOPBACK}:${this.metricsPort}/metrics`;
+  }
+
+  /** The environment of docs/connect-an-application.md for the direct-scrape path, plus the test's database. */
+  env(): Record<string, string> {
+    return {
+      ...this.opts.db.env,
+      PG_POOL_MAX: String(this.opts.poolMax),
+      HOST: LOOPBACK,
+      PORT: String(this.httpPort),
+      APP_FAULTS: "enabled",
+      OTEL_SERVICE_NAME: this.opts.service,
+      OTEL_METRICS_EXPORTER: "prometheus",
+      OTEL_EXPORTER_PROMETHEUS_HOST: LOOPBACK,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(this.metricsPort),
+      OTEL_TRACES_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: this.opts.tracesUrl,
+      OTEL_BSP_SCHEDULE_DELAY: "1000",
+      OTEL_LOGS_EXPORTER: "none",
+    };
+  }
+
+  async start(): Promise<number> {
+    if (this.daemon?.running()) throw new Error("appointments-api already running");
+    this.daemon = await startDaemon({
+      name: "appointments-api",
+      cmd: process.execPath,
+      args: ["--require", "./dist/telemetry.js", "dist/main.js"],
+      cwd: EXAMPLE_DIR,
+      env: this.env(),
+      port: this.httpPort,
+      readyPath: "/health",
+      readyTimeoutMs: 60_000,
+    });
+    return this.metricsPort;
+  }
+
+  /** SIGTERM (as systemd stops it); resolves with the time it was gone. */
+  async stop(): Promise<number> {
+    await this.daemon?.stop("SIGTERM", 10_000);
+    return Date.now();
+  }
+
+  running(): boolean {
+    return !!this.daemon?.running();
+  }
+
+  /** stdout/stderr so far: the JSON log lines. */
+  output(): string {
+    return this.daemon?.output() ?? "";
+  }
+
+  async setFaults(mode: FaultMode, dbDelayMs?: number): Promise<void> {
+    const res = await fetch(`${this.base}/admin/faults`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ mode, ...(dbDelayMs !== undefined ? { dbDelayMs } : {}) }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) throw new Error(`PUT /admin/faults ${mode}: ${res.status} ${await res.text()}`);
+  }
+
+  async scrape(): Promise<string> {
+    const res = await fetch(this.metricsUrl, { signal: AbortSignal.timeout(5_000) });
+    return res.text();
+  }
+
+  /**
+   * Closed-loop load: `users` clients, each POSTing /appointments, waiting for the answer, then `thinkMs`, again,
+   * until the handle's stop() or `maxSeconds` (setThink changes the pause). A fixed number of clients is what keeps a slow database's pool
+   * saturated without an ever-growing queue (no request waits for the pool's connection timeout). Counts answers by
+   * status ("error" for connection failures).
+   */
+  traffic(users: number, thinkMs: number, maxSeconds = 600): { counts: Record<string, number>; setThink(ms: number): void; stop(): Promise<void> } {
+    const counts: Record<string, number> = {};
+    let think = thinkMs;
+    let stopped = false;
+    const deadline = Date.now() + maxSeconds * 1000;
+    const user = async () => {
+      while (!stopped && Date.now() < deadline) {
+        let key = "error";
+        try {
+          const res = await fetch(`${this.base}/appointments`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ patient: "e2e", startsAt: new Date().toISOString() }),
+            signal: AbortSignal.timeout(15_000),
+          });
+          await res.arrayBuffer();
+          key = String(res.status);
+        } catch {
+          // Connection refused once the app is stopped: back off instead of spinning.
+          await sleep(200);
+        }
+        counts[key] = (counts[key] ?? 0) + 1;
+        await sleep(think);
+      }
+    };
+    const all = Promise.all(Array.from({ length: users }, user));
+    return {
+      counts,
+      setThink: (ms: number) => {
+        think = ms;
+      },
+      stop: async () => {
+        stopped = true;
+        await all;
+      },
+    };
+  }
+}
