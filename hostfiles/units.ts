@@ -149,7 +149,10 @@ export function execWord(word: string): string {
   return escaped;
 }
 
-export function renderServiceUnit(u: ServiceUnitSpec): string {
+/** First line of the monitoring host's unit files. */
+export const HOST_UNIT_HEADER = "Generated from systemd/service.hbs by hostfiles/units.ts; do not edit on the host (the next bundle overwrites it).";
+
+export function renderServiceUnit(u: ServiceUnitSpec, header: string = HOST_UNIT_HEADER): string {
   const unit: [string, string][] = [["Description", u.description]];
   if (u.documentation) unit.push(["Documentation", u.documentation]);
   for (const w of u.wants ?? []) unit.push(["Wants", w]);
@@ -192,7 +195,7 @@ export function renderServiceUnit(u: ServiceUnitSpec): string {
   const overridden = new Set((u.extra ?? []).map(([k]) => k));
   const merged = [...sandbox.filter(([k]) => !overridden.has(k)), ...(u.extra ?? [])];
 
-  return renderTemplate("service.hbs", { unit, service: svc, sandbox: merged, wantedBy: u.wantedBy ?? "" }, SYSTEMD_DIR);
+  return renderTemplate("service.hbs", { header, unit, service: svc, sandbox: merged, wantedBy: u.wantedBy ?? "" }, SYSTEMD_DIR);
 }
 
 /** StateDirectory= takes a path relative to /var/lib; every data directory lives there (DATA_MOUNT). */

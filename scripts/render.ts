@@ -85,8 +85,8 @@ export function hostExecutables(): string[] {
 }
 
 /** `systemd-analyze verify` stderr minus the expected "not executable" lines for host binaries absent here. */
-export function unexpectedVerifyOutput(stderr: string): string[] {
-  const expected = new Set(hostExecutables());
+export function unexpectedVerifyOutput(stderr: string, absentExecutables: string[] = hostExecutables()): string[] {
+  const expected = new Set(absentExecutables);
   return stderr
     .split("\n")
     .map((l) => l.trim())
@@ -106,6 +106,41 @@ export function shellScripts(r: Rendered): { name: string; content: string }[] {
     if (isShell(wf.content)) scripts.push({ name: `user-data:${wf.path}`, content: wf.content });
   }
   return scripts;
+}
+
+/**
+ * `systemd-analyze verify` and `security` (exposure at most 2.0) of unit files, ignoring only the "not executable"
+ * lines of `absentExecutables` (binaries installed on the host, not here). Shared by the host and the app agent.
+ */
+export function checkUnits(units: { name: string; content: string }[], scratch: string, absentExecutables: string[]): Check[] {
+  if (!tool("systemd-analyze")) return [{ name: "systemd-analyze", status: "skipped", detail: "systemd-analyze not installed" }];
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail?: string) => checks.push({ name, status: ok ? "ok" : "failed", detail });
+  const unitDir = fs.mkdtempSync(path.join(scratch, "units-"));
+  for (const u of units) fs.writeFileSync(path.join(unitDir, u.name), u.content);
+  for (const { name } of units) {
+    const v = exec("systemd-analyze", ["verify", `./${name}`], unitDir);
+    const unexpected = unexpectedVerifyOutput(v.stderr, absentExecutables);
+    add(`systemd-analyze verify ${name}`, unexpected.length === 0, unexpected.join("\n"));
+    // Exposure scores exist for services only (timers and path units run nothing themselves).
+    if (name.endsWith(".service")) {
+      const sec = exec("systemd-analyze", ["security", "--offline=true", "--threshold=20", `./${name}`], unitDir);
+      const score = /Overall exposure level for \S+: ([\d.]+)/.exec(sec.out)?.[1] ?? "?";
+      add(`systemd-analyze security ${name}: ${score}`, sec.status === 0, sec.status === 0 ? undefined : sec.out.split("\n").slice(-3).join("\n"));
+    }
+  }
+  return checks;
+}
+
+/** `shellcheck` of each script. */
+export function checkScripts(scripts: { name: string; content: string }[], scratch: string): Check[] {
+  if (!tool("shellcheck")) return [{ name: "shellcheck", status: "skipped", detail: "shellcheck not installed" }];
+  return scripts.map((sc, i) => {
+    const f = path.join(scratch, `script-${i}.sh`);
+    fs.writeFileSync(f, sc.content);
+    const res = exec("shellcheck", [f]);
+    return { name: `shellcheck ${sc.name}`, status: res.status === 0 ? "ok" : "failed", detail: res.out };
+  });
 }
 
 export function validate(r: Rendered, outDir: string): Check[] {
@@ -160,35 +195,9 @@ export function validate(r: Rendered, outDir: string): Check[] {
       add(`amtool check-config${note}`, res.status === 0, res.out);
     }
 
-    const units = r.files.filter((f) => /\.(service|timer|path)$/.test(f.path));
-    if (!tool("systemd-analyze")) skip("systemd-analyze", "systemd-analyze");
-    else {
-      const unitDir = path.join(scratch, "units");
-      fs.mkdirSync(unitDir);
-      for (const u of units) fs.writeFileSync(path.join(unitDir, path.basename(u.path)), u.content);
-      for (const u of units) {
-        const name = path.basename(u.path);
-        const v = exec("systemd-analyze", ["verify", `./${name}`], unitDir);
-        const unexpected = unexpectedVerifyOutput(v.stderr);
-        add(`systemd-analyze verify ${name}`, unexpected.length === 0, unexpected.join("\n"));
-        // Exposure scores exist for services only (timers and path units run nothing themselves).
-        if (name.endsWith(".service")) {
-          const s = exec("systemd-analyze", ["security", "--offline=true", "--threshold=20", `./${name}`], unitDir);
-          const score = /Overall exposure level for \S+: ([\d.]+)/.exec(s.out)?.[1] ?? "?";
-          add(`systemd-analyze security ${name}: ${score}`, s.status === 0, s.status === 0 ? undefined : s.out.split("\n").slice(-3).join("\n"));
-        }
-      }
-    }
-
-    if (!tool("shellcheck")) skip("shellcheck", "shellcheck");
-    else {
-      for (const s of shellScripts(r)) {
-        const f = path.join(scratch, `script-${checks.length}.sh`);
-        fs.writeFileSync(f, s.content);
-        const res = exec("shellcheck", [f]);
-        add(`shellcheck ${s.name}`, res.status === 0, res.out);
-      }
-    }
+    const units = r.files.filter((f) => /\.(service|timer|path)$/.test(f.path)).map((f) => ({ name: path.basename(f.path), content: f.content }));
+    checks.push(...checkUnits(units, scratch, hostExecutables()));
+    checks.push(...checkScripts(shellScripts(r), scratch));
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -229,7 +238,11 @@ function main(argv: string[]): number {
   if (unpinned) console.warn(`WARNING: ${unpinned}`);
   if (argv.includes("--no-validate")) return 0;
 
-  const checks = validate(r, outDir);
+  return reportChecks(validate(r, outDir));
+}
+
+/** Prints one line per check (details of failures indented) and a summary; returns the exit code. */
+export function reportChecks(checks: Check[]): number {
   for (const c of checks) {
     const mark = c.status === "ok" ? "ok     " : c.status === "failed" ? "FAILED " : "skipped";
     console.log(`  ${mark} ${c.name}${c.status === "skipped" && c.detail ? ` (${c.detail})` : ""}`);

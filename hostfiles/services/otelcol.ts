@@ -31,7 +31,7 @@ export const RESERVED_METRIC_NAMES = "^(up|target[._]info|scrape[._].*)$";
 /** Persistent sending queues survive a collector restart while Loki or Tempo are down. */
 export const OTELCOL_QUEUE_DIR = `${SERVICES.otelcol.dataDir}/queue`;
 
-const QUEUE_STORAGE = "file_storage/queue";
+export const QUEUE_STORAGE = "file_storage/queue";
 const RESERVED_LABELS_PROCESSOR = "attributes/reserved-labels";
 const RESERVED_SERIES_PROCESSOR = "filter/reserved-series";
 /** Drops applications' log records that claim to come from the host's own services (logs/host is theirs). */
@@ -64,6 +64,21 @@ export function otelcolView(cfg: StackConfig): OtelcolConfigView {
   };
 }
 
+/** The collector refuses data (clients retry) beyond a fifth of the machine's memory (see the comment below). The app-side agent, a guest on an application instance, uses the same. */
+export const MEMORY_LIMITER = { check_interval: "1s", limit_percentage: 20, spike_limit_percentage: 5 };
+
+/** The `file_storage` extension holding the persistent sending queues, in `dir`. */
+export function queueStorage(dir: string) {
+  return {
+    directory: dir,
+    // The unit owns the service's data directory; the queue subdirectory is the extension's to create.
+    create_directory: true,
+    timeout: "10s",
+    // Reclaims space after a backlog drained.
+    compaction: { on_start: true, on_rebound: true, directory: dir },
+  };
+}
+
 /**
  * Share of the data volume each persistent sending queue (Tempo's, Loki's) may hold while its backend is down:
  * bounded in bytes (exporterhelper `sizer: bytes`, `queue_size` in bytes; opentelemetry-collector v0.149.0
@@ -77,7 +92,7 @@ export function otelcolQueueBytes(cfg: Pick<StackConfig, "dataVolume">): number 
 }
 
 /** Sending queue on disk, bounded in bytes, plus unbounded retries: data waits instead of being dropped. */
-function durableDelivery(queueBytes: number) {
+export function durableDelivery(queueBytes: number) {
   return {
     sending_queue: { enabled: true, storage: QUEUE_STORAGE, sizer: "bytes", queue_size: queueBytes },
     retry_on_failure: { enabled: true, initial_interval: "5s", max_interval: "30s", max_elapsed_time: "0s" },
@@ -123,14 +138,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
   return {
     extensions: {
       health_check: { endpoint: loopback(p.health) },
-      [QUEUE_STORAGE]: {
-        directory: view.queueDir,
-        // The unit owns the service's data directory; the queue subdirectory is the extension's to create.
-        create_directory: true,
-        timeout: "10s",
-        // Reclaims space after a backlog drained.
-        compaction: { on_start: true, on_rebound: true, directory: view.queueDir },
-      },
+      [QUEUE_STORAGE]: queueStorage(view.queueDir),
     },
     receivers: {
       ...journald,
@@ -146,7 +154,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
       // Six services share the host: the collector refuses data (clients retry) beyond a fifth of the host's
       // memory. The limiter reads it from /proc/meminfo (its cgroup lookup only sees a container's own
       // /sys/fs/cgroup/memory.max, never a unit's MemoryMax=), which is why otelcol.service keeps ProcSubset=all.
-      memory_limiter: { check_interval: "1s", limit_percentage: 20, spike_limit_percentage: 5 },
+      memory_limiter: MEMORY_LIMITER,
       batch: { send_batch_size: 8192, timeout: "5s" },
       // Prometheus scrapes the exporter with honor_labels (applications keep their own job/instance): a data
       // point's own `job`/`instance` attribute would override them, so senders' copies are removed.
