@@ -38,6 +38,11 @@ export function missingSecrets(source: FileConfigSource, cfg: StackConfig): stri
   return missing;
 }
 
+/** A stack's config as the offline render loads it (secrets may be unset), with optional overrides (`npm run local`). */
+export function renderStackConfig(stack: string, overrides: Record<string, unknown> = {}, secrets: Record<string, unknown> = {}, dir: string = PROJECT_DIR): StackConfig {
+  return loadStackConfig(new FileConfigSource(stack, dir, overrides, secrets), { requireSecrets: false });
+}
+
 export function renderStack(stack: string, dir: string = PROJECT_DIR): Rendered {
   const source = new FileConfigSource(stack, dir);
   const cfg = loadStackConfig(source, { requireSecrets: false });

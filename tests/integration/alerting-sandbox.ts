@@ -39,6 +39,8 @@ export interface AlertingSandboxOptions<A extends SandboxApp> {
    * committed stack config's SLO service.
    */
   app?: { start(webhook: WebhookReceiver): Promise<A>; config(app: A): StackConfig };
+  /** Fixed loopback ports (`npm run local`); default: free ports. */
+  ports?: { prometheus?: number; alertmanager?: number };
 }
 
 /** The service whose app-down page the scenarios exercise, and that page's rule as generated. */
@@ -106,7 +108,7 @@ export class AlertingSandbox<A extends SandboxApp = SyntheticApp> {
       }
       const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));
       const sut = serviceUnderTest(cfg);
-      const ports = { prometheus: await freePort(), alertmanager: await freePort(), app: app.port };
+      const ports = { prometheus: o.ports?.prometheus ?? (await freePort()), alertmanager: o.ports?.alertmanager ?? (await freePort()), app: app.port };
       const receiverUrls = Object.fromEntries(cfg.alerting.receivers.map((r) => [r.name, webhook.url(r.name)]));
       const sandbox = sandboxRewrite(cfg, rendered, {
         root: tmp.dir,
