@@ -28,11 +28,10 @@ export const CA_VALIDITY_HOURS = 10 * 365 * 24;
 export const CLIENT_CERT_VALIDITY_HOURS = 2 * 365 * 24;
 export const CLIENT_CERT_EARLY_RENEWAL_HOURS = 365 * 24;
 
-/** SSM parameters holding one application's OTLP client credential. Outside the host's `/<project>/<stack>/*`. */
-export function otlpClientParameters(cfg: Pick<StackConfig, "project" | "stack">, client: string) {
-  const base = `/${cfg.project}-otlp-clients/${cfg.stack}/${client}`;
-  return { certificate: `${base}/certificate`, privateKey: `${base}/private-key`, serverCa: `${base}/server-ca` };
-}
+// Where each application's credential lives; a module of its own so the pure renderers (the app-side agent) can
+// name the parameters without loading the Pulumi SDKs.
+export { otlpClientParameters } from "./otlp-client-parameters";
+import { otlpClientParameters } from "./otlp-client-parameters";
 
 /**
  * A private CA for the collector's OTLP receivers and the server certificate it signs. Application teams trust

@@ -8,17 +8,20 @@
  * `file_storage` extension (on disk, survives an agent restart too) and retries without a time limit, so data
  * waits until the gateway is back, up to the queue's size.
  *
- * Sender authentication (mutual TLS): when `clientCertificate` is given, the exporter presents that certificate
- * (`tls.cert_file`/`tls.key_file`, the same configtls keys the server side's client_ca_file checks); the key is
- * handed to the unit as a systemd credential, readable by the agent only. Nothing else changes.
+ * Sender authentication (mutual TLS): the monitoring host's receivers require a client certificate signed by the
+ * CA of an application listed in `otlpClients` (components/otlp-tls.ts). The agent sends as one of them: the install
+ * script reads that client's certificate, private key and the server CA from its SSM parameters
+ * (`otlpClientParameters`) with the instance role, and the key reaches the unit only as a systemd credential.
  *
  * Pure functions: `npm run render:agent -- <stack>` (scripts/render-agent.ts) writes these files; the files a host
  * gets are validated like the monitoring host's (tests/app-agent.spec.ts).
  */
 import { renderTemplate, yamlBlock } from "./templates";
 import { renderServiceUnit, ServiceUnitSpec } from "./units";
+import type { StackConfig } from "../components/config";
+import { otlpClientParameters } from "../components/otlp-client-parameters";
 import { SERVICES } from "./layout";
-import type { HostContext } from "./types";
+import { placeholderContext } from "./types";
 import { durableDelivery, MEMORY_LIMITER, QUEUE_STORAGE, queueStorage } from "./services/otelcol";
 import { COMPONENTS, RELEASE_ARCH } from "./versions";
 
@@ -31,7 +34,8 @@ export const APP_AGENT = {
   config: "/etc/otelcol-agent/config.yaml",
   caFile: "/etc/otelcol-agent/tls/monitoring-ca.crt",
   clientCertFile: "/etc/otelcol-agent/tls/client.crt",
-  clientKeyFile: "/etc/otelcol-agent/tls/client.key",
+  /** Named like its systemd credential (CLIENT_KEY_CREDENTIAL): `validate` finds it with CREDENTIALS_DIRECTORY=tls/. */
+  clientKeyFile: "/etc/otelcol-agent/tls/otlp-client.key",
   /** systemd StateDirectory: /var/lib/otelcol-agent, created and owned for the unit's user by systemd. */
   stateDirectory: "otelcol-agent",
   queueDir: "/var/lib/otelcol-agent/queue",
@@ -46,20 +50,38 @@ export interface AppAgentView {
   /** The monitoring host's OTLP/gRPC endpoint, `<private ip>:4317` (its server certificate names that IP). */
   gatewayIp: string;
   gatewayPort: number;
-  /** PEM of the stack's OTLP CA (the `otlpCaCertificate` output). */
-  caCertPem: string;
-  /** Present mutual-TLS client credentials (the files the install script installs from next to it). */
-  clientCertificate: boolean;
+  /** The `otlpClients` entry the agent authenticates as, and where its credentials are in SSM. */
+  client: string;
+  parameters: { certificate: string; privateKey: string; serverCa: string };
+  region: string;
+  /** Rendered offline without the gateway address: install.sh refuses to run. */
+  placeholder: boolean;
 }
 
-export function appAgentView(ctx: Pick<HostContext, "privateIp" | "otlpCaCertPem">, opts: { clientCertificate?: boolean } = {}): AppAgentView {
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ctx.privateIp)) throw new Error(`the monitoring host's OTLP address must be an IPv4 address (its certificate names it), got ${JSON.stringify(ctx.privateIp)}`);
-  if (!ctx.otlpCaCertPem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("the OTLP CA certificate (otlpCaCertificate) is not a PEM certificate");
+/**
+ * The agent of one application (`client`, an entry of `otlpClients`; default: the only one) forwarding to the
+ * monitoring host at `gatewayIp` (the stack output `privateIp`; a placeholder offline).
+ */
+export function appAgentView(cfg: Pick<StackConfig, "project" | "stack" | "region" | "otlp">, o: { gatewayIp?: string; client?: string }): AppAgentView {
+  const clients = cfg.otlp.clients;
+  const client = o.client ?? (clients.length === 1 ? clients[0] : undefined);
+  if (client === undefined) {
+    throw new Error(`--client: the stack has several OTLP senders in ${cfg.project}:otlpClients (${clients.join(", ")}); name the one this agent sends as`);
+  }
+  if (!clients.includes(client)) {
+    throw new Error(`--client ${client}: not in ${cfg.project}:otlpClients (${clients.join(", ") || "empty"}); only those applications get a client certificate the monitoring host accepts`);
+  }
+  const gatewayIp = o.gatewayIp ?? placeholderContext(cfg.stack).privateIp;
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(gatewayIp) || gatewayIp.split(".").some((n) => Number(n) > 255)) {
+    throw new Error(`--gateway ${gatewayIp}: must be the monitoring host's private IPv4 address (stack output privateIp; its certificate names that IP)`);
+  }
   return {
-    gatewayIp: ctx.privateIp,
+    gatewayIp,
     gatewayPort: SERVICES.otelcol.ports.otlpGrpc,
-    caCertPem: ctx.otlpCaCertPem,
-    clientCertificate: opts.clientCertificate ?? false,
+    client,
+    parameters: otlpClientParameters(cfg, client),
+    region: cfg.region,
+    placeholder: o.gatewayIp === undefined,
   };
 }
 
@@ -84,8 +106,10 @@ export function appAgentConfig(v: AppAgentView): Record<string, unknown> {
         endpoint: `${v.gatewayIp}:${v.gatewayPort}`,
         tls: {
           ca_file: APP_AGENT.caFile,
+          // The client certificate the receivers' client_ca_file checks; the key from the unit's credentials.
+          cert_file: APP_AGENT.clientCertFile,
+          key_file: `\${env:CREDENTIALS_DIRECTORY}/${CLIENT_KEY_CREDENTIAL}`,
           min_version: "1.2",
-          ...(v.clientCertificate ? { cert_file: APP_AGENT.clientCertFile, key_file: `\${env:CREDENTIALS_DIRECTORY}/${CLIENT_KEY_CREDENTIAL}` } : {}),
         },
         ...durableDelivery(),
       },
@@ -111,7 +135,7 @@ export function appAgentUnit(v: AppAgentView): ServiceUnitSpec {
     wants: ["network-online.target"],
     // Loopback (the applications) and the monitoring host, nothing else.
     network: { allow: [`${v.gatewayIp}/32`] },
-    credentials: v.clientCertificate ? [{ name: CLIENT_KEY_CREDENTIAL, source: APP_AGENT.clientKeyFile }] : [],
+    credentials: [{ name: CLIENT_KEY_CREDENTIAL, source: APP_AGENT.clientKeyFile }],
     restart: "on-failure",
     wantedBy: "multi-user.target",
     limitNofile: 65536,
@@ -145,7 +169,7 @@ export interface AgentFile {
   mode: string;
 }
 
-/** Everything `npm run render:agent` writes: config, unit, CA and the install script. */
+/** Everything `npm run render:agent` writes: config, unit and the install script (which fetches the credentials). */
 export function appAgentFiles(v: AppAgentView): AgentFile[] {
   const rel = appAgentRelease();
   const unit = appAgentUnit(v);
@@ -163,7 +187,13 @@ export function appAgentFiles(v: AppAgentView): AgentFile[] {
     caFile: APP_AGENT.caFile,
     clientCertFile: APP_AGENT.clientCertFile,
     clientKeyFile: APP_AGENT.clientKeyFile,
-    clientCertificate: v.clientCertificate,
+    credentialsSource: APP_AGENT.clientKeyFile.slice(0, APP_AGENT.clientKeyFile.lastIndexOf("/")),
+    client: v.client,
+    region: v.region,
+    certificateParameter: v.parameters.certificate,
+    privateKeyParameter: v.parameters.privateKey,
+    serverCaParameter: v.parameters.serverCa,
+    placeholder: v.placeholder,
     unit: unit.name,
     healthPort: APP_AGENT.ports.health,
   });
@@ -175,7 +205,6 @@ export function appAgentFiles(v: AppAgentView): AgentFile[] {
       content: renderServiceUnit(unit, "Rendered by hostfiles/app-agent.ts (npm run render:agent); installed by install.sh, re-run it after a change."),
       mode: "0644",
     },
-    { name: "monitoring-ca.crt", installPath: APP_AGENT.caFile, content: v.caCertPem.endsWith("\n") ? v.caCertPem : `${v.caCertPem}\n`, mode: "0644" },
     { name: "install.sh", content: install, mode: "0755" },
   ];
 }

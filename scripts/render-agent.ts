@@ -1,33 +1,27 @@
 /**
- * `npm run render:agent -- <stack> [--gateway <ip>] [--ca <file>] [--client-cert] [--out <dir>] [--no-validate]`:
+ * `npm run render:agent -- <stack> [--gateway <ip>] [--client <otlpClients entry>] [--out <dir>] [--no-validate]`:
  * renders the application-side collector agent (hostfiles/app-agent.ts) for a stack into out/<stack>/agent/:
- * config.yaml, otelcol-agent.service, monitoring-ca.crt and install.sh, then checks them with the validators that
- * are installed (systemd-analyze verify/security, shellcheck), like `npm run render` does for the host.
+ * config.yaml, otelcol-agent.service and install.sh, then checks them with the validators that are installed
+ * (systemd-analyze verify/security, shellcheck), like `npm run render` does for the host.
  *
- * The monitoring host's address and CA exist only after `pulumi up`; pass them from the stack outputs:
+ * The monitoring host's address exists only after `pulumi up`; pass it from the stack outputs:
  *
- *   pulumi stack output otlpCaCertificate > otlp-ca.crt
- *   npm run render:agent -- dev --gateway "$(pulumi stack output privateIp)" --ca otlp-ca.crt
+ *   npm run render:agent -- dev --gateway "$(pulumi stack output privateIp)" --client appointments-api
  *
- * Without them the files carry placeholders (fine for checking; install.sh refuses to install them).
- * `--client-cert`: the agent presents out/<stack>/agent/client.crt and client.key (copy them there) to the
- * monitoring host (mutual TLS).
+ * Without it the config carries a placeholder address (fine for checking; install.sh refuses to run). The client
+ * certificate, key and server CA are not rendered: install.sh reads them from SSM on the application instance.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, loadStackConfig } from "../components/config";
 import { FileConfigSource } from "../components/config-source";
 import { APP_AGENT, appAgentFiles, appAgentView, AgentFile } from "../hostfiles/app-agent";
-import { placeholderContext } from "../hostfiles/types";
 import { checkScripts, checkUnits, Check, PROJECT_DIR, reportChecks } from "./render";
 import * as os from "os";
 
-export function renderAgent(stack: string, o: { gateway?: string; caPem?: string; clientCert?: boolean; projectDir?: string } = {}): AgentFile[] {
-  // The stack must exist and load (the same validation as every render); its values that matter here are outputs.
-  loadStackConfig(new FileConfigSource(stack, o.projectDir ?? PROJECT_DIR), { requireSecrets: false });
-  const placeholder = placeholderContext(stack);
-  const view = appAgentView({ privateIp: o.gateway ?? placeholder.privateIp, otlpCaCertPem: o.caPem ?? placeholder.otlpCaCertPem }, { clientCertificate: o.clientCert });
-  return appAgentFiles(view);
+export function renderAgent(stack: string, o: { gateway?: string; client?: string; projectDir?: string } = {}): AgentFile[] {
+  const cfg = loadStackConfig(new FileConfigSource(stack, o.projectDir ?? PROJECT_DIR), { requireSecrets: false });
+  return appAgentFiles(appAgentView(cfg, { gatewayIp: o.gateway, client: o.client }));
 }
 
 export function validateAgent(files: AgentFile[]): Check[] {
@@ -43,18 +37,17 @@ export function validateAgent(files: AgentFile[]): Check[] {
 
 function main(argv: string[]): number {
   const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-  const values = new Set([option("--out"), option("--gateway"), option("--ca")]);
+  const values = new Set([option("--out"), option("--gateway"), option("--client")]);
   const stack = argv.find((a) => !a.startsWith("--") && !values.has(a));
   if (!stack) {
-    console.error("usage: npm run render:agent -- <stack> [--gateway <monitoring host private IP>] [--ca <otlpCaCertificate PEM file>] [--client-cert] [--out <dir>] [--no-validate]");
+    console.error("usage: npm run render:agent -- <stack> [--gateway <monitoring host private IP>] [--client <otlpClients entry>] [--out <dir>] [--no-validate]");
     return 2;
   }
-  const caFile = option("--ca");
   let files: AgentFile[];
   try {
-    files = renderAgent(stack, { gateway: option("--gateway"), caPem: caFile ? fs.readFileSync(caFile, "utf8") : undefined, clientCert: argv.includes("--client-cert") });
+    files = renderAgent(stack, { gateway: option("--gateway"), client: option("--client") });
   } catch (e) {
-    if (e instanceof ConfigError || (e instanceof Error && /^(No stack file|the monitoring host|the OTLP CA|ENOENT)/.test(e.message))) {
+    if (e instanceof ConfigError || (e instanceof Error && /^(No stack file|--gateway|--client)/.test(e.message))) {
       console.error(e.message);
       return 1;
     }
@@ -67,7 +60,7 @@ function main(argv: string[]): number {
     fs.chmodSync(path.join(outDir, f.name), parseInt(f.mode, 8));
   }
   console.log(`rendered the application agent (${files.map((f) => f.name).join(", ")}) into ${path.relative(process.cwd(), outDir) || "."}`);
-  if (!option("--gateway") || !caFile) console.log("  placeholders: pass --gateway and --ca (stack outputs privateIp, otlpCaCertificate) for files to install");
+  if (!option("--gateway")) console.log("  placeholder address: pass --gateway \"$(pulumi stack output privateIp)\" for files to install");
   console.log(`  on the application instance: copy the directory, then \`sudo ./install.sh\` (unit ${APP_AGENT.unit})`);
   if (argv.includes("--no-validate")) return 0;
   return reportChecks(validateAgent(files));

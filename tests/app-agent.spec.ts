@@ -1,9 +1,10 @@
 /**
  * The application-side collector agent (hostfiles/app-agent.ts, `npm run render:agent`): rendered for the
- * committed stacks (and with a client certificate), its unit and install script pass the real validators the host's
- * files pass (systemd-analyze verify and security, shellcheck), every key of its config is one otelcol-contrib
- * 0.149.0 accepts according to the upstream evidence, and it delivers what issue 12 asks: TLS to the monitoring
- * host with the stack CA, a persistent queue on disk for every signal, loopback-only listeners.
+ * committed stacks, its unit and install script pass the real validators the host's files pass (systemd-analyze
+ * verify and security, shellcheck), every key of its config is one otelcol-contrib 0.149.0 accepts according to the
+ * upstream evidence, and it delivers what issue 12 asks: TLS to the monitoring host with the stack CA and the
+ * application's client certificate (the receivers require one), a persistent queue on disk for every signal,
+ * loopback-only listeners.
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -12,22 +13,21 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { APP_AGENT, appAgentConfig, appAgentFiles, appAgentView } from "../hostfiles/app-agent";
 import { SERVICES } from "../hostfiles/layout";
-import { placeholderContext } from "../hostfiles/types";
+import { otlpClientParameters } from "../components/otlp-client-parameters";
 import { COMPONENTS } from "../hostfiles/versions";
 import { renderAgent, validateAgent } from "../scripts/render-agent";
 import { checkDocument, loadEvidence } from "./support/upstream-evidence";
 import { requireTool, tempDir } from "./support/validators";
+import { stackConfig } from "./support/stacks";
 import type { Doc } from "./integration/sandbox";
 
-const CA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
 const GATEWAY = "10.20.30.40";
 
 describe("application-side collector agent (npm run render:agent)", () => {
   const variants = [
-    { name: "dev", files: () => renderAgent("dev", { gateway: GATEWAY, caPem: CA }) },
-    { name: "prd", files: () => renderAgent("prd", { gateway: GATEWAY, caPem: CA }) },
-    { name: "prd with a client certificate (mTLS)", files: () => renderAgent("prd", { gateway: GATEWAY, caPem: CA, clientCert: true }) },
-    { name: "dev offline (placeholders)", files: () => renderAgent("dev") },
+    { name: "dev", files: () => renderAgent("dev", { gateway: GATEWAY }) },
+    { name: "prd", files: () => renderAgent("prd", { gateway: GATEWAY, client: "appointments-api" }) },
+    { name: "dev offline (placeholder address)", files: () => renderAgent("dev") },
   ];
 
   for (const v of variants) {
@@ -47,7 +47,7 @@ describe("application-side collector agent (npm run render:agent)", () => {
   }
 
   it("forwards every signal to the monitoring host's OTLP/gRPC port with TLS verified against the stack CA, never insecure", () => {
-    const files = renderAgent("dev", { gateway: GATEWAY, caPem: CA });
+    const files = renderAgent("dev", { gateway: GATEWAY });
     const cfg = YAML.parse(files.find((f) => f.name === "config.yaml")!.content) as Doc;
     const exporters = Object.entries(cfg.exporters as Doc);
     assert.equal(exporters.length, 1);
@@ -56,7 +56,6 @@ describe("application-side collector agent (npm run render:agent)", () => {
     assert.equal(exp.endpoint, `${GATEWAY}:${SERVICES.otelcol.ports.otlpGrpc}`);
     assert.equal(exp.tls.ca_file, APP_AGENT.caFile);
     assert.ok(!("insecure" in exp.tls) && !("insecure_skip_verify" in exp.tls));
-    assert.equal(files.find((f) => f.name === "monitoring-ca.crt")!.content, CA);
     for (const signal of ["metrics", "traces", "logs"]) assert.deepEqual(cfg.service.pipelines[signal].exporters, [id], signal);
     // The unit may reach loopback and the monitoring host, nothing else.
     const unit = files.find((f) => f.name === APP_AGENT.unit)!.content;
@@ -65,7 +64,7 @@ describe("application-side collector agent (npm run render:agent)", () => {
   });
 
   it("queues on disk for every signal (a monitoring-host restart loses nothing) in a directory the sandboxed unit may write", () => {
-    const files = renderAgent("dev", { gateway: GATEWAY, caPem: CA });
+    const files = renderAgent("dev", { gateway: GATEWAY });
     const cfg = YAML.parse(files.find((f) => f.name === "config.yaml")!.content) as Doc;
     const unit = files.find((f) => f.name === APP_AGENT.unit)!.content;
     for (const [id, exp] of Object.entries(cfg.exporters as Doc)) {
@@ -82,28 +81,33 @@ describe("application-side collector agent (npm run render:agent)", () => {
   });
 
   it("listens on loopback only: applications send to 127.0.0.1, no certificate in the app", () => {
-    const cfg = appAgentConfig(appAgentView({ privateIp: GATEWAY, otlpCaCertPem: CA }));
+    const cfg = appAgentConfig(appAgentView(stackConfig("dev"), { gatewayIp: GATEWAY }));
     const protocols = (cfg.receivers as Doc).otlp.protocols as Doc;
     for (const p of Object.values(protocols)) assert.match(p.endpoint, /^127\.0\.0\.1:\d+$/);
     assert.match(((cfg.extensions as Doc).health_check as Doc).endpoint, /^127\.0\.0\.1:/);
   });
 
-  it("mTLS slot: with a client certificate the exporter presents it, and its key reaches the unit only as a credential", () => {
-    const files = renderAgent("prd", { gateway: GATEWAY, caPem: CA, clientCert: true });
+  it("mTLS: presents the application's client certificate; the key reaches the unit only as a credential; install.sh reads all three from the client's SSM parameters", () => {
+    const cfg = stackConfig("prd");
+    const client = cfg.otlp.clients[0];
+    const files = renderAgent("prd", { gateway: GATEWAY, client });
     const exp = Object.values((YAML.parse(files.find((f) => f.name === "config.yaml")!.content) as Doc).exporters as Doc)[0] as Doc;
     assert.equal(exp.tls.cert_file, APP_AGENT.clientCertFile);
-    assert.match(exp.tls.key_file, /^\$\{env:CREDENTIALS_DIRECTORY\}\//);
+    assert.equal(exp.tls.key_file, `\${env:CREDENTIALS_DIRECTORY}/${path.basename(APP_AGENT.clientKeyFile)}`);
     const unit = files.find((f) => f.name === APP_AGENT.unit)!.content;
-    assert.match(unit, new RegExp(`^LoadCredential=[^:]+:${APP_AGENT.clientKeyFile}$`, "m"));
+    assert.match(unit, new RegExp(`^LoadCredential=${path.basename(APP_AGENT.clientKeyFile)}:${APP_AGENT.clientKeyFile}$`, "m"));
     const install = files.find((f) => f.name === "install.sh")!.content;
-    assert.match(install, /client\.key/);
-    // Without it: no client certificate anywhere.
-    const plain = renderAgent("prd", { gateway: GATEWAY, caPem: CA });
-    assert.ok(!plain.some((f) => /client\.(crt|key)/.test(f.content) && f.name !== "install.sh"));
+    const params = otlpClientParameters(cfg, client);
+    assert.ok(install.includes(`parameter '${params.certificate}' >`), install);
+    assert.ok(install.includes(`parameter '${params.privateKey}' --with-decryption >`));
+    assert.ok(install.includes(`parameter '${params.serverCa}' >`));
+    assert.ok(install.includes(`-m 0600 "$work/client.key" '${APP_AGENT.clientKeyFile}'`));
+    // No credential in the rendered files themselves.
+    for (const f of files) assert.doesNotMatch(f.content, /-----BEGIN /, f.name);
   });
 
   it("install.sh downloads the pinned release, verifies its SHA-256 against the published checksum file and refuses placeholders", function () {
-    const install = appAgentFiles(appAgentView({ privateIp: GATEWAY, otlpCaCertPem: CA })).find((f) => f.name === "install.sh")!.content;
+    const install = appAgentFiles(appAgentView(stackConfig("dev"), { gatewayIp: GATEWAY })).find((f) => f.name === "install.sh")!.content;
     const c = COMPONENTS.otelcol;
     for (const arch of ["amd64", "arm64"]) assert.ok(install.includes(c.artifact(arch)), arch);
     assert.ok(install.includes(c.baseUrl()));
@@ -119,17 +123,20 @@ describe("application-side collector agent (npm run render:agent)", () => {
       fs.writeFileSync(path.join(tmp.dir, "install.sh"), script);
       const r = spawnSync("bash", [path.join(tmp.dir, "install.sh")], { encoding: "utf8", timeout: 20_000, env: { PATH: "/usr/bin:/bin" } });
       assert.equal(r.status, 1, r.stdout + r.stderr);
-      assert.match(r.stderr, /placeholders/);
+      assert.match(r.stderr, /without the monitoring host's address/);
     } finally {
       tmp.cleanup();
     }
   });
 
-  it("refuses a gateway that is not an IP address or a CA that is not PEM, naming what is wrong", () => {
-    assert.throws(() => appAgentView({ privateIp: "monitoring.internal", otlpCaCertPem: CA }), /must be an IPv4 address/);
-    assert.throws(() => appAgentView({ privateIp: GATEWAY, otlpCaCertPem: "not a cert" }), /otlpCaCertificate\) is not a PEM certificate/);
-    const placeholder = placeholderContext("dev");
-    assert.doesNotThrow(() => appAgentView(placeholder));
+  it("refuses a gateway that is not an IPv4 address and a client not in otlpClients, naming the option and the key", () => {
+    const cfg = stackConfig("dev");
+    assert.throws(() => appAgentView(cfg, { gatewayIp: "monitoring.internal" }), /^Error: --gateway monitoring\.internal: must be the monitoring host's private IPv4 address/);
+    assert.throws(() => appAgentView(cfg, { gatewayIp: "10.0.0.300" }), /--gateway/);
+    assert.throws(() => appAgentView(cfg, { gatewayIp: GATEWAY, client: "billing" }), new RegExp(`--client billing: not in ${cfg.project}:otlpClients \\(${cfg.otlp.clients.join(", ")}\\)`));
+    const two = stackConfig("dev", { otlpClients: ["a-api", "b-api"] });
+    assert.throws(() => appAgentView(two, { gatewayIp: GATEWAY }), /several OTLP senders .* \(a-api, b-api\)/);
+    assert.equal(appAgentView(two, { gatewayIp: GATEWAY, client: "b-api" }).client, "b-api");
   });
 
   it("npm run render:agent writes the files and exits 0 (and 1 with a message for an unknown stack)", function () {
@@ -137,13 +144,11 @@ describe("application-side collector agent (npm run render:agent)", () => {
     requireTool(this, "shellcheck");
     const tmp = tempDir("render-agent-");
     try {
-      const caFile = path.join(tmp.dir, "ca.crt");
-      fs.writeFileSync(caFile, CA);
       const tsx = path.join(__dirname, "..", "node_modules", ".bin", "tsx");
       const script = path.join(__dirname, "..", "scripts", "render-agent.ts");
-      const ok = spawnSync(tsx, [script, "dev", "--gateway", GATEWAY, "--ca", caFile, "--out", path.join(tmp.dir, "out")], { encoding: "utf8", timeout: 60_000 });
+      const ok = spawnSync(tsx, [script, "dev", "--gateway", GATEWAY, "--out", path.join(tmp.dir, "out")], { encoding: "utf8", timeout: 60_000 });
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-      assert.deepEqual(fs.readdirSync(path.join(tmp.dir, "out")).sort(), ["config.yaml", "install.sh", "monitoring-ca.crt", APP_AGENT.unit].sort());
+      assert.deepEqual(fs.readdirSync(path.join(tmp.dir, "out")).sort(), ["config.yaml", "install.sh", APP_AGENT.unit].sort());
       assert.match(ok.stdout, /checks: 3 ok, 0 failed/);
       const bad = spawnSync(tsx, [script, "nosuchstack"], { encoding: "utf8", timeout: 60_000 });
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
