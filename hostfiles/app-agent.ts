@@ -23,7 +23,8 @@ import { otlpClientParameters } from "../components/otlp-client-parameters";
 import { SERVICES } from "./layout";
 import { placeholderContext } from "./types";
 import { durableDelivery, MEMORY_LIMITER, QUEUE_STORAGE, queueStorage } from "./services/otelcol";
-import { COMPONENTS, RELEASE_ARCH } from "./versions";
+import { COMPONENTS, ReleaseArch } from "./versions";
+import { shQuote } from "./agent";
 
 /** Paths, user and ports on the application instance. */
 export const APP_AGENT = {
@@ -148,16 +149,18 @@ export function appAgentUnit(v: AppAgentView): ServiceUnitSpec {
   };
 }
 
-/** The published release the install script downloads and verifies, per architecture. */
-export function appAgentRelease(): { version: string; baseUrl: string; checksumFile: string; artifacts: Record<string, string> } {
+/**
+ * The release the install script downloads, and per architecture the SHA-256 pinned in hostfiles/versions.ts (the
+ * same digest the monitoring host checks); an architecture without a pinned digest is refused with its reason.
+ */
+export function appAgentRelease(): { version: string; baseUrl: string; archives: Record<ReleaseArch, { file: string; sha256: string; refusal: string }> } {
   const c = COMPONENTS.otelcol;
-  const arches = Object.values(RELEASE_ARCH);
-  return {
-    version: c.version,
-    baseUrl: c.baseUrl(),
-    checksumFile: c.checksum(arches[0]).file,
-    artifacts: Object.fromEntries(arches.map((a) => [a, c.artifact(a)])),
+  const archive = (arch: ReleaseArch) => {
+    const d = c.digests[arch];
+    // Shell-quoted here: the template places them as words of a case branch.
+    return { file: shQuote(c.artifact(arch)), sha256: shQuote(d.sha256 ?? ""), refusal: shQuote(d.sha256 === null ? d.reason : "") };
   };
+  return { version: c.version, baseUrl: c.baseUrl(), archives: { amd64: archive("amd64"), arm64: archive("arm64") } };
 }
 
 export interface AgentFile {
@@ -177,9 +180,8 @@ export function appAgentFiles(v: AppAgentView): AgentFile[] {
   const install = renderTemplate("agent/install.sh.hbs", {
     version: rel.version,
     baseUrl: rel.baseUrl,
-    checksumFile: rel.checksumFile,
-    artifactAmd64: rel.artifacts.amd64,
-    artifactArm64: rel.artifacts.arm64,
+    amd64: rel.archives.amd64,
+    arm64: rel.archives.arm64,
     user: APP_AGENT.user,
     bin: APP_AGENT.bin,
     configDir: APP_AGENT.configDir,

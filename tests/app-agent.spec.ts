@@ -106,12 +106,15 @@ describe("application-side collector agent (npm run render:agent)", () => {
     for (const f of files) assert.doesNotMatch(f.content, /-----BEGIN /, f.name);
   });
 
-  it("install.sh downloads the pinned release, verifies its SHA-256 against the published checksum file and refuses placeholders", function () {
+  it("install.sh downloads the pinned release, verifies its SHA-256 against the digest pinned in versions.ts (or refuses with the reason) and refuses placeholders", function () {
     const install = appAgentFiles(appAgentView(stackConfig("dev"), { gatewayIp: GATEWAY })).find((f) => f.name === "install.sh")!.content;
     const c = COMPONENTS.otelcol;
-    for (const arch of ["amd64", "arm64"]) assert.ok(install.includes(c.artifact(arch)), arch);
+    for (const arch of ["amd64", "arm64"] as const) {
+      assert.ok(install.includes(c.artifact(arch)), arch);
+      const d = c.digests[arch];
+      assert.ok(install.includes(d.sha256 !== null ? `sha256='${d.sha256}'` : `refusal='${d.reason}'`), arch);
+    }
     assert.ok(install.includes(c.baseUrl()));
-    assert.ok(install.includes(c.checksum("amd64").file));
     assert.match(install, /sha256sum --check/);
     assert.match(install, /validate --config=/);
     // Rendered offline, the script stops before downloading anything (run for real, as a non-root user it stops
