@@ -35,7 +35,7 @@ import { waitFor, sleep } from "./support/daemons";
 import { stackConfig } from "./support/stacks";
 import { requireTool } from "./support/validators";
 import { AlertingSandbox, ALERTMANAGER_BIN, PROMETHEUS_BIN, serviceUnderTest } from "./integration/alerting-sandbox";
-import { AppointmentsApp, buildExample, EXAMPLE_DIR } from "./integration/appointments-app";
+import { AppointmentsApp, buildExample, EXAMPLE_DIR, requireExampleApp } from "./integration/appointments-app";
 import { CollectorStandIn, parseExposition } from "./integration/collector-naming";
 import { PostgresCluster, postgresBinDir } from "./integration/postgres";
 import { Doc, structuralDiff, TEST_TIMING } from "./integration/sandbox";
@@ -74,11 +74,7 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
   before(async function () {
     requireTool(this, PROMETHEUS_BIN);
     requireTool(this, ALERTMANAGER_BIN);
-    if (!postgresBinDir()) {
-      if (process.env.CI) throw new Error("PostgreSQL server binaries missing (apt-get install postgresql; .ci/run does)");
-      console.log("      SKIPPED: no PostgreSQL server binaries (apt-get install postgresql)");
-      this.skip();
-    }
+    requireExampleApp(this, !!postgresBinDir());
     this.timeout(240_000);
     buildExample();
     db = await PostgresCluster.start();

@@ -12,7 +12,7 @@ import { stackConfig } from "./support/stacks";
 import { freePort, sleep, waitFor } from "./support/daemons";
 import { requireTool } from "./support/validators";
 import { serviceUnderTest } from "./integration/alerting-sandbox";
-import { AppointmentsApp, buildExample, EXAMPLE_DIR } from "./integration/appointments-app";
+import { AppointmentsApp, buildExample, EXAMPLE_DIR, requireExampleApp } from "./integration/appointments-app";
 import { PostgresCluster, postgresBinDir } from "./integration/postgres";
 
 const ROOT = path.join(__dirname, "..");
@@ -71,10 +71,7 @@ describe("docs/connect-an-application.md, exercised", function () {
       requireTool(this, "prometheus");
       requireTool(this, "prometheus-alertmanager");
       requireTool(this, "promtool");
-      if (!postgresBinDir()) {
-        if (process.env.CI) throw new Error("PostgreSQL server binaries missing (apt-get install postgresql)");
-        this.skip();
-      }
+      requireExampleApp(this, !!postgresBinDir());
       this.timeout(180_000);
       buildExample();
       db = await PostgresCluster.start();

@@ -20,6 +20,21 @@ export const EXAMPLE_DIR = path.join(__dirname, "..", "..", "examples", "appoint
 
 export type FaultMode = "healthy" | "failing" | "slow-db";
 
+/**
+ * For a spec's `before`: skips (loudly) when the example's dependencies or PostgreSQL are not installed, except in
+ * CI, where that is an error (.ci/run installs both).
+ */
+export function requireExampleApp(ctx: Mocha.Context, hasPostgres: boolean): void {
+  const missing = [
+    ...(fs.existsSync(path.join(EXAMPLE_DIR, "node_modules")) ? [] : ["examples/appointments-api/node_modules (npm ci --prefix examples/appointments-api)"]),
+    ...(hasPostgres ? [] : ["PostgreSQL server binaries (apt-get install postgresql)"]),
+  ];
+  if (missing.length === 0) return;
+  if (process.env.CI) throw new Error(`missing: ${missing.join("; ")}`);
+  console.log(`      SKIPPED: missing ${missing.join("; ")}`);
+  ctx.skip();
+}
+
 /** Compiles the example with its own (pinned) TypeScript; its node_modules come from `npm ci` in its directory. */
 export function buildExample(): void {
   const tsc = path.join(EXAMPLE_DIR, "node_modules", "typescript", "bin", "tsc");
