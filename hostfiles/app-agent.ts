@@ -40,6 +40,12 @@ export const APP_AGENT = {
   /** systemd StateDirectory: /var/lib/otelcol-agent, created and owned for the unit's user by systemd. */
   stateDirectory: "otelcol-agent",
   queueDir: "/var/lib/otelcol-agent/queue",
+  /**
+   * Bound of the persistent queue in bytes (exporterhelper `sizer: bytes`, as on the monitoring host): a fixed 1 GiB,
+   * since the application instance's disk is not the stack's to know. Beyond it new data is refused (the SDKs retry,
+   * then drop).
+   */
+  queueBytes: 2 ** 30,
   /** Loopback listeners the applications send to (the OTel SDKs' default endpoints). */
   ports: { otlpGrpc: 4317, otlpHttp: 4318, health: 13133, metrics: 8888 },
 } as const;
@@ -112,7 +118,7 @@ export function appAgentConfig(v: AppAgentView): Record<string, unknown> {
           key_file: `\${env:CREDENTIALS_DIRECTORY}/${CLIENT_KEY_CREDENTIAL}`,
           min_version: "1.2",
         },
-        ...durableDelivery(),
+        ...durableDelivery(APP_AGENT.queueBytes),
       },
     },
     service: {
