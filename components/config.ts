@@ -15,6 +15,7 @@ import { MAX_EXTRA_TAGS, PROGRAM_TAG_KEYS, PROGRAM_TAG_PREFIX } from "./tags";
 import { SERVICES, STACK_JOBS, SYNC_USER } from "../hostfiles/layout";
 import { parseSlos, SloSpec, templateProblem } from "../slo/spec";
 import { parseLogAlerts, LogAlertSpec } from "../logalerts/spec";
+import { checkRouting } from "./alert-routing";
 
 export { ConfigError, SecretValue } from "./config-problems";
 export type { Duration } from "./duration";
@@ -69,6 +70,11 @@ export interface AlertReceiver {
   type: ReceiverType;
   /** Which alerts it gets. */
   severities: RoutedSeverity[];
+  /**
+   * Only alerts whose labels have these values (e.g. `{team: billing}`); the first matching receivers of a severity
+   * take the alert. Unset: a fallback receiver, for alerts no `match` selects (components/alert-routing.ts).
+   */
+  match?: Record<string, string>;
   /** Slack channel (`#name`). */
   channel?: string;
   /** Email: recipient, sender, SMTP smarthost (`host:port`) and optional SMTP user. */
@@ -393,6 +399,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   const logAlerts = parseLogAlerts(r.raw("logAlerts"), k("logAlerts"), p, slos);
 
   reportSecretsInPlainKeys(source, p);
+  checkRouting(slos, receivers, appScrapeTargets.map((t) => t.service), p, { slos: k("slos"), receivers: k("alertReceivers") });
 
   p.throwIfAny(source.stack);
   // Every field below was checked above; the problems list is empty, so none is undefined.
@@ -585,7 +592,7 @@ function readReceivers(
       return;
     }
     const o = item as Record<string, unknown>;
-    const allowedFields = ["name", "type", "severities", "channel", "to", "from", "smarthost", "authUsername"];
+    const allowedFields = ["name", "type", "severities", "match", "channel", "to", "from", "smarthost", "authUsername"];
     for (const field of Object.keys(o)) {
       if (!allowedFields.includes(field)) p.add(`${at}.${field}`, `unknown field; allowed: ${allowedFields.join(", ")}${didYouMean(field, allowedFields)}`);
     }
@@ -603,6 +610,7 @@ function readReceivers(
         if (!ROUTED_SEVERITIES.includes(s)) p.add(`${at}.severities[${j}]`, `${show(s)} is not allowed; allowed: ${ROUTED_SEVERITIES.join(", ")}${didYouMean(s, ROUTED_SEVERITIES)}`);
       });
     }
+    const match = readMatch(o.match, `${at}.match`, p);
     const str = (field: string) => (typeof o[field] === "string" ? (o[field] as string) : undefined);
     if (type === "slack" && (o.channel === undefined || o.channel === "")) {
       p.add(`${at}.channel`, `is required for slack receivers (like "#alerts")`);
@@ -651,6 +659,7 @@ function readReceivers(
       name: name as string,
       type,
       severities: (Array.isArray(severities) ? severities : []) as RoutedSeverity[],
+      ...(match ? { match } : {}),
       channel: str("channel"),
       to: str("to"),
       from: str("from"),
@@ -668,6 +677,28 @@ function readReceivers(
   const unknownSecrets = Object.keys(secrets).filter((n) => !receivers.some((x) => x.name === n));
   for (const n of unknownSecrets) p.add(`${secretsKey}.${n}`, `names no receiver in alertReceivers`);
   return receivers;
+}
+
+/** A receiver's `match`: label names as Prometheus allows them, non-empty string values; `severity` has its own field. */
+function readMatch(raw: unknown, at: string, p: ConfigProblems): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || Object.keys(raw).length === 0) {
+    p.add(at, `must be a non-empty object of alert label to value (like {team: billing}), got ${show(raw)}`);
+    return undefined;
+  }
+  const match: Record<string, string> = {};
+  for (const [label, value] of Object.entries(raw)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label) || label.startsWith("__")) {
+      p.add(`${at}.${label}`, "is not a Prometheus label name (letters, digits, underscores; not starting with a digit or __)");
+    } else if (label === "severity") {
+      p.add(`${at}.${label}`, "cannot be matched here; list the receiver's severities in its `severities` field");
+    } else if (typeof value !== "string" || value === "") {
+      p.add(`${at}.${label}`, `${show(value)} must be a non-empty string (the label value to match exactly)`);
+    } else {
+      match[label] = value;
+    }
+  }
+  return match;
 }
 
 /** Checks the shape of a receiver secret without ever echoing it. */

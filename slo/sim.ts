@@ -84,16 +84,18 @@ export function scenarioSeries(s: Scenario, specs: SloSpec[]): InputSeries[] {
   const method = ratio?.selector.method ?? "GET";
   const rand = mulberry32(s.seed);
   const n = totalMinutes(s) + 1;
+  // The simulator's boundaries plus every latency threshold of the service, so each latency SLI has its bucket.
+  const buckets = [...new Set([...SIM_BUCKETS, ...specs.filter((x) => x.kind === "latency" && x.threshold).map((x) => x.threshold!)])].sort((a, b) => a - b);
 
   // Cumulative counters.
-  const ok = { count: 0, buckets: SIM_BUCKETS.map(() => 0) };
-  const err = { count: 0, buckets: SIM_BUCKETS.map(() => 0) };
+  const ok = { count: 0, buckets: buckets.map(() => 0) };
+  const err = { count: 0, buckets: buckets.map(() => 0) };
   let other = 0;
   const cols = {
     okCount: [] as string[],
     errCount: [] as string[],
-    okB: SIM_BUCKETS.map(() => [] as string[]),
-    errB: SIM_BUCKETS.map(() => [] as string[]),
+    okB: buckets.map(() => [] as string[]),
+    errB: buckets.map(() => [] as string[]),
     okInf: [] as string[],
     errInf: [] as string[],
     other: [] as string[],
@@ -139,7 +141,7 @@ export function scenarioSeries(s: Scenario, specs: SloSpec[]): InputSeries[] {
       acc.count += k;
       const slow = k * Math.min(slowRatio, 1);
       const fast = k - slow;
-      SIM_BUCKETS.forEach((le, j) => {
+      buckets.forEach((le, j) => {
         let inBucket = le >= 0.4 ? fast : le >= 0.25 ? fast * 0.9 : fast * 0.6;
         if (le >= slowLe) inBucket += slow;
         acc.buckets[j] += inBucket;
@@ -152,7 +154,7 @@ export function scenarioSeries(s: Scenario, specs: SloSpec[]): InputSeries[] {
     cols.errCount.push(fmt(err.count));
     cols.okInf.push(fmt(ok.count));
     cols.errInf.push(fmt(err.count));
-    SIM_BUCKETS.forEach((_, j) => {
+    buckets.forEach((_, j) => {
       cols.okB[j].push(fmt(ok.buckets[j]));
       cols.errB[j].push(fmt(err.buckets[j]));
     });
@@ -175,7 +177,7 @@ export function scenarioSeries(s: Scenario, specs: SloSpec[]): InputSeries[] {
   for (const [code, acc] of [["201", "ok"], ["500", "err"]] as const) {
     const c = acc === "ok" ? cols.okCount : cols.errCount;
     push(names.count, { ...base, [names.status]: code }, c);
-    SIM_BUCKETS.forEach((le, j) => push(names.bucket, { ...base, [names.status]: code, le: leText(le) }, (acc === "ok" ? cols.okB : cols.errB)[j]));
+    buckets.forEach((le, j) => push(names.bucket, { ...base, [names.status]: code, le: leText(le) }, (acc === "ok" ? cols.okB : cols.errB)[j]));
     push(names.bucket, { ...base, [names.status]: code, le: "+Inf" }, acc === "ok" ? cols.okInf : cols.errInf);
   }
   // Another route of the same service failing all the time: must not count towards the SLO.

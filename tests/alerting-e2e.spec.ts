@@ -19,7 +19,9 @@ import { secretFiles } from "../hostfiles/secrets";
 import { alertmanagerFlags, prometheusFlags } from "../hostfiles/services/flags";
 import { parseDuration } from "../components/duration";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
-import { ALERT_NAMES, BURN_TIERS } from "../slo";
+import { ALERT_NAMES, BURN_TIERS, sloRuleSet } from "../slo";
+import { routeAlert } from "../components/alert-routing";
+import { BILLING, twoTeamStackConfig } from "./support/stacks";
 import { sleep, waitFor } from "./support/daemons";
 import { requireTool } from "./support/validators";
 import { AlertingSandbox, ALERTMANAGER_BIN, PROMETHEUS_BIN } from "./integration/alerting-sandbox";
@@ -40,7 +42,9 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     requireTool(this, PROMETHEUS_BIN);
     requireTool(this, ALERTMANAGER_BIN);
     this.timeout(90_000);
-    sb = await AlertingSandbox.start({ stack: "dev" });
+    // The dev stack plus a second service with its own team and receiver (tests/support/stacks.ts): what holds here
+    // holds for any number of services, and the billing team's page must reach the billing receiver only.
+    sb = await AlertingSandbox.start({ cfg: twoTeamStackConfig("dev") });
   });
 
   after(async function () {
@@ -49,9 +53,9 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     console.log(`      (alerting e2e: ${((Date.now() - started) / 1000).toFixed(1)} s including start-up and cleanup)`);
   });
 
-  const fromPage = (r: Received, alertname: string, status: "FIRING" | "RESOLVED") => {
+  const fromPage = (r: Received, alertname: string, status: "FIRING" | "RESOLVED", receiver = PAGE_RECEIVER, service?: string) => {
     const m = slackMessage(r);
-    return r.receiver === PAGE_RECEIVER && m?.alertname === alertname && m.status === status;
+    return r.receiver === receiver && m?.alertname === alertname && m.status === status && (!service || m.text.includes(`\`service=${service}\``));
   };
 
   it("runs the rendered files: only paths, addresses and TEST_TIMING differ, and the production intervals stay rendered", () => {
@@ -79,13 +83,16 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
         `scrape_configs[${job(STACK_JOBS.otelcolApps)}].static_configs[0].targets[0]`,
       ].sort(),
     );
-    const slack = (am.receivers as Doc[]).findIndex((r) => r.name === PAGE_RECEIVER);
+    const slacks = (am.receivers as Doc[]).map((r, i) => [r, i] as const).filter(([r]) => r.slack_configs);
+    assert.ok(slacks.length >= 2, "both teams' Slack receivers");
     const amChanges = structuralDiff(am, s.alertmanager.doc).map((c) => c.path).sort();
-    assert.deepEqual(amChanges, ["receivers[" + slack + "].slack_configs[0].api_url_file", "route.group_interval", "route.group_wait"].sort());
-    // The rendered file reads the Slack URL from the systemd credential; the sandbox's secret file holds the loopback URL.
-    const secret = secretFiles(sb.cfg).find((x) => x.id === `receiver-${PAGE_RECEIVER}`);
-    assert.equal(am.receivers[slack].slack_configs[0].api_url_file, secret?.path);
-    assert.equal(fs.readFileSync(s.alertmanager.doc.receivers[slack].slack_configs[0].api_url_file, "utf8"), sb.webhook.url(PAGE_RECEIVER));
+    assert.deepEqual(amChanges, [...slacks.map(([, i]) => `receivers[${i}].slack_configs[0].api_url_file`), "route.group_interval", "route.group_wait"].sort());
+    // The rendered file reads each Slack URL from the systemd credential; the sandbox's secret file holds the loopback URL.
+    for (const [r, i] of slacks) {
+      const secret = secretFiles(sb.cfg).find((x) => x.id === `receiver-${r.name}`);
+      assert.equal(am.receivers[i].slack_configs[0].api_url_file, secret?.path);
+      assert.equal(fs.readFileSync(s.alertmanager.doc.receivers[i].slack_configs[0].api_url_file, "utf8"), sb.webhook.url(r.name));
+    }
     assert.equal(s.prometheus.doc.global.scrape_interval, TEST_TIMING.scrapeInterval);
     assert.equal(s.alertmanager.doc.route.group_wait, TEST_TIMING.groupWait);
 
@@ -109,14 +116,15 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
 
   it("healthy: the SLO rules see the application's metrics, nothing about it is pending, no notification", async function () {
     this.timeout(30_000);
-    const svc = sb.sut.service;
-    const slos = sb.cfg.slos.filter((x) => x.service === svc);
-    // Every SLO's 5m record is computed from the synthetic application's series (the metric contract holds).
+    const services = [...new Set(sb.cfg.slos.map((x) => x.service))];
+    assert.ok(services.length >= 2);
+    // Every SLO's 5m record is computed from the synthetic application's series (the metric contract holds), for
+    // every service of the stack.
     const records = await waitFor("SLO records of every SLO", 20_000, async () => {
-      const ratio = await sb.query(`slo:sli_error:ratio_rate5m{service="${svc}"}`);
-      const sat = await sb.query(`slo:db_connections:saturation_ratio{service="${svc}"}`);
+      const ratio = await sb.query(`slo:sli_error:ratio_rate5m`);
+      const sat = await sb.query(`slo:db_connections:saturation_ratio`);
       const all = [...ratio, ...sat];
-      return slos.every((x) => all.some((r) => r.metric.slo === x.name)) ? all : undefined;
+      return sb.cfg.slos.every((x) => all.some((r) => r.metric.slo === x.name)) ? all : undefined;
     });
     const up = await sb.query(`up{job="${sb.sandbox.plan.appJob}"}`);
     assert.equal(up[0]?.value[1], "1", "the application is scraped");
@@ -127,7 +135,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     // Several evaluations later: no alert about the application pending or firing, and nothing was sent.
     await sleep(5 * seconds(TEST_TIMING.evaluationInterval) * 1000);
     const active = await sb.promAlerts();
-    const aboutApp = active.filter((a) => a.labels.service === svc || a.labels.slo || a.labels.job === STACK_JOBS.otelcolApps);
+    const aboutApp = active.filter((a) => services.includes(a.labels.service) || a.labels.slo || a.labels.job === STACK_JOBS.otelcolApps);
     assert.deepEqual(aboutApp, [], "alerts about a healthy application");
     // The only other active alerts: the Watchdog (routed to discard) and the stack services that do not run in the
     // sandbox, pending for their 5m `for`.
@@ -149,13 +157,26 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
   });
 
   let stoppedAt = 0;
-  it("application stopped: the app-down page reaches the receiver with its labels and runbook link, no sooner than `for`", async function () {
+  it("application stopped: each service's app-down page reaches its team's receiver only, with its labels and runbook link, no sooner than `for`", async function () {
     const alert = sb.sut.serviceDown;
     assert.equal(alert.alert, ALERT_NAMES.serviceDown);
     const floor = notificationFloorSeconds(TEST_TIMING, alert.for);
-    this.timeout((floor + 40) * 1000);
+    this.timeout((floor + 60) * 1000);
     stoppedAt = await sb.app.stop();
-    const page = await sb.webhook.waitFor(`the ${alert.alert} page`, (floor + 20) * 1000, (r) => fromPage(r, alert.alert, "FIRING"), stoppedAt);
+    // Every service behind the endpoint is gone: one page per service, each routed by its labels.
+    const downAlerts = sloRuleSet(sb.cfg).services.map((x) => x.alert!).filter(Boolean);
+    assert.ok(downAlerts.length >= 2);
+    const pages = new Map<string, Received>();
+    for (const a of downAlerts) {
+      const to = routeAlert({ alertname: a.alert, ...a.labels }, sb.cfg.alerting.receivers).receivers;
+      assert.equal(to.length, 1, `${a.labels.service}: one receiver`);
+      const page = await sb.webhook.waitFor(`the ${a.alert} page of ${a.labels.service} at ${to[0]}`, (floor + 30) * 1000, (r) => fromPage(r, a.alert, "FIRING", to[0], a.labels.service), stoppedAt);
+      pages.set(a.labels.service, page);
+    }
+    const billingPage = pages.get(BILLING.service)!;
+    assert.equal(billingPage.receiver, BILLING.receiver, "the billing page reaches the billing receiver");
+    const page = pages.get(alert.labels.service)!;
+    assert.equal(page.receiver, PAGE_RECEIVER);
     const latency = (page.at - stoppedAt) / 1000;
     console.log(
       `      app stopped → ${alert.alert} page at the receiver: ${latency.toFixed(1)} s ` +
@@ -176,15 +197,19 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     }
     // The labels: as Alertmanager holds the notified alert, and their values in the message's fallback line.
     const expectedLabels = { alertname: alert.alert, ...alert.labels, environment: sb.cfg.environment, stack: sb.cfg.stack };
-    const inAm = (await sb.amAlerts()).find((a) => a.labels.alertname === alert.alert);
-    assert.ok(inAm, "the page is in Alertmanager");
-    assert.deepEqual(inAm.labels, expectedLabels);
-    assert.deepEqual(inAm.receivers.map((r: Doc) => r.name), [PAGE_RECEIVER]);
-    assert.equal(inAm.annotations.runbook_url, alert.annotations.runbook_url);
+    const inAm = (await sb.amAlerts()).filter((a) => a.labels.alertname === alert.alert);
+    const mine = inAm.find((a) => a.labels.service === alert.labels.service);
+    assert.ok(mine, "the page is in Alertmanager");
+    assert.deepEqual(mine.labels, expectedLabels);
+    assert.deepEqual(mine.receivers.map((r: Doc) => r.name), [PAGE_RECEIVER]);
+    assert.equal(mine.annotations.runbook_url, alert.annotations.runbook_url);
+    const billing = inAm.find((a) => a.labels.service === BILLING.service);
+    assert.deepEqual(billing?.receivers.map((r: Doc) => r.name), [BILLING.receiver], "Alertmanager routed the billing page to the billing receiver only");
     const fallback = String(page.body.attachments[0].fallback);
     for (const v of Object.values(expectedLabels)) assert.ok(fallback.includes(v), `label value ${v} missing from "${fallback}"`);
-    // Exactly one notification so far: the page.
-    assert.deepEqual(sb.webhook.received, [page]);
+    // Exactly one notification per service so far, each at its own receiver: the billing page reached no other.
+    await sleep(3 * seconds(TEST_TIMING.groupInterval) * 1000);
+    assert.deepEqual([...sb.webhook.received].sort((a, b) => a.at - b.at), [...pages.values()].sort((a, b) => a.at - b.at));
   });
 
   it("application back: the resolved notification arrives", async function () {
@@ -192,13 +217,15 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     const alert = sb.sut.serviceDown;
     await sb.app.start();
     const back = Date.now();
-    const resolved = await sb.webhook.waitFor(`the ${alert.alert} resolved notification`, 30_000, (r) => fromPage(r, alert.alert, "RESOLVED"), back);
+    const resolved = await sb.webhook.waitFor(`the ${alert.alert} resolved notification`, 30_000, (r) => fromPage(r, alert.alert, "RESOLVED", PAGE_RECEIVER, alert.labels.service), back);
     console.log(`      app back → resolved notification: ${((resolved.at - back) / 1000).toFixed(1)} s`);
     const msg = slackMessage(resolved)!;
     assert.equal(msg.title, `[RESOLVED] ${alert.alert}`);
     assert.equal(msg.color, "good");
     assert.ok(msg.text.includes(`Runbook: ${alert.annotations.runbook_url}`));
-    assert.equal(sb.webhook.received.length, 2);
+    // One page and one resolved notification per service.
+    const services = sloRuleSet(sb.cfg).services.filter((x) => x.alert).length;
+    await waitFor("every service's resolved notification", 20_000, async () => (sb.webhook.received.length === 2 * services ? true : undefined));
   });
 
   let silenceId = "";

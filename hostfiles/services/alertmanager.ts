@@ -1,8 +1,10 @@
 /**
- * alertmanager.yml: routes alerts by their `severity` label to the stack's receivers. Every credential is read from
+ * alertmanager.yml: routes alerts by their `severity` label and the receivers' `match` labels (team, service, slo...)
+ * to the stack's receivers (components/alert-routing.ts). Every credential is read from
  * a file under SECRETS_DIR (written at boot from SSM); none is ever written into this file.
  */
 import type { AlertReceiver, RoutedSeverity, StackConfig } from "../../components/config";
+import { rootReceiver, routeGroups } from "../../components/alert-routing";
 import { ALERTING_TIMING, SERVICES } from "../layout";
 import { receiverSecretPath } from "../secrets";
 import type { HostFile } from "../types";
@@ -43,7 +45,8 @@ interface Route {
   continue?: boolean;
   group_wait?: string;
   group_interval?: string;
-  repeat_interval: string;
+  repeat_interval?: string;
+  routes?: Route[];
 }
 
 interface InhibitRule {
@@ -110,29 +113,36 @@ function receiverConfig(r: AlertReceiver): ReceiverConfig {
   return { name: r.name, ...integration(r) };
 }
 
+/** An Alertmanager matcher `name="value"` (the value quoted like a Go string, which JSON's quoting is). */
+const matcher = (name: string, value: string) => `${name}=${JSON.stringify(value)}`;
+
 export function alertmanagerView(cfg: StackConfig): AlertmanagerConfigView {
   const receivers = cfg.alerting.receivers;
   const routes: Route[] = [];
+  // The tree is components/alert-routing.ts' routeGroups, in order: per severity the `match` groups, then the
+  // fallback. A group route does not `continue`, so the first group that matches is the only one; its receivers
+  // are children that all match (`continue`), so each of them gets the alert.
+  const groups = routeGroups(receivers);
   for (const severity of ["page", "ticket", "watchdog"] as const) {
-    const takers = receivers.filter((r) => r.severities.includes(severity));
     // The Watchdog goes out at once and keeps coming; the others use the tree's timing.
     const timing = severity === "watchdog" ? { group_wait: "0s", group_interval: "1m" } : {};
-    if (takers.length === 0) {
-      // The config loader guarantees page and ticket receivers; an unclaimed Watchdog must not reach the default.
-      routes.push({ receiver: DISCARD_RECEIVER, matchers: [`severity="${severity}"`], ...timing, repeat_interval: REPEAT_INTERVAL[severity] });
-      continue;
+    for (const g of groups.filter((x) => x.severity === severity)) {
+      const matchers = [matcher("severity", severity), ...Object.entries(g.match).map(([k, v]) => matcher(k, v))];
+      const route: Route = { receiver: g.receivers[0], matchers, ...timing, repeat_interval: REPEAT_INTERVAL[severity] };
+      if (g.receivers.length > 1) route.routes = g.receivers.map((name) => ({ receiver: name, matchers: [], continue: true }));
+      routes.push(route);
     }
-    // Every receiver that takes a severity gets it: `continue` lets the alert match the next route too.
-    for (const r of takers) {
-      routes.push({ receiver: r.name, matchers: [`severity="${severity}"`], continue: true, ...timing, repeat_interval: REPEAT_INTERVAL[severity] });
+    // An unclaimed Watchdog must not reach the root receiver (it fires all the time).
+    if (severity === "watchdog" && !groups.some((x) => x.severity === severity)) {
+      routes.push({ receiver: DISCARD_RECEIVER, matchers: [matcher("severity", severity)], ...timing, repeat_interval: REPEAT_INTERVAL[severity] });
     }
   }
-  // An alert without a known severity (a typo in a rule) still reaches whoever takes tickets.
-  const fallback = receivers.find((r) => r.severities.includes("ticket")) ?? receivers[0];
+  // Alerts no route takes (an unknown severity, a severity without a fallback for their labels) reach the root.
+  const fallback = rootReceiver(receivers);
   return {
     resolveTimeout: "5m",
     route: {
-      receiver: fallback ? fallback.name : DISCARD_RECEIVER,
+      receiver: fallback ?? DISCARD_RECEIVER,
       group_by: GROUP_BY,
       group_wait: ALERTING_TIMING.groupWait,
       group_interval: ALERTING_TIMING.groupInterval,

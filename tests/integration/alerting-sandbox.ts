@@ -31,6 +31,8 @@ export interface SandboxApp {
 
 export interface AlertingSandboxOptions<A extends SandboxApp> {
   stack?: string;
+  /** A stack config to run instead of the committed `stack` (e.g. with a second service and team). */
+  cfg?: StackConfig;
   /** TEST_TIMING (default) or null for the production intervals as rendered. */
   timing?: Timing | null;
   /**
@@ -59,6 +61,14 @@ async function startSyntheticApp(cfg: StackConfig): Promise<SyntheticApp> {
     route: route?.selector.route ?? "/",
     method: route?.selector.method ?? "GET",
     buckets: latency?.buckets ?? [0.1, 0.4, 1],
+    // Every other service of the stack sends healthy telemetry through the same endpoint.
+    others: [...new Set(cfg.slos.map((s) => s.service))]
+      .filter((svc) => svc !== sut.service && applicationJob(cfg, svc) === applicationJob(cfg, sut.service))
+      .map((svc) => {
+        const r = cfg.slos.find((s) => s.service === svc && s.selector.route);
+        const l = cfg.slos.find((s) => s.service === svc && s.kind === "latency");
+        return { service: svc, route: r?.selector.route ?? "/", method: r?.selector.method ?? "GET", buckets: l?.buckets ?? [0.1, 0.4, 1] };
+      }),
   });
   await app.start(0);
   return app;
@@ -103,7 +113,7 @@ export class AlertingSandbox<A extends SandboxApp = SyntheticApp> {
         app = await o.app.start(webhook);
         cfg = o.app.config(app);
       } else {
-        cfg = stackConfig(o.stack ?? "dev");
+        cfg = o.cfg ?? stackConfig(o.stack ?? "dev");
         app = (await startSyntheticApp(cfg)) as unknown as A;
       }
       const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));

@@ -29,6 +29,19 @@ export interface SyntheticAppOptions {
   buckets: number[];
   requestsPerSecond?: number;
   pool?: string;
+  /**
+   * More services behind the same endpoint (what the collector's exporter shows for several applications), always
+   * healthy: every service of a stack has its telemetry, whatever the stack's SLO list.
+   */
+  others?: SyntheticService[];
+}
+
+/** Another service the endpoint exposes, with its own job label, route and buckets. */
+export interface SyntheticService {
+  service: string;
+  route: string;
+  method: string;
+  buckets: number[];
 }
 
 /** One status code's requests: count, sum of durations, and per-bucket counts (non-cumulative, +Inf last). */
@@ -46,13 +59,14 @@ export class SyntheticApp {
   private _port = 0;
   private _mode: AppMode = "stopped";
   private lastTick = 0;
+  private startedAt = 0;
   private carry = 0;
   private series = new Map<string, Series>();
   /** Every scrape served: time (ms since epoch). */
   readonly scrapes: number[] = [];
 
   constructor(o: SyntheticAppOptions) {
-    this.opts = { instance: "synthetic-1", requestsPerSecond: 20, pool: "appointments-db", ...o };
+    this.opts = { instance: "synthetic-1", requestsPerSecond: 20, pool: "appointments-db", others: [], ...o };
   }
 
   get port(): number {
@@ -69,6 +83,7 @@ export class SyntheticApp {
     this.series.clear();
     this.carry = 0;
     this.lastTick = Date.now();
+    this.startedAt = this.lastTick;
     const server = http.createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -125,24 +140,36 @@ export class SyntheticApp {
     const o = this.opts;
     const m = HTTP_METRICS.otel;
     const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-    const labels = (l: Record<string, string>) =>
-      `{${Object.entries({ job: o.service, instance: o.instance, ...l })
+    const labelsOf = (job: string) => (l: Record<string, string>) =>
+      `{${Object.entries({ job, instance: o.instance, ...l })
         .map(([k, v]) => `${k}="${esc(v)}"`)
         .join(",")}}`;
+    const labels = labelsOf(o.service);
+    // Healthy traffic of the other services: requests so far at the same rate, all fast and successful.
+    const elapsed = Math.floor(((Date.now() - this.startedAt) / 1000) * o.requestsPerSecond);
+    const histograms: { svc: SyntheticService; status: string; s: Series }[] = [
+      ...[...this.series].map(([status, s]) => ({ svc: o as SyntheticService, status, s })),
+      ...o.others.map((svc) => {
+        const perBucket = new Array(svc.buckets.length + 1).fill(0);
+        perBucket[Math.max(0, svc.buckets.findIndex((le) => LATENCY.healthy <= le))] = elapsed;
+        return { svc, status: "201", s: { count: elapsed, sum: elapsed * LATENCY.healthy, perBucket } };
+      }),
+    ];
     const lines: string[] = [];
     lines.push("# HELP target_info Target metadata", "# TYPE target_info gauge");
-    lines.push(`target_info${labels({})} 1`);
+    for (const svc of [o, ...o.others]) lines.push(`target_info${labelsOf(svc.service)({})} 1`);
     lines.push(`# HELP ${m.histogram} Duration of HTTP server requests.`, `# TYPE ${m.histogram} histogram`);
-    for (const [status, s] of this.series) {
-      const base = { [m.route]: o.route, [m.method]: o.method, [m.status]: status };
+    for (const { svc, status, s } of histograms) {
+      const l = labelsOf(svc.service);
+      const base = { [m.route]: svc.route, [m.method]: svc.method, [m.status]: status };
       let cumulative = 0;
-      o.buckets.forEach((le, i) => {
+      svc.buckets.forEach((le, i) => {
         cumulative += s.perBucket[i];
-        lines.push(`${m.bucket}${labels({ ...base, le: String(le) })} ${cumulative}`);
+        lines.push(`${m.bucket}${l({ ...base, le: String(le) })} ${cumulative}`);
       });
-      lines.push(`${m.bucket}${labels({ ...base, le: "+Inf" })} ${s.count}`);
-      lines.push(`${m.histogram}_sum${labels(base)} ${+s.sum.toFixed(6)}`);
-      lines.push(`${m.count}${labels(base)} ${s.count}`);
+      lines.push(`${m.bucket}${l({ ...base, le: "+Inf" })} ${s.count}`);
+      lines.push(`${m.histogram}_sum${l(base)} ${+s.sum.toFixed(6)}`);
+      lines.push(`${m.count}${l(base)} ${s.count}`);
     }
     lines.push("# HELP db_client_connection_count Connections in the pool by state.", "# TYPE db_client_connection_count gauge");
     lines.push(`db_client_connection_count${labels({ db_client_connection_state: "used", db_client_connection_pool_name: o.pool })} 3`);
