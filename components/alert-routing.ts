@@ -76,7 +76,7 @@ export function routeAlert(labels: Record<string, string>, receivers: readonly R
 
 /** Every alert an SLO list generates, with the index of the SLO it belongs to (labels exactly as rendered). */
 export function sloAlertLabels(slos: SloSpec[], scrapedServices: string[]): { index: number; alert: string; labels: Record<string, string> }[] {
-  const opts = { runbookBaseUrl: "", scrapedServices };
+  const opts = { runbookUrl: () => "", scrapedServices };
   const out: { index: number; alert: string; labels: Record<string, string> }[] = [];
   slos.forEach((spec, index) => {
     for (const a of buildSloModel(spec, opts).alerts) out.push({ index, alert: a.alert, labels: { alertname: a.alert, ...a.labels } });

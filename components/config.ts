@@ -124,8 +124,12 @@ export interface StackConfig {
   otlp: { allowedCidrs: string[]; allowedSecurityGroupIds: string[]; clients: string[] };
   grafanaAdminPassword: SecretValue;
   alerting: { receivers: AlertReceiver[] };
-  /** Base URL under which docs/runbooks/ is published; every alert's runbook_url is `<base>/<file>.md`. */
-  runbookBaseUrl: string;
+  /**
+   * Base URL under which a team publishes the rendered runbooks (out/<stack>/runbooks/ of `npm run render`); every
+   * alert's runbook_url is then `<base>/<path>`. Unset: alerts link the runbooks the host's Grafana serves
+   * (hostfiles/runbooks.ts).
+   */
+  runbookBaseUrl?: string;
   /** Extra tags for every resource (Name, environment and stack are always set). */
   tags: Record<string, string>;
   /** Operations: daily data-volume snapshots, the EC2-level alarm path that works when the host is dead, and the
@@ -361,11 +365,17 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   });
 
   const receivers = readReceivers(r, p, k, options);
-  const runbookBaseUrl = r.string("runbookBaseUrl", { required: true });
+  const runbookBaseUrl = r.string("runbookBaseUrl");
   if (runbookBaseUrl !== undefined && !/^https?:\/\/[^\s]+[^/\s]$/.test(runbookBaseUrl)) {
     p.add(k("runbookBaseUrl"), `${show(runbookBaseUrl)} must be an http(s) URL without a trailing slash`);
   } else if (runbookBaseUrl !== undefined && templateProblem(runbookBaseUrl)) {
     p.add(k("runbookBaseUrl"), `${show(runbookBaseUrl)} ${templateProblem(runbookBaseUrl)}`);
+  } else if (runbookBaseUrl !== undefined && isProduction && isPlaceholderUrl(runbookBaseUrl)) {
+    p.add(
+      k("runbookBaseUrl"),
+      `${show(runbookBaseUrl)} is a placeholder: every alert's runbook link would be dead in prd. Remove the key (alerts then link ` +
+        "the runbooks the host's Grafana serves) or set the URL where you publish out/<stack>/runbooks/",
+    );
   } else if (runbookBaseUrl !== undefined) {
     const longest = Math.max(
       ...(Object.keys(STATUS_CHECK_ACTIONS) as StatusCheck[]).map((c) => hostAlarmDescription({ project: source.project, stack: source.stack, runbookBaseUrl }, c).length),
@@ -421,7 +431,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     otlp,
     grafanaAdminPassword: grafanaAdminPassword!,
     alerting: { receivers },
-    runbookBaseUrl: runbookBaseUrl!,
+    ...(runbookBaseUrl !== undefined ? { runbookBaseUrl } : {}),
     tags,
     appScrapeTargets,
     operations: operations as StackConfig["operations"],
@@ -461,6 +471,25 @@ function readRemoteWrite(r: Reader, p: ConfigProblems, k: (key: string) => strin
 
 /** An application name in `otlpClients`: it becomes a certificate's common name and an SSM parameter path segment. */
 export const OTLP_CLIENT_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * A URL that cannot be anyone's real site: the reserved example domains and TLDs (RFC 2606/6761), or a path naming
+ * an example organisation or a placeholder (what the project's own documentation shows).
+ */
+export function isPlaceholderUrl(url: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  const host = u.hostname.toLowerCase();
+  return (
+    /(^|\.)example\.(com|org|net)$/.test(host) ||
+    /\.(example|invalid|test|localhost)$/.test(host) ||
+    /(^|[/.-])(example-org|your-org|placeholder)([/.-]|$)/i.test(u.pathname + "/" + host)
+  );
+}
 
 /** Graviton families: a digit, then `g` (t4g, m7g, m7gd, c6gn, im4gn, is4gen, g5g), plus the first-generation a1. */
 export function isGravitonFamily(family: string): boolean {

@@ -15,9 +15,15 @@ export const STATUS_CHECK_ACTIONS: Record<StatusCheck, { action: "recover" | "re
   Instance: { action: "reboot", what: "rebooting it" },
 };
 
+/**
+ * Without runbookBaseUrl the runbooks are served by the host's Grafana, which is down with the host: the alarm names
+ * the runbook in the repository instead of a link that cannot open.
+ */
+export const HOST_DOWN_RUNBOOK = "docs/runbooks/monitoring-host-down.md of the monitoring-hosts repository (the host's Grafana is down with it)";
+
 export function hostAlarmDescription(cfg: Pick<StackConfig, "project" | "stack" | "runbookBaseUrl">, check: StatusCheck): string {
   return (
     `${cfg.project}/${cfg.stack} monitoring host failed its EC2 ${check.toLowerCase()} status check: ` +
-    `${STATUS_CHECK_ACTIONS[check].what}. Runbook: ${cfg.runbookBaseUrl}/monitoring-host-down.md`
+    `${STATUS_CHECK_ACTIONS[check].what}. Runbook: ${cfg.runbookBaseUrl ? `${cfg.runbookBaseUrl}/monitoring-host-down.md` : HOST_DOWN_RUNBOOK}`
   );
 }

@@ -18,6 +18,7 @@ import { databaseDashboard, DB_DASHBOARD_UID } from "./database";
 import { logsTracesDashboard, LOGS_TRACES_DASHBOARD_UID } from "./logs-traces";
 import { HOST_DASHBOARD_UID, monitoringHostDashboard } from "./monitoring-host";
 import { serviceDashboard, serviceDashboardUid, serviceViews } from "./service-overview";
+import { RUNBOOK_FOLDER, runbookDashboards } from "./runbooks";
 import { SLO_DASHBOARD_UID, sloDashboard } from "./slos";
 
 export { dashboardQueries, dashboardPanels, stableUid, MAX_UID_LENGTH, DS } from "./common";
@@ -60,12 +61,38 @@ export function buildDashboardsFromModel(set: SloRuleSet): dashboard.Dashboard[]
   return dashboards;
 }
 
-/** One JSON file per dashboard, read by Grafana's file provider (no restart needed: it polls the folder). */
-export function dashboardFiles(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets">): HostFile[] {
-  return buildDashboards(cfg).map((d) => ({
-    path: `${DASHBOARD_FOLDER_DIR}/${d.uid}.json`,
+/**
+ * The Grafana folder of a dashboard: a service's own dashboard goes into its team's folder (`team-<team>`, from the
+ * `team` routing label of the service's SLOs, docs/dashboards.md); the shared ones into DASHBOARD_FOLDER.
+ */
+export function dashboardFolder(cfg: Pick<StackConfig, "slos">, uid: string): string {
+  for (const spec of cfg.slos) {
+    const team = spec.alerting.labels.team;
+    if (team && serviceDashboardUid(spec.service) === uid) return teamFolder(team);
+  }
+  return DASHBOARD_FOLDER;
+}
+
+/** A team's folder name (a directory name: lower-case letters, digits and dashes). */
+export function teamFolder(team: string): string {
+  return `team-${team.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "")}`;
+}
+
+type DashboardConfig = Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets" | "alerting">;
+
+/**
+ * One JSON file per dashboard, read by Grafana's file provider (no restart needed: it polls the folder): the
+ * generated dashboards in their folders, and every runbook as a dashboard in the Runbooks folder.
+ */
+export function dashboardFiles(cfg: DashboardConfig): HostFile[] {
+  const file = (folder: string, d: dashboard.Dashboard): HostFile => ({
+    path: `${GRAFANA_DASHBOARDS_DIR}/${folder}/${d.uid}.json`,
     content: `${JSON.stringify(d, null, 1)}\n`,
     mode: "0644",
     owner: `root:${SERVICES.grafana.user}`,
-  }));
+  });
+  return [
+    ...buildDashboards(cfg).map((d) => file(dashboardFolder(cfg, d.uid!), d)),
+    ...runbookDashboards(cfg).map((d) => file(RUNBOOK_FOLDER, d)),
+  ];
 }

@@ -4,7 +4,10 @@
  * anything written here.
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
-import { ALERT_NAMES, RECORDS, type SloModel } from "../slo/model";
+import type * as stat from "@grafana/grafana-foundation-sdk/stat";
+import type * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
+import { runbookUid } from "../hostfiles/runbooks";
+import { ALERT_NAMES, RECORDS, RUNBOOKS, type SloModel } from "../slo/model";
 import type { SloRuleSet } from "../slo/rules";
 import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, q, seriesPanel, stableUid, statPanel } from "./common";
 
@@ -45,11 +48,28 @@ function alertsPanel(m: SloModel) {
   });
 }
 
-function ratioRow(b: dashboard.DashboardBuilder, m: SloModel): void {
+/**
+ * Every panel of an SLO's row links the runbooks of the SLO's alerts (the runbook dashboards dashboards/runbooks.ts
+ * renders for this SLO, always present whatever runbookBaseUrl says).
+ */
+export function sloRunbookLinks(m: SloModel): { title: string; url: string }[] {
+  return [...new Set(m.alertNames.map((a) => RUNBOOKS[a]))].map((file) => ({
+    title: `Runbook: ${m.alertNames.filter((a) => RUNBOOKS[a] === file).join(" / ")} (${m.name})`,
+    url: `/d/${runbookUid({ file, slo: m.name })}`,
+  }));
+}
+
+/** Adds the SLO's runbook links to each panel added through it. */
+function withRunbooks(b: dashboard.DashboardBuilder, m: SloModel): { withPanel(p: stat.PanelBuilder | timeseries.PanelBuilder): void } {
+  const links = sloRunbookLinks(m).map((l) => new dashboard.DashboardLinkBuilder(l.title).type(dashboard.DashboardLinkType.Link).url(l.url));
+  return { withPanel: (p) => void b.withPanel(p.links(links)) };
+}
+
+function ratioRow(d: dashboard.DashboardBuilder, m: SloModel): void {
+  const b = withRunbooks(d, m);
+  d.withRow(new dashboard.RowBuilder(`${m.name} — ${m.kind}: ${pct(m.ratio!.objective)} over ${m.ratio!.window}`));
   const r = m.ratio!;
   const sel = m.seriesSelector;
-  const title = `${m.name} — ${m.kind}: ${pct(r.objective)} over ${r.window}`;
-  b.withRow(new dashboard.RowBuilder(title));
   const about = `${m.spec.description ? `${m.spec.description}. ` : ""}SLI: ${m.sliDescription}.`;
   const objectiveSteps = [
     { value: null, color: "red" },
@@ -147,10 +167,11 @@ function ratioRow(b: dashboard.DashboardBuilder, m: SloModel): void {
   );
 }
 
-function saturationRow(b: dashboard.DashboardBuilder, m: SloModel): void {
+function saturationRow(d: dashboard.DashboardBuilder, m: SloModel): void {
+  const b = withRunbooks(d, m);
   const s = m.saturation!;
   const sel = m.seriesSelector;
-  b.withRow(new dashboard.RowBuilder(`${m.name} — saturation: below ${pct(s.threshold)} (alert after ${s.for})`));
+  d.withRow(new dashboard.RowBuilder(`${m.name} — saturation: below ${pct(s.threshold)} (alert after ${s.for})`));
   b.withPanel(
     statPanel({
       title: "Pool saturation now",

@@ -15,6 +15,8 @@ import { PROMETHEUS_RULES_DIR, SERVICES } from "../hostfiles/layout";
 import { renderBundle, renderHostFiles, renderUserData } from "../hostfiles/render";
 import { placeholderContext, HostFile } from "../hostfiles/types";
 import { COMPONENTS, unpinnedReleasesWarning } from "../hostfiles/versions";
+import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
+import { runbookPath } from "../hostfiles/runbooks";
 import { AGENT } from "../hostfiles/units";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -67,6 +69,24 @@ export function writeRendered(r: Rendered, outDir: string): void {
   }
   fs.writeFileSync(path.join(outDir, "user-data.yaml"), r.userData);
   fs.writeFileSync(path.join(outDir, "bundle.json"), r.bundle);
+  // The runbooks as markdown, for teams that publish them and set runbookBaseUrl (alerts link <base>/<path>).
+  for (const rb of publishedRunbooks(r.cfg)) {
+    const p = path.join(outDir, RUNBOOKS_OUT, rb.path);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, rb.markdown);
+  }
+}
+
+/** Where `writeRendered` puts the runbooks (below out/<stack>/). */
+export const RUNBOOKS_OUT = "runbooks";
+
+/** Every runbook of the stack at its published path; links between runbooks relative to the page. */
+export function publishedRunbooks(cfg: StackConfig): { path: string; markdown: string }[] {
+  return renderRunbooks(cfg).map((rb) => {
+    const own = runbookPath(rb.ref);
+    const up = "../".repeat(own.split("/").length - 1);
+    return { path: own, markdown: rewriteLinks(rb.markdown, (ref) => `${up}${runbookPath(ref)}`) };
+  });
 }
 
 export interface Check {

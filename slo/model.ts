@@ -211,6 +211,8 @@ export interface SloModel {
     burnAlerts: BurnAlertModel[];
     /** For latency SLIs: the threshold (seconds) and the `le` value it reads. */
     latency?: { thresholdSeconds: number; le: string; histogram: string };
+    /** The metric and label names it reads and the matchers of the SLO's requests (`job="…", http_route="…"`). */
+    http: { names: HttpMetricNames; matchers: string };
   };
   saturation?: { threshold: number; for: string; expr: string };
   /** The series whose absence raises SloMetricsMissing. */
@@ -231,7 +233,11 @@ export interface ServiceModel {
 }
 
 export interface ModelOptions {
-  runbookBaseUrl: string;
+  /**
+   * The link of a runbook: `file` in docs/runbooks/, for one SLO or one service (hostfiles/runbooks.ts: below
+   * runbookBaseUrl, or the runbook dashboard on the host's Grafana).
+   */
+  runbookUrl(ref: { file: string; slo?: string; service?: string }): string;
   /** Services Prometheus scrapes directly (appScrapeTargets): their health signal defaults to `up`. */
   scrapedServices: string[];
 }
@@ -281,7 +287,7 @@ function what(spec: SloSpec): string {
 export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
   const labels = sloLabels(spec);
   const seriesSelector = `{slo=${q(spec.name)}}`;
-  const runbook = (alert: string) => `${opts.runbookBaseUrl}/${RUNBOOKS[alert]}`;
+  const runbook = (alert: string) => opts.runbookUrl({ file: RUNBOOKS[alert], slo: spec.name });
   // The alerts read the recorded series, so they carry the same labels (sli_kind included) plus severity.
   const alertLabels = (severity: AlertSeverity, extra: Record<string, string> = {}) => ({ severity, ...labels, ...extra, ...spec.alerting.labels });
   const job = spec.selector.job ?? spec.service;
@@ -416,6 +422,7 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
       windows: RATE_WINDOWS,
       burnAlerts,
       ...(latency ? { latency } : {}),
+      http: { names, matchers: base },
     },
     presenceSelector,
     records,
@@ -551,7 +558,7 @@ export function buildServiceModels(specs: SloSpec[], opts: ModelOptions): Servic
           health === "up"
             ? `Prometheus cannot scrape any instance of ${service} (up == 0 or no target at all) for 1 minute. Its SLOs (${slos.join(", ")}) cannot be measured while it is down.`
             : `${service} has sent no telemetry (target_info{job="${service}"} is absent) for 1 minute. Its SLOs (${slos.join(", ")}) cannot be measured while it is down.`,
-        runbook_url: `${opts.runbookBaseUrl}/${RUNBOOKS[ALERT_NAMES.serviceDown]}`,
+        runbook_url: opts.runbookUrl({ file: RUNBOOKS[ALERT_NAMES.serviceDown], service }),
       },
     };
     return model;

@@ -8,6 +8,7 @@ import type { StackConfig } from "../components/config";
 import type { HostFile } from "../hostfiles/types";
 import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
 import { serviceSlug } from "./spec";
+import { runbookUrl } from "../hostfiles/runbooks";
 import { AlertModel, buildServiceModels, buildSloModel, ModelOptions, RecordModel, ServiceModel, SloModel } from "./model";
 
 /** The SLO window records read weeks of samples: evaluate them every 5 minutes, not every 15 seconds. */
@@ -21,7 +22,7 @@ export interface SloRuleSet {
 }
 
 export function modelOptions(cfg: Pick<StackConfig, "runbookBaseUrl" | "appScrapeTargets">): ModelOptions {
-  return { runbookBaseUrl: cfg.runbookBaseUrl, scrapedServices: (cfg.appScrapeTargets ?? []).map((t) => t.service) };
+  return { runbookUrl: (ref) => runbookUrl(cfg, ref), scrapedServices: (cfg.appScrapeTargets ?? []).map((t) => t.service) };
 }
 
 /** The generated model of a stack's SLOs: what the rules contain and what a dashboard generator reuses. */

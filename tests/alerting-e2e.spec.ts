@@ -21,6 +21,7 @@ import { parseDuration } from "../components/duration";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { ALERT_NAMES, BURN_TIERS, sloRuleSet } from "../slo";
 import { routeAlert } from "../components/alert-routing";
+import { runbookUrl } from "../hostfiles/runbooks";
 import { BILLING, twoTeamStackConfig } from "./support/stacks";
 import { sleep, waitFor } from "./support/daemons";
 import { requireTool } from "./support/validators";
@@ -292,7 +293,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
       expr: "vector(1)",
       for: "10s",
       labels: { severity: "page", service: sb.sut.service },
-      annotations: { summary: `${alert} (alerting e2e)`, runbook_url: `${sb.cfg.runbookBaseUrl}/watchdog.md` },
+      annotations: { summary: `${alert} (alerting e2e)`, runbook_url: runbookUrl(sb.cfg, { file: "watchdog.md" }) },
     });
     doc.groups.push({ name: "alerting-e2e:reload-probe", rules: [probe(RELOAD_PROBE), probe(SILENCED_PROBE)] });
     const pid = sb.prometheus!.pid;

@@ -12,6 +12,13 @@ import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
 import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { placeholderContext } from "../hostfiles/types";
 import { stackConfig } from "./support/stacks";
+import { ConfigError } from "../components/config";
+import { tunnelCommands } from "../components/access-info";
+import { renderRunbooks, runbookDashboards } from "../dashboards/runbooks";
+import { SERVICES } from "../hostfiles/layout";
+import { runbookUid, runbookUrl } from "../hostfiles/runbooks";
+import { publishedRunbooks } from "../scripts/render";
+import { OTEL_APP_METRIC_EXPIRATION } from "../hostfiles/services/otelcol";
 
 const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
 /** Runbooks linked from outside Prometheus: the CloudWatch alarms' descriptions (components/host-alarms.ts). */
@@ -49,22 +56,31 @@ function shippedAlerts(stack: string, overrides: Record<string, unknown> = {}): 
 describe("runbooks", () => {
   // A stack with remoteWrite ships the remote-write alerts too.
   const alerts = [...["dev", "prd"].flatMap((s) => shippedAlerts(s)), ...shippedAlerts("prd", { remoteWrite: { workspace: "create" } })];
-  const runbooks = fs.readdirSync(RUNBOOK_DIR).filter((f) => f.endsWith(".md"));
+  const runbooks = fs.readdirSync(RUNBOOK_DIR).filter((f) => f.endsWith(".md") && f !== "README.md");
 
-  it("every shipped alert has severity, summary, description and a runbook_url to a file that exists", () => {
+  it("every shipped alert has severity, summary, description and a runbook_url to a runbook the stack renders", () => {
     assert.ok(alerts.length > 10);
     for (const a of alerts) {
-      const base = stackConfig(a.stack).runbookBaseUrl;
+      const cfg = stackConfig(a.stack);
+      const urls = new Map(renderRunbooks(cfg).map((r) => [runbookUrl(cfg, r.ref), r]));
       assert.ok(["page", "ticket", "watchdog"].includes(a.labels.severity), `${a.alert}: severity ${a.labels.severity}`);
       assert.ok(a.annotations.summary && a.annotations.description, `${a.alert}: summary and description`);
-      assert.ok(a.runbookUrl?.startsWith(`${base}/`), `${a.alert}: runbook_url ${a.runbookUrl} is not below ${base}`);
-      const file = a.runbookUrl.slice(base.length + 1).split("#")[0];
-      assert.ok(fs.existsSync(path.join(RUNBOOK_DIR, file)), `${a.alert}: runbook ${file} does not exist in docs/runbooks/`);
+      const rb = urls.get(a.runbookUrl);
+      assert.ok(rb, `${a.alert}: runbook_url ${a.runbookUrl} is no rendered runbook`);
+      assert.ok(rb.markdown.includes(a.alert), `${a.alert}: its runbook does not name it`);
+      assert.ok(fs.existsSync(path.join(RUNBOOK_DIR, rb.ref.file)), `${a.alert}: runbook ${rb.ref.file} does not exist in docs/runbooks/`);
     }
   });
 
   it("every runbook belongs to an alert the project ships", () => {
-    const linked = new Set([...alerts.map((a) => a.runbookUrl.split("/").pop()!.split("#")[0]), ...NON_PROMETHEUS_RUNBOOKS]);
+    const byUrl = new Map(
+      ["dev", "prd"].flatMap((stack) => {
+        const cfg = stackConfig(stack);
+        return renderRunbooks(cfg).map((r) => [runbookUrl(cfg, r.ref), r.ref.file] as const);
+      }),
+    );
+    const files = (a: ShippedAlert) => byUrl.get(a.runbookUrl);
+    const linked = new Set([...alerts.map(files), ...NON_PROMETHEUS_RUNBOOKS]);
     const orphans = runbooks.filter((f) => !linked.has(f));
     assert.deepEqual(orphans, [], `runbooks no alert links to: ${orphans.join(", ")}`);
   });
@@ -137,6 +153,73 @@ describe("runbooks", () => {
         NON_PROMETHEUS_RUNBOOKS.some((rb) => description.includes(`${cfg.runbookBaseUrl}/${rb}`)),
         `the ${check} alarm links no runbook: ${description}`,
       );
+    }
+  });
+});
+
+describe("runbook facts agree with what is rendered", () => {
+  it("the collector's metric expiration quoted in slo-service-down.md and docs/testing.md is the rendered one", () => {
+    for (const f of [path.join(RUNBOOK_DIR, "slo-service-down.md"), path.resolve(RUNBOOK_DIR, "..", "testing.md")]) {
+      const text = fs.readFileSync(f, "utf8").replace(/\s+/g, " ");
+      const quoted = [...text.matchAll(/metric_expiration`?,? \(?(\d+m)/g)].map((m) => m[1]);
+      assert.ok(quoted.length > 0, `${path.basename(f)} quotes no metric_expiration`);
+      for (const q of quoted) assert.equal(q, OTEL_APP_METRIC_EXPIRATION, `${path.basename(f)} says ${q}`);
+    }
+  });
+});
+
+describe("runbook links work by default; runbookBaseUrl for teams publishing elsewhere", () => {
+  it("without runbookBaseUrl every link opens the runbook dashboard on the host's Grafana (the tunnel's port)", () => {
+    const cfg = stackConfig("prd");
+    assert.equal(cfg.runbookBaseUrl, undefined);
+    const dashboards = new Set(runbookDashboards(cfg).map((d) => d.uid));
+    for (const r of renderRunbooks(cfg)) {
+      const url = runbookUrl(cfg, r.ref);
+      assert.equal(url, `http://localhost:${SERVICES.grafana.ports.http}/d/${runbookUid(r.ref)}`);
+      assert.ok(dashboards.has(runbookUid(r.ref)), url);
+    }
+    // The Grafana tunnel forwards the same local port the links use.
+    assert.match(tunnelCommands(cfg, { instanceId: "i-0123456789abcdef0", privateIp: "10.0.1.20" }).grafana, new RegExp(`localPortNumber=${SERVICES.grafana.ports.http}`));
+  });
+
+  it("with runbookBaseUrl the links point below it, at the paths `npm run render` writes the runbooks to", () => {
+    const base = "https://runbooks.acme.internal/monitoring";
+    const cfg = stackConfig("prd", { runbookBaseUrl: base });
+    const published = new Map(publishedRunbooks(cfg).map((p) => [p.path, p.markdown]));
+    for (const r of renderRunbooks(cfg)) {
+      const url = runbookUrl(cfg, r.ref);
+      assert.ok(url.startsWith(`${base}/`));
+      assert.ok(published.has(url.slice(base.length + 1)), url);
+    }
+    // Links between published runbooks resolve relative to each page.
+    for (const [p, md] of published) {
+      for (const [, target] of md.matchAll(/\]\(((?!https?:|#|mailto:)[^)\s]+)\)/g)) {
+        const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(p), target.split("#")[0]));
+        assert.ok(published.has(resolved), `${p} links ${target} (${resolved}), which is not published`);
+      }
+    }
+  });
+
+  it("a prd stack with a placeholder runbookBaseUrl is refused, naming the key; dev may keep one", () => {
+    for (const url of ["https://github.com/example-org/monitoring-hosts/blob/main/docs/runbooks", "https://runbooks.example.com", "https://wiki.corp.invalid/rb"]) {
+      assert.throws(
+        () => stackConfig("prd", { runbookBaseUrl: url }),
+        (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.key === "monitoring-hosts:runbookBaseUrl" && /placeholder/.test(p.message)),
+        url,
+      );
+      assert.equal(stackConfig("dev", { runbookBaseUrl: url }).runbookBaseUrl, url);
+    }
+    assert.equal(stackConfig("prd", { runbookBaseUrl: "https://github.com/acme/monitoring-hosts/blob/main/docs/runbooks" }).runbookBaseUrl?.startsWith("https://github.com/acme/"), true);
+  });
+
+  it("Grafana renders the text as written: no runbook contains Grafana's variable syntax or built-in macros", () => {
+    for (const stack of ["dev", "prd"]) {
+      for (const d of runbookDashboards(stackConfig(stack))) {
+        assert.deepEqual(d.templating?.list ?? [], [], `${d.uid} defines variables`);
+        const content = String((d.panels?.[0] as { options?: { content?: string } }).options?.content);
+        assert.ok(content.length > 200, d.uid);
+        for (const re of [/\$__/, /\$\{/, /\[\[/, /\{\{/]) assert.ok(!re.test(content), `${d.uid}: ${re} would be interpolated by Grafana`);
+      }
     }
   });
 });

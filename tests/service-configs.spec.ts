@@ -31,6 +31,7 @@ import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { HostContext, HostFile, placeholderContext } from "../hostfiles/types";
 import { stackConfig, secretValues, SENTINEL, TEST_SECRETS } from "./support/stacks";
+import { runbookUrl } from "../hostfiles/runbooks";
 import { Daemon, freePort, startDaemon, stopDaemons, waitFor, withFlags } from "./support/daemons";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -329,7 +330,7 @@ describe("service config files (hostfiles/services)", () => {
           fs.mkdirSync(dir, { recursive: true });
           fs.copyFileSync(path.join(tmp.dir, META_ALERTS_FILE), path.join(dir, "meta.yml"));
           const testYml = fs.readFileSync(path.join(REPO, "tests/meta-alerts.test.yml"), "utf8");
-          fs.writeFileSync(path.join(dir, "meta-alerts.test.yml"), testYml.replaceAll("RUNBOOK_BASE", r.cfg.runbookBaseUrl));
+          fs.writeFileSync(path.join(dir, "meta-alerts.test.yml"), testYml.replace(/RUNBOOK_BASE\/([a-z0-9-]+\.md)/g, (_, file: string) => runbookUrl(r.cfg, { file })));
           const res = run("promtool", ["test", "rules", "meta-alerts.test.yml"], { cwd: dir });
           assert.equal(res.status, 0, res.stdout + res.stderr);
           assert.match(res.stdout, /SUCCESS/);
@@ -346,8 +347,9 @@ describe("service config files (hostfiles/services)", () => {
             assert.ok((rule.annotations.summary as string)?.length > 10, `${rule.alert} summary`);
             assert.match(rule.annotations.description as string, /\{\{ \$value/, `${rule.alert} description shows the measured value`);
             const url = rule.annotations.runbook_url as string;
-            assert.ok(url.startsWith(`${r.cfg.runbookBaseUrl}/`) && url.endsWith(".md"), `${rule.alert} runbook_url ${url}`);
-            const runbook = path.join(REPO, "docs/runbooks", url.slice(r.cfg.runbookBaseUrl.length + 1));
+            const file = `${metaAlerts().find((a) => a.alert === rule.alert)!.runbook}.md`;
+            assert.equal(url, runbookUrl(r.cfg, { file }), `${rule.alert} runbook_url ${url}`);
+            const runbook = path.join(REPO, "docs/runbooks", file);
             assert.ok(fs.existsSync(runbook), `${rule.alert}: runbook ${runbook} does not exist`);
             const text = fs.readFileSync(runbook, "utf8");
             assert.ok(text.includes(rule.alert), `${runbook} does not name ${rule.alert}`);

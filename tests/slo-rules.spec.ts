@@ -10,6 +10,7 @@ import { ConfigError, StackConfig } from "../components/config";
 import { sloRuleFiles, sloRuleSet, BURN_TIERS, RUNBOOKS, OTEL_DEFAULT_BUCKETS } from "../slo";
 import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
 import { rawStackValue, stackConfig, twoTeamStackConfig } from "./support/stacks";
+import { runbookUrl } from "../hostfiles/runbooks";
 import { requireTool, run, tempDir, writeTree } from "./support/validators";
 import { generateRuleTests, OUT_DIR } from "./rules/generate";
 
@@ -182,7 +183,7 @@ describe("SLO rule generation", () => {
         assert.ok(a.annotations.summary.length > 10 && a.annotations.description.length > 30, where);
         if (/^SloBurnRate|SloDbSaturation/.test(a.alert)) assert.match(a.annotations.description, /\{\{ \$value \| humanizePercentage \}\}/, where);
         const file = RUNBOOKS[a.alert];
-        assert.strictEqual(a.annotations.runbook_url, `${cfg.runbookBaseUrl}/${file}`, where);
+        assert.strictEqual(a.annotations.runbook_url, runbookUrl(cfg, m ? { file, slo: m.name } : { file, service: a.labels.service }), where);
         assert.ok(fs.existsSync(path.join(ROOT, "docs", "runbooks", file)), `docs/runbooks/${file} must exist`);
       }
       // Every alert carries its SLO's routing labels; the saturation alert has the SLO's saturation severity.

@@ -4,6 +4,7 @@
  */
 import type { RoutedSeverity, StackConfig } from "../../components/config";
 import { DATA_MOUNT, PROMETHEUS_RULES_DIR, STACK_JOBS } from "../layout";
+import { runbookUrl } from "../runbooks";
 import type { HostFile } from "../types";
 import { renderTemplate, yamlBlock } from "../templates";
 import { configFile } from "./common";
@@ -314,7 +315,7 @@ export function alertRuleGroups(groups: MetaAlertGroup[], cfg: Pick<StackConfig,
         annotations: {
           summary: a.summary,
           description: a.description,
-          runbook_url: `${cfg.runbookBaseUrl}/${a.runbook}.md`,
+          runbook_url: runbookUrl(cfg, { file: `${a.runbook}.md` }),
         },
       })),
     })),
