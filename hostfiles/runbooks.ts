@@ -1,5 +1,5 @@
 /**
- * Where each alert's runbook lives, and the runbooks as on-call reads them (docs/runbooks/README.md).
+ * Where each alert's runbook lives, and the runbooks as on-call reads them (docs/dashboards.md, "Runbooks").
  *
  * By default the runbooks are served by the host's own Grafana (dashboards/runbooks.ts renders each into a text
  * panel), behind the same tunnel as the dashboards: an alert's `runbook_url` is `http://localhost:3000/d/<uid>`,

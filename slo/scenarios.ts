@@ -122,6 +122,22 @@ export function benchScenarios(slo: { latency: string; availability: string; sat
         return { ok: f !== undefined && f <= 3, note: `SloServiceDown ${fmt(f)}` };
       },
     }),
+    incident(
+      "intermittent-4h",
+      "route failing hard 1 min in every 10, for 4 hours, then healthy",
+      warmup,
+      Array.from({ length: 24 }, () => [h(1, { errorRatio: 1, noise: false }), h(9)]).flat(),
+      [h(60)],
+      {
+        text: "one page per alert, open while it recurs (no firing/resolved pairs)",
+        check: (ts) => {
+          const pages = ours(ts).filter((t) => isPage(t) && t.slo.includes(slo.availability) && t.firstFire !== undefined);
+          const storms = pages.filter((t) => t.episodes > 1);
+          const note = pages.map((t) => `${t.alertname.replace(/^Slo/, "")} ${t.episodes}×`).join(", ") || "no page";
+          return { ok: pages.length > 0 && storms.length === 0, note: `pages: ${note}` };
+        },
+      },
+    ),
     incident("outage-30m", "30-min outage (100 % errors), then healthy", warmup, [h(30, { errorRatio: 1, noise: false })], [h(120)], {
       text: "fast page clears ≤ 10 min after the end, every page ≤ 30 min",
       check: (ts) => {

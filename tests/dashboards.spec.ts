@@ -27,6 +27,8 @@ import {
   stableUid,
 } from "../dashboards";
 import { POOL_METRICS } from "../dashboards/database";
+import { DASHBOARD_FOLDER, dashboardFolder } from "../dashboards/index";
+import { RUNBOOK_FOLDER, runbookDashboards } from "../dashboards/runbooks";
 import { LOGS_TRACES_DASHBOARD_UID, sloTraceQuery } from "../dashboards/logs-traces";
 import { HOST_DASHBOARD_UID } from "../dashboards/monitoring-host";
 import { serviceDashboardUid } from "../dashboards/service-overview";
@@ -101,17 +103,24 @@ describe("Grafana dashboards (dashboards/)", () => {
         const cfg = stackConfig(stack);
         const files = dashboardFiles(cfg);
         const boards = buildDashboards(cfg);
-        assert.equal(files.length, boards.length);
+        const runbooks = runbookDashboards(cfg);
+        assert.equal(files.length, boards.length + runbooks.length);
+        // Each generated dashboard in its folder (the shared one, or its team's), every runbook in the Runbooks folder.
         assert.deepEqual(
           files.map((f) => f.path),
-          boards.map((d) => `${DASHBOARD_FOLDER_DIR}/${d.uid}.json`),
+          [
+            ...boards.map((d) => `${GRAFANA_DASHBOARDS_DIR}/${dashboardFolder(cfg, d.uid!)}/${d.uid}.json`),
+            ...runbooks.map((d) => `${GRAFANA_DASHBOARDS_DIR}/${RUNBOOK_FOLDER}/${d.uid}.json`),
+          ],
         );
+        assert.ok(boards.some((d) => dashboardFolder(cfg, d.uid!) === DASHBOARD_FOLDER), "the shared dashboards");
         for (const f of files) {
           assert.equal(f.owner, `root:${SERVICES.grafana.user}`);
           assert.equal(f.mode, "0644");
           assert.equal(f.onChange, undefined, "Grafana's file provider re-reads the folder itself");
           const d = JSON.parse(f.content) as dashboard.Dashboard;
-          assert.equal(`${DASHBOARD_FOLDER_DIR}/${d.uid}.json`, f.path);
+          assert.equal(path.posix.basename(f.path), `${d.uid}.json`);
+          assert.equal(path.posix.dirname(path.posix.dirname(f.path)), GRAFANA_DASHBOARDS_DIR, "one folder level below the provider's path");
         }
         // What "no onChange" relies on: the provider polls, reads subfolders as folders, and reads this path.
         const [provider] = grafanaDashboardProviders() as Doc[];

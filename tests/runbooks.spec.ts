@@ -16,6 +16,8 @@ import { ConfigError } from "../components/config";
 import { tunnelCommands } from "../components/access-info";
 import { renderRunbooks, runbookDashboards } from "../dashboards/runbooks";
 import { SERVICES } from "../hostfiles/layout";
+import { hostScript } from "../hostfiles/agent";
+import { BIN_DIR, SUDO_SECURE_PATH } from "../hostfiles/ssh-access";
 import { runbookUid, runbookUrl } from "../hostfiles/runbooks";
 import { publishedRunbooks } from "../scripts/render";
 import { OTEL_APP_METRIC_EXPIRATION } from "../hostfiles/services/otelcol";
@@ -145,14 +147,13 @@ describe("runbooks", () => {
     assert.ok(userData.packages.includes("jq"), "cloud-init installs jq");
   });
 
-  it("the CloudWatch alarms' descriptions link to their runbook", () => {
-    const cfg = stackConfig("dev");
+  it("the CloudWatch alarms' descriptions link to their runbook (or name it, when the host's Grafana serves them)", () => {
+    const base = "https://runbooks.acme.internal/monitoring";
     for (const check of Object.keys(STATUS_CHECK_ACTIONS) as StatusCheck[]) {
-      const description = hostAlarmDescription(cfg, check);
-      assert.ok(
-        NON_PROMETHEUS_RUNBOOKS.some((rb) => description.includes(`${cfg.runbookBaseUrl}/${rb}`)),
-        `the ${check} alarm links no runbook: ${description}`,
-      );
+      const withBase = hostAlarmDescription({ project: "p", stack: "s", runbookBaseUrl: base }, check);
+      assert.ok(NON_PROMETHEUS_RUNBOOKS.some((rb) => withBase.includes(`${base}/${rb}`)), `the ${check} alarm links no runbook: ${withBase}`);
+      const served = hostAlarmDescription({ project: "p", stack: "s" }, check);
+      assert.ok(NON_PROMETHEUS_RUNBOOKS.some((rb) => served.includes(`docs/runbooks/${rb}`) && fs.existsSync(path.join(RUNBOOK_DIR, rb))), served);
     }
   });
 });
@@ -221,5 +222,41 @@ describe("runbook links work by default; runbookBaseUrl for teams publishing els
         for (const re of [/\$__/, /\$\{/, /\[\[/, /\{\{/]) assert.ok(!re.test(content), `${d.uid}: ${re} would be interpolated by Grafana`);
       }
     }
+  });
+});
+
+describe("runbook commands fit the host's permissions and layout (issue 13)", () => {
+  const docs = () => [
+    ...fs.readdirSync(RUNBOOK_DIR).filter((f) => f.endsWith(".md")).map((f) => path.join(RUNBOOK_DIR, f)),
+    path.resolve(RUNBOOK_DIR, "..", "operations.md"),
+  ];
+  const commandLines = (file: string) =>
+    [...fs.readFileSync(file, "utf8").matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n")).filter((l) => !/^\s*#/.test(l));
+
+  it("reads service-owned files (0640 configs, 0750 data directories) through sudo", () => {
+    // Config files are root:<service> 0640 and data directories <service> 0750 (hostfiles/services/common.ts,
+    // the apply step): the login user reads neither.
+    const dataDirs = Object.values(SERVICES).map((s) => s.dataDir).filter(Boolean) as string[];
+    for (const file of docs()) {
+      for (const line of commandLines(file)) {
+        // Listing /etc/<service>/ is fine (0755); reading its files or anything in a data directory is not.
+        const inData = dataDirs.some((d) => line.includes(d)) && /\b(promtool tsdb|du |ls |cat |find |tail |head )/.test(line);
+        const inConfig = /\/etc\/(prometheus|alertmanager|loki|tempo|grafana|otelcol)\/\S*\.(ya?ml|ini)/.test(line) && /\b(promtool check|cat |awk |grep |head |tail )/.test(line);
+        if (inData || inConfig) assert.match(line, /\bsudo\b/, `${path.basename(file)}: "${line.trim()}" reads a file the login user cannot`);
+      }
+    }
+  });
+
+  it("never offers ext4 tools for the data volume (it is always XFS) nor a bucket name without saying where it comes from", () => {
+    assert.match(hostScript("monitoring-apply.sh"), /mkfs\.xfs /);
+    for (const file of docs()) {
+      const text = fs.readFileSync(file, "utf8");
+      assert.ok(!/resize2fs|e2fsck|tune2fs/.test(text), `${path.basename(file)} offers an ext4 tool`);
+      assert.ok(!/<(loki|tempo)-bucket>/.test(text), `${path.basename(file)} has a bucket placeholder`);
+    }
+  });
+
+  it("the sudo'd tools are in the directory sudo's secure_path adds", () => {
+    for (const tool of ["promtool", "amtool"]) assert.ok(SUDO_SECURE_PATH.split(":").includes(path.posix.dirname(`${BIN_DIR}/${tool}`)));
   });
 });

@@ -137,6 +137,23 @@ ensure_users() {
   done <"$tsv"
 }
 
+# login-groups.tsv: login user, group (hostfiles/ssh-access.ts). On-call's users get the journal's group; a user
+# that does not exist yet (the SSM agent creates ssm-user when it starts) is skipped until the next apply.
+ensure_login_groups() {
+  local tsv=$1 user group
+  [ -f "$tsv" ] || return 0
+  while IFS=$'\t' read -r user group; do
+    [ -n "$user" ] || continue
+    if ! id -u "$user" >/dev/null 2>&1; then
+      log "login user $user does not exist yet; it gets group $group at a later apply"
+      continue
+    fi
+    if id -nG "$user" | tr ' ' '\n' | grep -qx "$group"; then continue; fi
+    usermod -a -G "$group" "$user"
+    log "added login user $user to group $group"
+  done <"$tsv"
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # Binaries (downloaded and verified by the sync step; verified again here before anything is replaced)
 
@@ -360,6 +377,7 @@ main() {
   ensure_user "$SYNC_USER"
   prepare_data_volume
   ensure_users "$current/files$CONFIG_ROOT/services.tsv"
+  ensure_login_groups "$current/files$CONFIG_ROOT/login-groups.tsv"
   install_binaries "$current/files$CONFIG_ROOT/versions.tsv"
   install_files "$current"
   remove_stale_files "$STATE_DIR/installed-files.tsv" "$current/files.tsv"
