@@ -388,6 +388,36 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
       [{ minutes: 60, rps: 0.1, errorRatio: 1, slowRatio: 1 }],
     );
   }
+  {
+    // Intermittent failure: the route fails hard for a minute in every ten, for four hours. One page per tier that
+    // stays open while it recurs (not a firing/resolved pair per recurrence), and it clears once the failures stop.
+    const b = new Builder();
+    const start = H;
+    const cycles = 24;
+    const end = start + cycles * 10;
+    const fast = alertOf(avail, "SloBurnRateFast");
+    const rising = (a: AlertModel, from: number, to: number) =>
+      `sum(count_over_time((ALERTS{alertname=${JSON.stringify(a.alert)}, alertstate="firing", slo=${JSON.stringify(a.labels.slo)}} ` +
+      `unless ALERTS{alertname=${JSON.stringify(a.alert)}, alertstate="firing", slo=${JSON.stringify(a.labels.slo)}} offset 1m)[${to - from}m:1m]))`;
+    b.notFiring("SloBurnRateFast", avail.name, start + 15, "two failing minutes in 30: the 30m window is below the fast threshold");
+    b.firing(fast, start + 25, "the third failing minute in 30 pages");
+    for (const k of [5, 11, 17, 23]) {
+      b.firing(fast, start + k * 10 + 9, `cycle ${k + 1}: still open in the healthy minutes between two failures`);
+    }
+    b.expr(rising(fast, start, end + 60), end + 60, [{ labels: "{}", value: 1 }], "one fast page for the whole four hours: it fired once");
+    b.notFiring("SloBurnRateFast", avail.name, end + 30, "the failures stopped (last one at the start of the last cycle): the page clears within 30 minutes");
+    b.silent(`slo=${JSON.stringify(lat.name)}`, end + 60, end + 60, "errors do not burn the latency SLO");
+    const phases: Phase[] = [{ minutes: H }];
+    for (let c = 0; c < cycles; c++) phases.push({ minutes: 1, errorRatio: 1 }, { minutes: 9 });
+    phases.push({ minutes: 60 });
+    files["intermittent.test.yml"] = render(
+      ruleName,
+      `Availability SLO ${avail.name}: failing hard one minute in every ten for four hours: one page that stays open, then clears.`,
+      phases,
+      cfg,
+      b,
+    );
+  }
   return files;
 }
 
