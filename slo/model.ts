@@ -40,19 +40,20 @@ export interface BurnTier {
   keepFiringFor: string;
   /**
    * Page tiers: while the alert fires and the failure keeps coming back, it stays open (docs/slos.md, "Intermittent
-   * failures"). `holdFor`: how long after the short window last crossed the threshold an intermittent failure still
-   * counts as ongoing; the recurrence is looked for over the long window.
+   * failures"). `within`: where two separate crossings of the short window make a failure intermittent (twice
+   * `holdFor`, so a blip long before an outage does not count); `holdFor`: how long after the short window was last
+   * above the threshold an intermittent failure still counts as ongoing.
    */
-  recurring?: { holdFor: string };
+  recurring?: { within: string; holdFor: string };
 }
 
 export const BURN_TIERS: readonly BurnTier[] = [
   // 8× over 30 min: a full outage of a 99 % SLO crosses 8 % after 2.4 min, a 2-minute blip peaks at 6.7 % and
   // does not page. The 5m short window makes the page clear about 5 minutes after recovery.
-  { id: "fast", alert: "SloBurnRateFast", kind: "page", long: "30m", short: "5m", burnRate: 8, maxBadRatio: 0.15, for: "1m", keepFiringFor: "3m", recurring: { holdFor: "10m" } },
+  { id: "fast", alert: "SloBurnRateFast", kind: "page", long: "30m", short: "5m", burnRate: 8, maxBadRatio: 0.15, for: "1m", keepFiringFor: "3m", recurring: { within: "20m", holdFor: "10m" } },
   // 5× over 6 h (≈ 4 % of a 30-day budget): catches 5-15 % error rates within hours. The 20m short window (not the
   // Workbook's 30m) lets it clear within 20 minutes of recovery.
-  { id: "slow", alert: "SloBurnRateSlow", kind: "page", long: "6h", short: "20m", burnRate: 5, maxBadRatio: 0.15, for: "5m", keepFiringFor: "5m", recurring: { holdFor: "40m" } },
+  { id: "slow", alert: "SloBurnRateSlow", kind: "page", long: "6h", short: "20m", burnRate: 5, maxBadRatio: 0.15, for: "5m", keepFiringFor: "5m", recurring: { within: "80m", holdFor: "40m" } },
   // 1× over 3 days: the budget will be gone by the end of the window at this pace; a ticket, not a page.
   { id: "ticket", alert: "SloBurnRateTicket", kind: "ticket", long: "3d", short: "6h", burnRate: 1, maxBadRatio: 1, for: "15m", keepFiringFor: "30m" },
 ];
@@ -166,7 +167,7 @@ export interface BurnAlertModel {
   keepFiringFor: string;
   minRequests: number;
   /** Stays open while an intermittent failure recurs (see BurnTier.recurring). */
-  recurring?: { holdFor: string };
+  recurring?: { within: string; holdFor: string };
 }
 
 export interface AlertModel {
@@ -441,8 +442,8 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
 /**
  * A burn-rate alert's expression: both windows above the threshold with enough requests (what makes it fire), or —
  * for the page tiers — while it already fires, the failure recurring: the long window still above the threshold,
- * the short window crossed it upwards at least twice within the long window (changes ≥ 3: bad, good, bad again),
- * and last above it within `holdFor`. A single outage never has two upward crossings, so its first page and its
+ * the short window crossed it upwards at least twice within `within` (changes ≥ 3: bad, good, bad again), and was
+ * above it within `holdFor`. A single outage never has two upward crossings, so its first page and its
  * clearing after recovery are those of the first clause; an intermittent failure (a minute bad, minutes good, bad
  * again) keeps one page open instead of a firing/resolved pair per recurrence.
  */
@@ -455,7 +456,7 @@ function burnExpr(b: BurnAlertModel, sel: string, slo: string): string {
     `(\n${fire}\n)\nor\n(\n` +
     `${long} > ${b.badRatio}\n` +
     `and on (slo) ALERTS{alertname=${q(b.alert)}, slo=${q(slo)}, alertstate="firing"}\n` +
-    `and on (slo) changes((${short} > bool ${b.badRatio})[${b.longWindow}:1m]) >= 3\n` +
+    `and on (slo) changes((${short} > bool ${b.badRatio})[${b.recurring.within}:1m]) >= 3\n` +
     `and on (slo) max_over_time(${short}[${b.recurring.holdFor}]) > ${b.badRatio}\n)`
   );
 }
