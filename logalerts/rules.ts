@@ -10,6 +10,7 @@ import * as YAML from "yaml";
 import type { StackConfig } from "../components/config";
 import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { SERVICES } from "../hostfiles/layout";
+import { runbookUrl as sharedRunbookUrl } from "../hostfiles/runbooks";
 import type { HostFile } from "../hostfiles/types";
 import type { LogAlertSpec } from "./spec";
 
@@ -41,18 +42,19 @@ export function logAlertExpr(s: Pick<LogAlertSpec, "selector" | "filter" | "meas
   return `sum by (service_name) (${fn}(${range})) > ${s.threshold}`;
 }
 
-export function runbookUrl(runbook: string, base: string): string {
-  return /^https?:\/\//.test(runbook) ? runbook : `${base}/${runbook}.md`;
+export function runbookUrl(runbook: string, cfg: Pick<StackConfig, "runbookBaseUrl">): string {
+  // A shared runbook of docs/runbooks/ is linked like every other alert's (hostfiles/runbooks.ts).
+  return /^https?:\/\//.test(runbook) ? runbook : sharedRunbookUrl(cfg, { file: `${runbook}.md` });
 }
 
-export function logAlertRule(s: LogAlertSpec, runbookBaseUrl: string): LogAlertRule {
+export function logAlertRule(s: LogAlertSpec, cfg: Pick<StackConfig, "runbookBaseUrl">): LogAlertRule {
   return {
     alert: s.alert,
     expr: logAlertExpr(s),
     for: durationText(s.for.seconds),
     // The generator's labels last: routing labels cannot override them (the config loader refuses them anyway).
     labels: { ...s.labels, severity: s.severity, service: s.service, log_alert: s.name },
-    annotations: { summary: s.summary, description: s.description, runbook_url: runbookUrl(s.runbook, runbookBaseUrl) },
+    annotations: { summary: s.summary, description: s.description, runbook_url: runbookUrl(s.runbook, cfg) },
   };
 }
 
@@ -62,7 +64,7 @@ export function logRuleGroups(cfg: Pick<StackConfig, "logAlerts" | "runbookBaseU
   for (const s of cfg.logAlerts) {
     const name = `logs:${s.service}`;
     if (!groups.has(name)) groups.set(name, { name, rules: [] });
-    groups.get(name)!.rules.push(logAlertRule(s, cfg.runbookBaseUrl));
+    groups.get(name)!.rules.push(logAlertRule(s, cfg));
   }
   return [...groups.values()];
 }

@@ -8,6 +8,7 @@
  * by a PromQL stand-in, which promtool can parse) and every LogQL expression by Grafana's grammar.
  */
 import { strict as assert } from "assert";
+import { runbookUrl } from "../hostfiles/runbooks";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -273,8 +274,10 @@ describe("log alerts (logAlerts, Loki's ruler)", () => {
           assert.ok(rule.labels.service && rule.labels.log_alert);
           assert.deepEqual(Object.keys(rule.annotations).sort(), ["description", "runbook_url", "summary"]);
           const url = rule.annotations.runbook_url as string;
-          if (url.startsWith(`${c.runbookBaseUrl}/`)) {
-            const file = url.slice(c.runbookBaseUrl.length + 1);
+          const spec = c.logAlerts.find((x) => x.name === rule.labels.log_alert)!;
+          if (!/^https?:\/\//.test(spec.runbook)) {
+            const file = `${spec.runbook}.md`;
+            assert.equal(url, runbookUrl(c, { file }));
             assert.ok(fs.existsSync(path.join(__dirname, "..", "docs", "runbooks", file)), `${rule.labels.log_alert}: runbook ${file} does not exist`);
           } else {
             assert.match(url, /^https?:\/\//, "an entry's own runbook URL");

@@ -4,6 +4,7 @@
  * named below), and under mocks for the AWS resources; and that a stack without the key renders as before.
  */
 import { strict as assert } from "assert";
+import { runbookUrl } from "../hostfiles/runbooks";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -137,7 +138,7 @@ describe("remoteWrite: Prometheus to Amazon Managed Service for Prometheus", () 
     const t = tempDir("remote-write-alerts-");
     try {
       fs.writeFileSync(path.join(t.dir, "remote-write.yml"), remoteWriteAlertFiles(cfg)[0].content);
-      const test = fs.readFileSync(path.join(REPO, "tests/remote-write-alerts.test.yml"), "utf8").replaceAll("RUNBOOK_BASE", cfg.runbookBaseUrl);
+      const test = fs.readFileSync(path.join(REPO, "tests/remote-write-alerts.test.yml"), "utf8").replace(/RUNBOOK_BASE\/([a-z0-9-]+\.md)/g, (_, file: string) => runbookUrl(cfg, { file }));
       fs.writeFileSync(path.join(t.dir, "test.yml"), test);
       const res = run("promtool", ["test", "rules", "test.yml"], { cwd: t.dir });
       assert.equal(res.status, 0, res.stdout + res.stderr);
