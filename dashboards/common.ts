@@ -3,7 +3,6 @@
  * helpers on top of @grafana/grafana-foundation-sdk, stable uids, and the post-processing every dashboard gets
  * (panel ids, a query walk the tests use).
  */
-import { createHash } from "crypto";
 import * as cog from "@grafana/grafana-foundation-sdk/cog";
 import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
@@ -21,16 +20,7 @@ export const DS = {
   tempo: { type: "tempo", uid: DATASOURCE_UIDS.tempo },
 } as const satisfies Record<string, common.DataSourceRef>;
 
-/** Grafana's limit on dashboard uids. */
-export const MAX_UID_LENGTH = 40;
-
-/** A uid derived from a name: lower-case slug, and a short hash of the name when the slug would be too long. */
-export function stableUid(name: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-  if (slug.length <= MAX_UID_LENGTH) return slug;
-  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
-  return `${slug.slice(0, MAX_UID_LENGTH - 9).replace(/-+$/, "")}-${hash}`;
-}
+export { MAX_UID_LENGTH, stableUid } from "./uid";
 
 /** PromQL string literal (the same quoting the SLO rules use). */
 export function q(s: string): string {

@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../components/config";
-import { stableUid } from "../dashboards/common";
+import { stableUid } from "../dashboards/uid";
 import { SERVICES } from "./layout";
 
 export const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
