@@ -33,8 +33,12 @@ const STANDIN_PORTS = STANDIN_SERVICES.flatMap((s) => Object.values(SERVICES[s].
 
 function classify(line: string): string | undefined {
   if (/^\s*(aws ssm start-session|ssh |pulumi )/.test(line)) return "runs on the laptop";
-  if (/<[a-z][a-z0-9_-]*>/i.test(line)) return "has a placeholder on-call fills in";
+  if (/<[a-z][^<>\s]*>/i.test(line)) return "has a placeholder on-call fills in";
+  if (/https?:\/\/(?!localhost|127\.0\.0\.1)[a-z0-9.-]+/i.test(line) && !/\baws\b/.test(line)) return "reaches a receiver's endpoint on the internet (none in the boot lab)";
   if (/\b(systemctl (restart|stop|start|reload|kill)|rm |mv |kill |pkill |chown |xfs_growfs|reboot|poweroff)\b/.test(line)) return "changes the host";
+  // What only the real program writes below its data directory (Loki's WAL, the collector's queue, …).
+  const data = STANDIN_SERVICES.map((s) => SERVICES[s].dataDir).find((d) => d && line.includes(`${d}/`));
+  if (data) return `reads what the real service writes below ${data} (a stand-in in the boot lab)`;
   const port = STANDIN_PORTS.find((p) => new RegExp(`(localhost|127\\.0\\.0\\.1):${p}\\b`).test(line));
   if (port) return `needs the real service on port ${port} (a stand-in in the boot lab)`;
   if (/\baws (s3|sts)\b/.test(line)) return "calls an AWS API the boot lab does not stand in for";
@@ -53,7 +57,8 @@ function runbookCommands(blocks: { runbook: string; sh: string }[]): Command[][]
 /** One script per block, each line's output and exit status between markers, in one shell (variables carry over). */
 function script(cmds: Command[]): string {
   const login = 'export USER="$(id -un)" LOGNAME="$(id -un)"; HOME="$(getent passwd "$USER" | cut -d: -f6)"; export HOME; cd "$HOME"';
-  return [login, ...cmds.map((c, i) => `echo "@@CMD ${i}"; { ${c.skip ? ":" : c.text} ; } 2>&1; echo "@@RC ${i} $?"`)].join("\n");
+  // The command on lines of its own: a trailing `# comment` ends at the newline, not at the closing brace.
+  return [login, ...cmds.map((c, i) => `echo "@@CMD ${i}"\n{\n${c.skip ? ":" : c.text}\n} 2>&1\necho "@@RC ${i} $?"`)].join("\n");
 }
 
 describe("boot: every runbook command runs on the booted host as on-call's login users", function () {
@@ -118,8 +123,8 @@ describe("boot: every runbook command runs on the booted host as on-call's login
           const rc = new RegExp(`@@RC ${i} (\\d+)`).exec(out);
           const body = start >= 0 && rc ? out.slice(start + `@@CMD ${i}\n`.length, rc.index) : out;
           const status = rc ? Number(rc[1]) : -1;
-          const lastStage = c.text.split("|").pop()!.trim();
-          const nothingFound = status === 1 && /^(grep|sudo grep)\b/.test(lastStage) && body.trim() === "";
+          // A pipeline through grep that finds nothing (exit 1, no output) is what a healthy host shows.
+          const nothingFound = status === 1 && /\|\s*(sudo )?grep\b/.test(c.text) && body.trim() === "";
           const denied = /permission denied|not permitted|command not found|insufficient permissions|not seeing messages|sudo: .*(password|not allowed)/i.test(body);
           if ((status !== 0 && !nothingFound) || denied) failures.push(`[${user}] ${c.runbook}: ${c.text}\n    → exit ${status}: ${body.trim().slice(0, 400)}`);
         });
