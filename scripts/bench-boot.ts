@@ -37,7 +37,7 @@ try {
     figures["first boot → healthy"].push(seconds(t0));
 
     t0 = Date.now();
-    const etag = host.upload({ ...host.cfg, runbookBaseUrl: `${cfg.runbookBaseUrl.replace(/\/$/, "")}/bench-${run}` });
+    const etag = host.upload({ ...host.cfg, runbookBaseUrl: `${(cfg.runbookBaseUrl ?? "https://runbooks.acme.internal").replace(/\/$/, "")}/bench-${run}` });
     const res = host.healthCheck({ expectEtag: etag, timeoutSec: 300 });
     if (res.status !== 0) throw new Error(`config change not applied:\n${res.stdout}`);
     figures["config change → applied"].push(seconds(t0));

@@ -174,8 +174,9 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
     });
 
     it("a config change in S3 is synced and applied: only the affected service is reloaded, health passes with the new ETag", () => {
-      // A rule annotation changes (every stack has runbookBaseUrl): what the bundle diff says must happen, happens.
-      const changed: StackConfig = { ...cfg, runbookBaseUrl: `${cfg.runbookBaseUrl.replace(/\/$/, "")}/boot-test-changed` };
+      // A rule annotation changes (the alerts' runbook links move below another runbookBaseUrl): what the bundle diff
+      // says must happen, happens.
+      const changed: StackConfig = { ...cfg, runbookBaseUrl: `${(cfg.runbookBaseUrl ?? "https://runbooks.acme.internal").replace(/\/$/, "")}/boot-test-changed` };
       const before = new Map(buildBundle(host.cfg, host.ctx).files.map((f) => [f.path, f]));
       const after = buildBundle({ ...changed, access: host.cfg.access }, host.ctx).files;
       const actions = new Map<string, string>();
