@@ -113,9 +113,10 @@ export function sloFirstCommands(m: SloModel, file: string): string {
     );
     if (m.ratio) {
       sh.push(
+        // -G: the label values API answers GET only (curl would POST the urlencoded data).
         "# 4. The histogram's bucket boundaries (is the threshold's there?) and the routes it reports:",
-        `curl -s ${PROM}/api/v1/label/le/values --data-urlencode ${sq(`match[]=${m.ratio.http.names.bucket}${job}`)} | jq -c .data`,
-        `curl -s ${PROM}/api/v1/label/${m.ratio.http.names.route}/values --data-urlencode ${sq(`match[]=${m.ratio.http.names.count}${job}`)} | jq -c .data`,
+        `curl -sG ${PROM}/api/v1/label/le/values --data-urlencode ${sq(`match[]=${m.ratio.http.names.bucket}${job}`)} | jq -c .data`,
+        `curl -sG ${PROM}/api/v1/label/${m.ratio.http.names.route}/values --data-urlencode ${sq(`match[]=${m.ratio.http.names.count}${job}`)} | jq -c .data`,
       );
     }
     sh.push("# 5. Silence while the instrumentation is fixed:", silence({ alertname: ALERT_NAMES.metricsMissing, slo: m.name }, "4h", "instrumentation fix in progress"));
