@@ -19,9 +19,11 @@
  * same phases are asserted there, except the saturation alert (its committed 10-minute average).
  *
  * Phases (they share the daemons, in order): the SDK's exposition and what the rules select → healthy traffic,
- * nothing fires → every request failing: the availability fast page reaches the webhook → a slow database
- * (pg_sleep 600 ms per request) holding every pooled connection: the latency SLO's fast alert and the saturation
- * alert fire → the app stopped: SloServiceDown pages. About 4–5 minutes; run alone with
+ * nothing fires → every request failing (before the database) while the app holds every pooled connection: the
+ * availability fast page reaches the webhook → a slow database (pg_sleep 600 ms per request, enough clients to keep
+ * every pooled connection busy): the latency SLO's fast alert fires, and the saturation alert (the pool at its
+ * maximum since the previous phase) → the app stopped: SloServiceDown pages. The pool is saturated across two
+ * phases because its alert needs the longest (a 1-minute average, then `for: 1m`). About 4 minutes; run alone with
  * `npx mocha tests/appointments-e2e.spec.ts` (docs/testing.md).
  */
 import { strict as assert } from "assert";
@@ -230,12 +232,21 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
     await waitFor("traces at the OTLP receiver", 10_000, () => (sb.webhook.received.some((r) => r.receiver === TRACES_PATH) ? true : undefined));
   });
 
-  it("every request failing: the availability SLO's fast page reaches the webhook; the latency SLO stays clean", async function () {
+  let saturatedSince = 0;
+  it("every request failing, and the pool held at its maximum with real PostgreSQL connections: the availability SLO's fast page reaches the webhook; the latency SLO stays clean", async function () {
     const fast = BURN_TIERS.find((t) => t.id === "fast")!;
     const avail = slo("availability");
     this.timeout(150_000);
     const since = Date.now();
-    await sb.app.setFaults("failing");
+    await sb.app.setFaults("failing", { holdPool: true });
+    saturatedSince = Date.now();
+    // The held connections are real: PostgreSQL has them, and the SDK reports used == max.
+    await waitFor("the pool's connections in PostgreSQL", 20_000, () => (db!.connections().total >= POOL_MAX ? true : undefined));
+    const text = await waitFor("used == max in the exposition", 10_000, async () => {
+      const t = await sb.app.scrape();
+      return new RegExp(`^db_client_connection_count\\{db_client_connection_state="used"[^}]*\\} ${POOL_MAX}$`, "m").test(t) ? t : undefined;
+    });
+    assert.match(text, new RegExp(`^db_client_connection_max\\{[^}]*\\} ${POOL_MAX}$`, "m"));
     await Promise.all(
       both().map(async ({ path: p, box }) => {
         const page = await box.webhook.waitFor(`${p}: ${fast.alert}{slo="${avail.name}"} at the webhook`, 140_000, (r) => isPage(r, fast.alert, avail.name), since);
@@ -251,13 +262,14 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
     assert.ok(load!.counts["500"] > 20, JSON.stringify(load!.counts));
   });
 
-  it("a slow database (600 ms per query) holding every pooled connection: the latency SLO's error ratio rises and its fast alert fires, and the saturation alert fires", async function () {
+  it("a slow database (600 ms per query) keeping every pooled connection busy: the latency SLO's error ratio rises and its fast alert fires; the saturation alert fires", async function () {
     const fast = BURN_TIERS.find((t) => t.id === "fast")!;
     const lat = slo("latency");
     const sat = slo("saturation");
     this.timeout(240_000);
     const since = Date.now();
-    await sb.app.setFaults("slow-db", SLOW_DB_MS);
+    // The held connections go back to the pool; the slow requests take every one of them at once.
+    await sb.app.setFaults("slow-db", { dbDelayMs: SLOW_DB_MS });
     load!.setThink(0);
     // Real connections: PostgreSQL sees the pool's connections busy in pg_sleep, and the SDK reports used == max.
     await waitFor("every pooled connection busy in PostgreSQL", 20_000, () => {
@@ -282,10 +294,10 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
     );
 
     const satAlert = await waitFor(`${ALERT_NAMES.dbSaturation}{slo="${sat.name}"} firing`, 180_000, () => firing(sb, ALERT_NAMES.dbSaturation, sat.name), { intervalMs: 1000 });
-    console.log(`      pool held at its maximum → ${ALERT_NAMES.dbSaturation} firing: ${((Date.now() - since) / 1000).toFixed(1)} s`);
+    console.log(`      pool at its maximum → ${ALERT_NAMES.dbSaturation} firing (seen ${((Date.now() - saturatedSince) / 1000).toFixed(1)} s after the pool got there)`);
     assert.equal(satAlert.labels.service, svc());
     // Both reach the receiver (team-slack takes pages and tickets in dev).
-    await sb.webhook.waitFor(`${ALERT_NAMES.dbSaturation} at the webhook`, 20_000, (r) => isPage(r, ALERT_NAMES.dbSaturation, sat.name), since);
+    await sb.webhook.waitFor(`${ALERT_NAMES.dbSaturation} at the webhook`, 20_000, (r) => isPage(r, ALERT_NAMES.dbSaturation, sat.name), saturatedSince);
     await sb.webhook.waitFor(`${fast.alert}{slo="${lat.name}"} at the webhook`, 20_000, (r) => isPage(r, fast.alert, lat.name), since);
   });
 

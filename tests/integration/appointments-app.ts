@@ -126,11 +126,12 @@ export class AppointmentsApp {
     return this.daemon?.output() ?? "";
   }
 
-  async setFaults(mode: FaultMode, dbDelayMs?: number): Promise<void> {
+  /** `holdPool`: the app checks out every connection of its pool and keeps it until the next call. */
+  async setFaults(mode: FaultMode, o: { dbDelayMs?: number; holdPool?: boolean } = {}): Promise<void> {
     const res = await fetch(`${this.base}/admin/faults`, {
       method: "PUT",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ mode, ...(dbDelayMs !== undefined ? { dbDelayMs } : {}) }),
+      body: JSON.stringify({ mode, ...o }),
       signal: AbortSignal.timeout(5_000),
     });
     if (!res.ok) throw new Error(`PUT /admin/faults ${mode}: ${res.status} ${await res.text()}`);

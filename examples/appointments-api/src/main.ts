@@ -3,17 +3,19 @@
  * database answers. Start with the SDK loaded first: `node --require ./dist/telemetry.js dist/main.js`.
  *
  * Fault injection (for the end-to-end SLO test and demos; only with APP_FAULTS=enabled):
- *   PUT /admin/faults {"mode": "healthy" | "failing" | "slow-db", "dbDelayMs"?: 600}
+ *   PUT /admin/faults {"mode": "healthy" | "failing" | "slow-db", "dbDelayMs"?: 600, "holdPool"?: true}
  *     failing   every POST /appointments answers 500 at once (before touching the database)
  *     slow-db   every POST /appointments runs pg_sleep(dbDelayMs) on its pooled connection before the insert: the
  *               requests take that long, and enough of them hold every connection of the pool (saturation)
+ *     holdPool  checks out every connection of the pool and keeps it until the next change (a leak, or a batch
+ *               job hogging the pool); requests that need the database wait for it
  */
 import "reflect-metadata";
 import { Body, Controller, Get, HttpCode, HttpException, Inject, Module, NotFoundException, Post, Put, type OnApplicationShutdown } from "@nestjs/common";
 import { NestFactory } from "@nestjs/core";
 import { metrics } from "@opentelemetry/api";
 import pino from "pino";
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { createPool, migrate, POOL } from "./db";
 
 // JSON logs on stdout; inside a request the pino instrumentation adds trace_id, span_id and trace_flags.
@@ -26,7 +28,9 @@ const appointmentsCreated = metrics.getMeter("appointments-api").createCounter("
 });
 
 type FaultMode = "healthy" | "failing" | "slow-db";
-const faults: { mode: FaultMode; dbDelayMs: number } = { mode: "healthy", dbDelayMs: 600 };
+const faults: { mode: FaultMode; dbDelayMs: number; holdPool: boolean } = { mode: "healthy", dbDelayMs: 600, holdPool: false };
+/** Connections checked out by holdPool. */
+const held: PoolClient[] = [];
 
 interface NewAppointment {
   patient?: unknown;
@@ -67,14 +71,22 @@ class AppointmentsController {
 
 @Controller("admin")
 class FaultsController {
+  constructor(@Inject(POOL) private readonly pool: Pool) {}
+
   @Put("faults")
-  set(@Body() body: { mode?: FaultMode; dbDelayMs?: number }): typeof faults {
+  async set(@Body() body: { mode?: FaultMode; dbDelayMs?: number; holdPool?: boolean }): Promise<typeof faults> {
     if (process.env.APP_FAULTS !== "enabled") throw new NotFoundException();
     const modes: FaultMode[] = ["healthy", "failing", "slow-db"];
     if (!body?.mode || !modes.includes(body.mode)) throw new HttpException(`mode must be one of ${modes.join(", ")}`, 400);
     faults.mode = body.mode;
     if (body.dbDelayMs !== undefined) faults.dbDelayMs = Number(body.dbDelayMs);
-    logger.warn({ faults }, "fault mode changed");
+    faults.holdPool = body.holdPool === true;
+    for (const c of held.splice(0)) c.release();
+    if (faults.holdPool) {
+      const max = this.pool.options.max ?? 10;
+      for (let i = 0; i < max; i++) held.push(await this.pool.connect());
+    }
+    logger.warn({ faults, held: held.length }, "fault mode changed");
     return faults;
   }
 }
