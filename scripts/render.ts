@@ -106,7 +106,7 @@ function exec(cmd: string, args: string[], cwd?: string) {
 
 /** The host binaries the units start: on this machine they are absent, and verify says so (and only that). */
 export function hostExecutables(): string[] {
-  return [...Object.values(SERVICES).map((s) => s.bin), AGENT.syncScript, AGENT.applyScript, AGENT.secretsScript];
+  return [...Object.values(SERVICES).map((s) => s.bin), AGENT.syncScript, AGENT.applyScript, AGENT.secretsScript, AGENT.prometheusStart];
 }
 
 /** `systemd-analyze verify` stderr minus the expected "not executable" lines for host binaries absent here. */
