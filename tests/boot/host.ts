@@ -411,7 +411,9 @@ export class GuestHost {
     }
     const log = fs.openSync(this.consoleLog, "a");
     fs.writeSync(log, `\n===== boot ${++this.bootCount} (${volume}) ${new Date().toISOString()}\n`);
-    const child = spawn("systemd-nspawn", args, {
+    // If this process dies without its cleanup (SIGKILL, a killed CI job), nspawn gets SIGTERM and halts the
+    // container cleanly (a SIGKILLed nspawn would leave the container running with no parent).
+    const child = spawn("setpriv", ["--pdeathsig", "SIGTERM", "systemd-nspawn", ...args], {
       stdio: ["ignore", log, log],
       env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
       detached: true,
