@@ -13,7 +13,7 @@ import type { HostContext, HostFile } from "./types";
 import { unitFiles } from "./units";
 
 export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
-  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg), ...agentFiles(cfg, ctx.secretVersions), ...healthCheckFiles(), ...sshAccessFiles(cfg), ...dashboardFiles(cfg)];
+  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg, ctx.pair), ...agentFiles(cfg, ctx.secretVersions), ...healthCheckFiles(), ...sshAccessFiles(cfg), ...dashboardFiles(cfg)];
   const seen = new Set<string>();
   for (const f of files) {
     if (!f.path.startsWith("/")) throw new Error(`host file path ${f.path} is not absolute`);

@@ -46,6 +46,17 @@ export interface HostContext {
    * workspaces/<id>/`). Known offline for an existing workspace; a created one's exists only under `pulumi up`.
    */
   ampWorkspaceUrl?: string;
+  /**
+   * One host of an HA pair (docs/ha-pair.md): its index (the `__replica__` label), its own private IP and the other
+   * host's. Absent on a single host, whose files stay as they are.
+   */
+  pair?: HostPair;
+}
+
+export interface HostPair {
+  index: number;
+  selfIp: string;
+  peerIp: string;
 }
 
 /** Context for rendering without AWS: every value says it is a placeholder. */

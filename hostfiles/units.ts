@@ -13,7 +13,7 @@ import { secretFiles } from "./secrets";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "./services/flags";
 import { SERVICE_UNITS } from "./services/common";
 import { renderTemplate, SYSTEMD_DIR } from "./templates";
-import type { HostFile } from "./types";
+import type { HostFile, HostPair } from "./types";
 
 /** Where unit files are installed on the host. */
 export const UNIT_DIR = "/etc/systemd/system";
@@ -209,18 +209,20 @@ export function stateDirectoryName(dir: string): string {
  * networks. Applications known only by security group have no CIDR to list; the security group's egress rules (the
  * metrics ports towards those groups) are the limit then. Names resolve through systemd-resolved on 127.0.0.53.
  */
-export function prometheusNetwork(cfg: StackConfig): ServiceUnitSpec["network"] {
+export function prometheusNetwork(cfg: StackConfig, pair?: HostPair): ServiceUnitSpec["network"] {
   // Remote write goes to AMP's public HTTPS endpoint (aps-workspaces.<region>.amazonaws.com), whose addresses are
   // AWS's to change: the security group's egress (HTTPS) is the limit then.
   if (cfg.remoteWrite) return "any";
-  if (cfg.appScrapeTargets.length === 0) return "loopback";
+  // A pair's Prometheus also sends alerts to the other host's Alertmanager.
+  const peer = pair ? [`${pair.peerIp}/32`] : [];
+  if (cfg.appScrapeTargets.length === 0) return peer.length ? { allow: peer } : "loopback";
   if (cfg.otlp.allowedSecurityGroupIds.length > 0) return "any";
-  return { allow: cfg.otlp.allowedCidrs };
+  return { allow: [...cfg.otlp.allowedCidrs, ...peer] };
 }
 
 /** The services that run telemetry (one unit each). */
-function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
-  const flags = serviceFlags(cfg);
+function serviceSpecs(cfg: StackConfig, pair?: HostPair): ServiceUnitSpec[] {
+  const flags = serviceFlags(cfg, pair);
   const creds = (unit: string) =>
     secretFiles(cfg)
       .filter((s) => s.unit === unit)
@@ -265,7 +267,7 @@ function serviceSpecs(cfg: StackConfig): ServiceUnitSpec[] {
       execStart: [[AGENT.prometheusStart, String(PROMETHEUS_VOLUME_SHARE_PERCENT), SERVICES.prometheus.dataDir, SERVICES.prometheus.bin, ...flags.prometheus]],
       execReload: hup,
       limitNofile: 65536,
-      network: prometheusNetwork(cfg),
+      network: prometheusNetwork(cfg, pair),
       // Remote write signs with the instance role's credentials (SigV4 through the AWS SDK's default chain: IMDS).
       ...(cfg.remoteWrite ? { imds: true } : {}),
     },
@@ -405,8 +407,8 @@ function pathUnit(): string {
   return renderTemplate("monitoring-apply.path.hbs", { readyFile: AGENT.readyFile, applyUnit: AGENT.applyUnit }, SYSTEMD_DIR);
 }
 
-export function unitSpecs(cfg: StackConfig): ServiceUnitSpec[] {
-  return [...serviceSpecs(cfg), ...agentSpecs()];
+export function unitSpecs(cfg: StackConfig, pair?: HostPair): ServiceUnitSpec[] {
+  return [...serviceSpecs(cfg, pair), ...agentSpecs()];
 }
 
 /** Units started and enabled by the apply step, in start order. */
@@ -415,9 +417,9 @@ export function enabledUnits(cfg: StackConfig): string[] {
 }
 
 /** Every unit file as a HostFile. A changed service unit restarts its service (after daemon-reload). */
-export function unitFiles(cfg: StackConfig): HostFile[] {
+export function unitFiles(cfg: StackConfig, pair?: HostPair): HostFile[] {
   const serviceNames = new Set(serviceSpecs(cfg).map((u) => u.name));
-  const files: HostFile[] = unitSpecs(cfg).map((u) => ({
+  const files: HostFile[] = unitSpecs(cfg, pair).map((u) => ({
     path: `${UNIT_DIR}/${u.name}`,
     content: renderServiceUnit(u),
     mode: "0644",

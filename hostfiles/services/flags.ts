@@ -4,6 +4,7 @@
  * units and the config files cannot disagree.
  */
 import type { StackConfig } from "../../components/config";
+import type { HostPair } from "../types";
 import { GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../layout";
 import { loopback } from "./common";
 
@@ -41,14 +42,22 @@ export function prometheusFlags(cfg: Pick<StackConfig, "retention">): string[] {
 /** How often Alertmanager writes silences and its notification log to the data volume. */
 export const ALERTMANAGER_SNAPSHOT_INTERVAL = "1m";
 
-export function alertmanagerFlags(): string[] {
+export function alertmanagerFlags(pair?: HostPair): string[] {
   const s = SERVICES.alertmanager;
   return [
     `--config.file=${s.config}`,
     `--storage.path=${s.dataDir}`,
     `--web.listen-address=${loopback(s.ports.http)}`,
-    // Clustering is on by default (0.0.0.0:9094); a single host has no peers, so no gossip port at all.
-    "--cluster.listen-address=",
+    ...(pair
+      ? [
+          // The other host's Prometheus sends here (--web.listen-address is repeatable); the pair gossips over
+          // the cluster port, each Alertmanager naming the other as its peer (Alertmanager's own clustering).
+          `--web.listen-address=${pair.selfIp}:${s.ports.http}`,
+          `--cluster.listen-address=${pair.selfIp}:${ALERTMANAGER_CLUSTER_PORT}`,
+          `--cluster.peer=${pair.peerIp}:${ALERTMANAGER_CLUSTER_PORT}`,
+        ]
+      : // Clustering is on by default (0.0.0.0:9094); a single host has no peers, so no gossip port at all.
+        ["--cluster.listen-address="]),
     // Silences and the notification log reach disk on clean shutdown and every maintenance interval (default
     // 15m): after a crash or an OOM kill, up to 15 minutes of new silences would be gone. They are small files.
     `--data.maintenance-interval=${ALERTMANAGER_SNAPSHOT_INTERVAL}`,
@@ -81,10 +90,13 @@ export function nodeExporterFlags(): string[] {
 }
 
 /** Every service's flags by name, for the unit renderer and for tests. */
-export function serviceFlags(cfg: StackConfig): Record<keyof typeof SERVICES, string[]> {
+/** Alertmanager's gossip port (its default), TCP and UDP, open between the two hosts of a pair only. */
+export const ALERTMANAGER_CLUSTER_PORT = 9094;
+
+export function serviceFlags(cfg: StackConfig, pair?: HostPair): Record<keyof typeof SERVICES, string[]> {
   return {
     prometheus: prometheusFlags(cfg),
-    alertmanager: alertmanagerFlags(),
+    alertmanager: alertmanagerFlags(pair),
     loki: lokiFlags(),
     tempo: tempoFlags(),
     otelcol: otelcolFlags(),

@@ -48,17 +48,21 @@ function appJob(app: AppScrapeTarget): ScrapeConfig {
 /** Name of this Prometheus among its replicas (the `__replica__` label AMP deduplicates by). One host: `0`. */
 export const SINGLE_REPLICA = "0";
 
-export function prometheusView(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): PrometheusConfigView {
+export function prometheusView(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl" | "pair"> = {}): PrometheusConfigView {
   const svc = SERVICES;
-  const amp = cfg.remoteWrite
-    ? { externalLabels: ampHaLabels(cfg, SINGLE_REPLICA), alertRelabelConfigs: DROP_REPLICA_LABEL, remoteWrite: remoteWriteEntries(cfg, ctx) }
-    : undefined;
+  const pair = ctx.pair;
+  // Each replica of a pair says which it is (`__replica__`, the name AMP deduplicates by); with remote write AMP also
+  // needs `cluster`. Alerts go out without `__replica__`, so both replicas' alerts are one alert to Alertmanager.
+  const replica = pair ? String(pair.index) : SINGLE_REPLICA;
+  const labels = cfg.remoteWrite ? ampHaLabels(cfg, replica) : pair ? { __replica__: replica } : undefined;
   return {
     scrapeInterval: ALERTING_TIMING.scrapeInterval,
     evaluationInterval: ALERTING_TIMING.evaluationInterval,
-    externalLabels: { environment: cfg.environment, stack: cfg.stack, ...amp?.externalLabels },
-    ...(amp ? { alertRelabelConfigs: amp.alertRelabelConfigs, remoteWrite: amp.remoteWrite } : {}),
-    alertmanagers: [loopback(svc.alertmanager.ports.http)],
+    externalLabels: { environment: cfg.environment, stack: cfg.stack, ...labels },
+    ...(labels ? { alertRelabelConfigs: DROP_REPLICA_LABEL } : {}),
+    ...(cfg.remoteWrite ? { remoteWrite: remoteWriteEntries(cfg, ctx) } : {}),
+    // A pair's Prometheus sends every alert to both Alertmanagers; they deduplicate by gossip.
+    alertmanagers: [loopback(svc.alertmanager.ports.http), ...(pair ? [`${pair.peerIp}:${svc.alertmanager.ports.http}`] : [])],
     ruleFiles: [PROMETHEUS_RULE_FILES_GLOB],
     scrapeConfigs: [
       job(STACK_JOBS.prometheus, svc.prometheus.ports.http),
@@ -92,6 +96,6 @@ export function renderPrometheusConfig(view: PrometheusConfigView): string {
   });
 }
 
-export function prometheusFiles(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): HostFile[] {
+export function prometheusFiles(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl" | "pair"> = {}): HostFile[] {
   return [configFile("prometheus", SERVICES.prometheus.config, renderPrometheusConfig(prometheusView(cfg, ctx)), "reload")];
 }

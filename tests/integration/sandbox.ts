@@ -26,7 +26,7 @@ import type { StackConfig } from "../../components/config";
 import { parseDuration } from "../../components/duration";
 import { PROMETHEUS_RULES_DIR, SERVICES } from "../../hostfiles/layout";
 import { secretFiles } from "../../hostfiles/secrets";
-import { ALERTMANAGER_SNAPSHOT_INTERVAL, alertmanagerFlags, prometheusFlags } from "../../hostfiles/services/flags";
+import { ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_SNAPSHOT_INTERVAL, alertmanagerFlags, prometheusFlags } from "../../hostfiles/services/flags";
 import { STACK_JOBS } from "../../hostfiles/services/prometheus";
 import type { HostFile } from "../../hostfiles/types";
 import { withFlags } from "../support/daemons";
@@ -258,4 +258,69 @@ export function renderedTiming(s: Sandbox): Timing {
     groupInterval: s.alertmanager.original.route.group_interval,
     silenceSnapshotInterval: ALERTMANAGER_SNAPSHOT_INTERVAL,
   };
+}
+
+/**
+ * An HA pair in the sandbox: each host's files rendered with its `pair` context go through `sandboxRewrite`, then
+ * only what ties the two hosts together is moved to loopback:
+ *
+ *   prometheus.yml      the other host's Alertmanager (<peer ip>:9093) → that sandbox Alertmanager's port;
+ *                       remote_write url (AMP) → the stand-in receiver's /api/v1/write, and `sigv4` removed (no
+ *                       AWS credentials here; its keys are checked by promtool and tests/remote-write.spec.ts)
+ *   alertmanager flags  the host's own (alertmanagerFlags with its pair) with sandboxRewrite's replacements;
+ *                       --web.listen-address=<own ip>:9093 dropped (loopback is the sandbox port already);
+ *                       --cluster.listen-address=<own ip>:9094 and --cluster.peer=<peer ip>:9094 → loopback ports
+ */
+export interface PairPorts {
+  prometheus: [number, number];
+  alertmanager: [number, number];
+  cluster: [number, number];
+  app: number;
+  /** The remote-write receiver standing in for AMP. */
+  receiver: number;
+}
+
+export function pairSandboxRewrite(
+  cfg: StackConfig,
+  files: [HostFile[], HostFile[]],
+  ips: [string, string],
+  plan: Omit<SandboxPlan, "ports" | "root"> & { root: string; ports: PairPorts },
+): [Sandbox, Sandbox] {
+  const { ports } = plan;
+  return [0, 1].map((i) => {
+    const j = 1 - i;
+    const sb = sandboxRewrite(cfg, files[i], {
+      ...plan,
+      root: path.join(plan.root, `host-${i}`),
+      ports: { prometheus: ports.prometheus[i], alertmanager: ports.alertmanager[i], app: ports.app },
+    });
+    const peerAm = `${ips[j]}:${SERVICES.alertmanager.ports.http}`;
+    for (const am of sb.prometheus.doc.alerting.alertmanagers as Doc[]) {
+      for (const sc of am.static_configs as Doc[]) sc.targets = (sc.targets as string[]).map((t) => (t === peerAm ? loopbackAddr(ports.alertmanager[j]) : t));
+    }
+    for (const rw of (sb.prometheus.doc.remote_write ?? []) as Doc[]) {
+      rw.url = `http://${loopbackAddr(ports.receiver)}/api/v1/write`;
+      delete rw.sigv4;
+    }
+    const promFile = sb.files.find((f) => f.hostPath === SERVICES.prometheus.config)!;
+    promFile.content = YAML.stringify(sb.prometheus.doc);
+    const own = `--web.listen-address=${ips[i]}:${SERVICES.alertmanager.ports.http}`;
+    const clusterPort = `:${ALERTMANAGER_CLUSTER_PORT}`;
+    const renderedFlags = alertmanagerFlags({ index: i, selfIp: ips[i], peerIp: ips[j] });
+    if (!renderedFlags.includes(`--cluster.listen-address=${ips[i]}${clusterPort}`) || !renderedFlags.includes(`--cluster.peer=${ips[j]}${clusterPort}`)) {
+      throw new Error(`sandbox: the pair's Alertmanager flags lack its cluster address or peer: ${renderedFlags.join(" ")}`);
+    }
+    sb.alertmanager.args = withFlags(
+      renderedFlags.filter((a) => a !== own),
+      {
+        "--config.file": sb.alertmanager.configPath,
+        "--storage.path": sb.alertmanager.dataDir,
+        "--web.listen-address": loopbackAddr(ports.alertmanager[i]),
+        "--cluster.listen-address": loopbackAddr(ports.cluster[i]),
+        "--cluster.peer": loopbackAddr(ports.cluster[j]),
+        ...(plan.timing ? { "--data.maintenance-interval": plan.timing.silenceSnapshotInterval } : {}),
+      },
+    );
+    return sb;
+  }) as [Sandbox, Sandbox];
 }
