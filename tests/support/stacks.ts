@@ -125,9 +125,13 @@ export const BILLING = {
 
 /** Config overrides and secrets that turn a committed stack into a two-service, two-team stack. */
 export function twoTeamOverrides(stack: string): { overrides: Record<string, unknown>; secrets: Record<string, unknown> } {
-  const receivers = [...rawStackValue<unknown[]>(stack, "alertReceivers"), ...BILLING.receivers];
+  // A stack that already has the billing service (someone added it as the docs say) keeps its own entries.
+  const named = <T>(list: T[]) => new Set(list.map((x) => (x as { name: string }).name));
+  const ownReceivers = rawStackValue<{ name: string }[]>(stack, "alertReceivers");
+  const ownSlos = rawStackValue<{ name: string }[]>(stack, "slos");
+  const receivers = [...ownReceivers, ...BILLING.receivers.filter((r) => !named(ownReceivers).has(r.name))];
   return {
-    overrides: { slos: [...rawStackValue<unknown[]>(stack, "slos"), ...BILLING.slos], alertReceivers: receivers },
+    overrides: { slos: [...ownSlos, ...BILLING.slos.filter((x) => !named(ownSlos).has(x.name))], alertReceivers: receivers },
     secrets: { alertReceiverSecrets: receiverSecrets(receivers as { name: string; type: string }[]) },
   };
 }
