@@ -67,8 +67,9 @@ const EXTRA_SLOS = [
     threshold: "250ms",
     window: "28d",
   },
-  { name: "billing-errors", service: "billing-api", kind: "availability", selector: { route: "/invoices" }, objective: 99.5, window: "28d", metrics: "otel-legacy" },
-  { name: "billing-db", service: "billing-api", kind: "saturation", metrics: "postgres-exporter", selector: { job: "billing-postgres" }, threshold: 0.8 },
+  // A service no stack of this repository has (a stack may already have billing-api: tests/support/stacks.ts BILLING).
+  { name: "ledger-errors", service: "ledger-legacy-api", kind: "availability", selector: { route: "/entries" }, objective: 99.5, window: "28d", metrics: "otel-legacy" },
+  { name: "ledger-db", service: "ledger-legacy-api", kind: "saturation", metrics: "postgres-exporter", selector: { job: "ledger-postgres" }, threshold: 0.8 },
 ];
 
 /** Grafana's variables made concrete as Grafana would on a fresh load (tests/support/grafana-vars.ts). */
@@ -300,18 +301,18 @@ describe("Grafana dashboards (dashboards/)", () => {
       for (const extra of EXTRA_SLOS) {
         assert.ok(dashboardQueries(slo(after)).some((q) => q.expr.includes(`{slo="${extra.name}"}`)), extra.name);
       }
-      assert.ok(after.some((d) => d.uid === serviceDashboardUid("billing-api")), "billing-api gets a service dashboard");
+      assert.ok(after.some((d) => d.uid === serviceDashboardUid("ledger-legacy-api")), "the new service gets a service dashboard");
       // The new GET latency SLO (250 ms) is drawn next to the POST one (400 ms) on the shared service dashboard.
       const svc = after.find((d) => d.uid === serviceDashboardUid("appointments-api"))!;
       const lat = dashboardPanels(svc).find((p) => p.title === "Latency p50 / p95 / p99")!;
       assert.deepEqual(((lat.fieldConfig!.defaults.thresholds!.steps as Doc[]).map((s) => s.value)).filter((v) => v !== null), [0.4, 0.25]);
-      // billing-api speaks otel-legacy (milliseconds): its metric names and units follow.
-      const billing = after.find((d) => d.uid === serviceDashboardUid("billing-api"))!;
+      // The new service speaks otel-legacy (milliseconds): its metric names and units follow.
+      const billing = after.find((d) => d.uid === serviceDashboardUid("ledger-legacy-api"))!;
       assert.ok(dashboardQueries(billing).every((q) => !q.expr.includes("http_server_request_duration")));
       // Either spelling of the histogram: with the unit suffix (collector) or without (JS SDK scraped directly).
       assert.ok(dashboardQueries(billing).some((q) => q.expr.includes('__name__=~"http_server_duration(_milliseconds)?_bucket"')));
       const db = after.find((d) => d.uid === "database-saturation")!;
-      assert.ok(dashboardQueries(db).some((q) => q.expr.includes('pg_stat_activity_count{job="billing-postgres"}')));
+      assert.ok(dashboardQueries(db).some((q) => q.expr.includes('pg_stat_activity_count{job="ledger-postgres"}')));
     });
 
     it("a namespaced service (job `<namespace>/<name>`) is found by name and namespace in Loki and Tempo", () => {
