@@ -81,12 +81,14 @@ describe("boot: every runbook command runs on the booted host as on-call's login
     host = lab.host({ cfg });
     host.boot();
     host.waitHealthy({ timeoutSec: 900 });
-    // ssm-user as the SSM agent creates it when it starts (a user with a home and its own sudoers file), then an
-    // apply: the host gives it the journal's group (login-groups.tsv).
+    // ssm-user as the SSM agent creates it (a user with a home and its own sudoers file), then the next bundle
+    // change, as in production: its apply gives the user the journal's group (login-groups.tsv).
     host.run(
       `useradd --create-home --shell /bin/bash ${SSM_SESSION_USER} && printf '${SSM_SESSION_USER} ALL=(ALL) NOPASSWD:ALL\\n' > /etc/sudoers.d/ssm-agent-users && chmod 0440 /etc/sudoers.d/ssm-agent-users`,
     );
-    host.run("systemctl start monitoring-apply.service", { timeoutMs: 300_000 });
+    const etag = host.upload({ ...host.cfg, runbookBaseUrl: "https://runbooks.acme.internal/boot-runbooks" });
+    const applied = host.healthCheck({ expectEtag: etag, timeoutSec: 600 });
+    if (applied.status !== 0) throw new Error(`the bundle change was not applied:\n${applied.stdout}\n${host.exec("journalctl -u monitoring-apply -n 60 --no-pager").stdout}`);
   });
 
   after(() => lab?.teardown());
