@@ -41,37 +41,28 @@ export function mmdebstrapArgs(out: string): string[] {
   return [`--variant=${VARIANT}`, `--include=${PACKAGES.join(",")}`, SUITE, out];
 }
 
-/** Builds the tarball when it is missing (atomically: a half-written file never counts). Returns its path. */
-export function ensureRootfs(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
-  const tar = rootfsTarball();
-  if (fs.existsSync(tar)) return tar;
-  fs.mkdirSync(cacheDir(), { recursive: true });
-  const tmp = `${tar}.${process.pid}.tmp`;
-  log(`boot test: building the ${SUITE} root filesystem with mmdebstrap into ${tar} (3–7 minutes, once per machine)`);
-  const res = spawnSync("mmdebstrap", mmdebstrapArgs(tmp), { stdio: ["ignore", "inherit", "inherit"], timeout: 30 * 60_000 });
-  if (res.status !== 0) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`mmdebstrap failed (exit ${res.status ?? res.signal}); see its output above`);
-  }
-  fs.renameSync(tmp, tar);
-  return tar;
-}
-
 /**
- * The tarball unpacked once into the cache: every boot mounts an overlay over it, so no boot re-extracts it and
- * no boot can change it. Rebuilt when the tarball is newer than the unpacked tree.
+ * Builds the tarball when it is missing and unpacks it once into the cache (every boot mounts an overlay over the
+ * unpacked tree: no boot re-extracts it, none can change it). Both steps run under one lock file, so .ci/run can
+ * start the build in the background while the first tests run, and a boot test that gets there first waits for it
+ * instead of building it twice. A half-written tarball never counts (built under a temporary name).
  */
-export function ensureLowerDir(): string {
-  const tar = ensureRootfs();
+export function ensureLowerDir(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
+  const tar = rootfsTarball();
   const lower = path.join(cacheDir(), "lower");
   const stamp = path.join(cacheDir(), "lower.done");
-  if (fs.existsSync(stamp) && fs.statSync(stamp).mtimeMs >= fs.statSync(tar).mtimeMs) return lower;
-  fs.rmSync(lower, { recursive: true, force: true });
-  fs.rmSync(stamp, { force: true });
-  fs.mkdirSync(lower, { recursive: true });
-  const res = spawnSync("tar", ["--numeric-owner", "-xpf", tar, "-C", lower], { stdio: "inherit" });
-  if (res.status !== 0) throw new Error(`cannot unpack ${tar} (tar exit ${res.status})`);
-  fs.writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  const ready = () => fs.existsSync(stamp) && fs.existsSync(tar) && fs.statSync(stamp).mtimeMs >= fs.statSync(tar).mtimeMs;
+  if (ready()) return lower;
+  fs.mkdirSync(cacheDir(), { recursive: true });
+  if (!fs.existsSync(tar)) log(`boot test: building the ${SUITE} root filesystem with mmdebstrap into ${tar} (3–7 minutes, once per machine)`);
+  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const script = [
+    "set -e",
+    `if [ ! -f ${q(tar)} ]; then rm -f ${q(`${tar}.tmp`)}; mmdebstrap ${mmdebstrapArgs(`${tar}.tmp`).map(q).join(" ")}; mv ${q(`${tar}.tmp`)} ${q(tar)}; fi`,
+    `if [ ! -f ${q(stamp)} ] || [ ${q(tar)} -nt ${q(stamp)} ]; then rm -rf ${q(lower)} ${q(stamp)}; mkdir -p ${q(lower)}; tar --numeric-owner -xpf ${q(tar)} -C ${q(lower)}; touch ${q(stamp)}; fi`,
+  ].join("\n");
+  const res = spawnSync("flock", ["-w", "1800", path.join(cacheDir(), "build.lock"), "sh", "-c", script], { stdio: ["ignore", "inherit", "inherit"], timeout: 35 * 60_000 });
+  if (res.status !== 0 || !ready()) throw new Error(`cannot build or unpack the boot test's root filesystem in ${cacheDir()} (exit ${res.status ?? res.signal}); see the output above`);
   return lower;
 }
 
@@ -79,8 +70,8 @@ if (require.main === module) {
   const arg = process.argv[2];
   if (arg === "--path") console.log(rootfsTarball());
   else if (arg === "--ensure") {
-    console.log(ensureRootfs());
     ensureLowerDir();
+    console.log(rootfsTarball());
   } else {
     console.error("usage: tsx tests/boot/rootfs.ts --ensure | --path");
     process.exit(2);
