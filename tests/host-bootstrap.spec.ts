@@ -1115,3 +1115,28 @@ describe("apply: certificate expiry for node_exporter (real openssl and node_exp
     assert.match(metrics, /^node_textfile_scrape_error 0$/m);
   });
 });
+
+describe("apply: stale-file detection on a large bundle", () => {
+  // The boot test saw a config change delete unit files: `cut | grep -q` under pipefail failed when grep exited
+  // before cut finished writing (SIGPIPE), so a file still in the bundle was taken for stale.
+  it("keeps a file that is still in a bundle of many files", () => {
+    const t = tempDir("monhost-stale-big-");
+    try {
+      const keep = path.join(t.dir, "keep.conf");
+      fs.writeFileSync(keep, "x\n");
+      const row = (p: string) => `${p}\t0644\troot:root\t-\t-\n`;
+      const current = path.join(t.dir, "current.tsv");
+      // The kept file first, then enough rows that cut is still writing when grep has its match.
+      fs.writeFileSync(current, row(keep) + Array.from({ length: 50000 }, (_, i) => row(`/etc/filler/${i}.conf`)).join(""));
+      const previous = path.join(t.dir, "previous.tsv");
+      fs.writeFileSync(previous, row(keep));
+      const bin = path.join(t.dir, "bin");
+      fs.mkdirSync(bin);
+      const res = runScriptFunction("monitoring-apply.sh", `UNIT_DIR=/nonexistent; remove_stale_files "${previous}" "${current}"`, {}, bin);
+      assert.equal(res.status, 0, res.stderr);
+      assert.ok(fs.existsSync(keep), `a file still in the bundle was removed: ${res.stdout}`);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
