@@ -3,8 +3,8 @@
  * A config mistake stops here, before any resource is created, with every problem listed and no stack trace.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadStackConfig } from "./components/config";
-import { PulumiConfigSource } from "./components/config-source";
+import { ConfigError, loadStackConfig } from "./config/stack-config";
+import { PulumiConfigSource } from "./config/config-source";
 import { MonitoringStack } from "./components/monitoring-stack";
 
 // Not in the SDK's typings, but part of its runtime: whether a key was set with --secret.

@@ -2,8 +2,8 @@
  * How on-call reaches a host: the ssh config block, the ssh command and the tunnels to the UIs, ready to paste.
  * Pure functions of config and ids, exported as stack outputs.
  */
-import type { StackConfig } from "./config";
-import { SERVICES } from "../hostfiles/layout";
+import type { StackConfig } from "../config/stack-config";
+import { SERVICES } from "../layout/host-layout";
 
 export interface AccessIds {
   instanceId: string;

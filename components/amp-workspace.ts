@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
-import { resourceTags } from "./tags";
+import { resourceTags } from "../config/tags";
 
 export interface AmpWorkspaceArgs {
   config: StackConfig & { remoteWrite: NonNullable<StackConfig["remoteWrite"]> };

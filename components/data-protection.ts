@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 
 /**
  * Options for resources holding data that must survive (data volume, telemetry buckets, the snapshot policy, the

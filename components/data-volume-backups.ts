@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
-import { PROGRAM_TAG_PREFIX, resourceTags } from "./tags";
+import { PROGRAM_TAG_PREFIX, resourceTags } from "../config/tags";
 
 export interface DataVolumeBackupsArgs {
   config: StackConfig;

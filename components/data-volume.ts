@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
-import { resourceTags } from "./tags";
+import { resourceTags } from "../config/tags";
 import { backupTargetTags } from "./data-volume-backups";
 
 export interface DataVolumeArgs {

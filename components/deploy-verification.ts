@@ -1,7 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { HEALTH_SCRIPT } from "../hostfiles/health-checks";
 
 export interface DeployVerificationArgs {

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
-import { hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "./host-alarm-text";
-import { resourceTags } from "./tags";
+import { hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "../config/host-alarm-text";
+import { resourceTags } from "../config/tags";
 
 export interface HostAlarmsArgs {
   config: StackConfig;

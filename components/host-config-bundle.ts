@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { SecureBucket } from "./secure-bucket";
-import { resourceTags } from "./tags";
+import { resourceTags } from "../config/tags";
 
 export interface HostConfigBundleArgs {
   config: StackConfig;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
-import { resourceTags } from "./tags";
+import type { StackConfig } from "../config/stack-config";
+import { resourceTags } from "../config/tags";
 
 export interface HostIdentityArgs {
   config: StackConfig;

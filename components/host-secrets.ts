@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { SECRET_IDS, secretFiles } from "../hostfiles/secrets";
-import { resourceTags } from "./tags";
+import { resourceTags } from "../config/tags";
 
 export interface HostSecretsArgs {
   config: StackConfig;

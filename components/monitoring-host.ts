@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { Architecture, StackConfig } from "./config";
-import { DATA_DEVICE_NAME } from "../hostfiles/layout";
-import { resourceTags } from "./tags";
+import type { Architecture, StackConfig } from "../config/stack-config";
+import { DATA_DEVICE_NAME } from "../layout/host-layout";
+import { resourceTags } from "../config/tags";
 
 export interface MonitoringHostArgs {
   config: StackConfig;

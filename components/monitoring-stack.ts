@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "./config";
+import type { StackConfig } from "../config/stack-config";
 import { sshAlias, sshCommand, sshConfigBlock, tunnelCommands } from "./access-info";
 import { AmpWorkspace } from "./amp-workspace";
 import { AutomationKey } from "./automation-key";
@@ -15,10 +15,10 @@ import { MonitoringNetwork } from "./network";
 import { OtlpTls } from "./otlp-tls";
 import { unpinnedReleasesWarning } from "../hostfiles/versions";
 import { TelemetryBuckets } from "./telemetry-buckets";
-import { SERVICES } from "../hostfiles/layout";
+import { SERVICES } from "../layout/host-layout";
 import { renderBundle, renderUserData } from "../hostfiles/render";
 import { secretParameterPrefix } from "../hostfiles/secrets";
-import type { HostContext } from "../hostfiles/types";
+import type { HostContext } from "../layout/host-file";
 
 export interface MonitoringStackArgs {
   config: StackConfig;

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "./config";
-import { egressRules, ingressRules, IngressRule } from "./network-rules";
-import { resourceTags } from "./tags";
+import type { StackConfig } from "../config/stack-config";
+import { egressRules, ingressRules, IngressRule } from "../config/network-rules";
+import { resourceTags } from "../config/tags";
 
-export { egressRules, ingressRules } from "./network-rules";
-export type { IngressRule } from "./network-rules";
+export { egressRules, ingressRules } from "../config/network-rules";
+export type { IngressRule } from "../config/network-rules";
 
 export interface MonitoringNetworkArgs {
   config: StackConfig;

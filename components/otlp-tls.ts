@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
-import type { StackConfig } from "./config";
-import { resourceTags } from "./tags";
+import type { StackConfig } from "../config/stack-config";
+import { resourceTags } from "../config/tags";
 
 export interface OtlpTlsArgs {
   config: StackConfig;
@@ -30,8 +30,8 @@ export const CLIENT_CERT_EARLY_RENEWAL_HOURS = 365 * 24;
 
 // Where each application's credential lives; a module of its own so the pure renderers (the app-side agent) can
 // name the parameters without loading the Pulumi SDKs.
-export { otlpClientParameters } from "./otlp-client-parameters";
-import { otlpClientParameters } from "./otlp-client-parameters";
+export { otlpClientParameters } from "../config/otlp-client-parameters";
+import { otlpClientParameters } from "../config/otlp-client-parameters";
 
 /**
  * A private CA for the collector's OTLP receivers and the server certificate it signs. Application teams trust

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "./config";
-import { ceilDays } from "./duration";
+import type { StackConfig } from "../config/stack-config";
+import { ceilDays } from "../config/duration";
 import { SecureBucket } from "./secure-bucket";
-import { resourceTags } from "./tags";
+import { resourceTags } from "../config/tags";
 
 export interface TelemetryBucketsArgs {
   config: StackConfig;

@@ -11,7 +11,7 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import * as tempo from "@grafana/grafana-foundation-sdk/tempo";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
-import { DATASOURCE_UIDS } from "../hostfiles/services/grafana";
+import { DATASOURCE_UIDS } from "../layout/host-layout";
 
 /** Data source references: the uids provisioned by hostfiles/services/grafana.ts, never literals. */
 export const DS = {
@@ -20,7 +20,7 @@ export const DS = {
   tempo: { type: "tempo", uid: DATASOURCE_UIDS.tempo },
 } as const satisfies Record<string, common.DataSourceRef>;
 
-export { MAX_UID_LENGTH, stableUid } from "./uid";
+export { MAX_UID_LENGTH, stableUid } from "../layout/dashboard-uid";
 
 /** PromQL string literal (the same quoting the SLO rules use). */
 export function q(s: string): string {

@@ -4,14 +4,14 @@
  * threshold drawn.
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
-import type { MetricConvention } from "../slo/spec";
-import { ALERT_NAMES, RECORDS, type SloModel } from "../slo/model";
+import type { MetricConvention } from "../config/slo-spec";
+import { ALERT_NAMES, RECORDS, type SloModel } from "../rules/slo-model";
 import { baseDashboard, dashboardLink, finish, q, seriesPanel, stableUid } from "./common";
 
 export const DB_DASHBOARD_UID = stableUid("database-saturation");
 
 /**
- * Pool metric names per convention. `used`, `max` and the labels are the ones slo/model.ts `saturationExpr` reads
+ * Pool metric names per convention. `used`, `max` and the labels are the ones rules/slo-model.ts `saturationExpr` reads
  * (a test checks they agree); pending/timeouts are the OpenTelemetry semantic-convention instruments next to them.
  */
 export interface PoolMetricNames {

@@ -1,6 +1,6 @@
 /**
  * Grafana dashboards as code (docs/dashboards.md). Every dashboard is built with Grafana's typed builders
- * (@grafana/grafana-foundation-sdk) from the same SLO model the Prometheus rules come from (slo/model.ts), so the
+ * (@grafana/grafana-foundation-sdk) from the same SLO model the Prometheus rules come from (rules/slo-model.ts), so the
  * two never disagree about metric names, windows or thresholds.
  *
  * The files go into a subfolder of GRAFANA_DASHBOARDS_DIR: the dashboards provider has
@@ -9,11 +9,10 @@
  * no `onChange`.
  */
 import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
-import type { StackConfig } from "../components/config";
-import { SERVICES } from "../hostfiles/layout";
-import { GRAFANA_DASHBOARDS_DIR } from "../hostfiles/services/grafana";
-import type { HostFile } from "../hostfiles/types";
-import { sloRuleSet, type SloRuleSet } from "../slo/rules";
+import type { StackConfig } from "../config/stack-config";
+import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
+import type { HostFile } from "../layout/host-file";
+import { sloRuleSet, type SloRuleSet } from "../rules/slo-rules";
 import { databaseDashboard, DB_DASHBOARD_UID } from "./database";
 import { logsTracesDashboard, LOGS_TRACES_DASHBOARD_UID } from "./logs-traces";
 import { HOST_DASHBOARD_UID, monitoringHostDashboard } from "./monitoring-host";

@@ -7,7 +7,7 @@ import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as logs from "@grafana/grafana-foundation-sdk/logs";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
-import type { SloModel } from "../slo/model";
+import type { SloModel } from "../rules/slo-model";
 import { baseDashboard, dashboardLink, DS, finish, lokiQuery, stableUid, traceqlQuery } from "./common";
 
 export const LOGS_TRACES_DASHBOARD_UID = stableUid("logs-and-traces");

@@ -2,14 +2,13 @@
  * "Monitoring host": the host itself (CPU, memory, data volume use and time to full) and the stack's own
  * components: ingest rates and drops of Prometheus, Loki, Tempo and the collector, rule-evaluation failures,
  * scrape health. Job names come from STACK_JOBS, the data mount from the layout; the metric names are the ones
- * the meta-alerts (hostfiles/services/meta-alerts.ts) read.
+ * the meta-alerts (rules/meta-alerts.ts) read.
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
-import { DATA_MOUNT } from "../hostfiles/layout";
-import { OTELCOL_SIGNALS, OtelcolSignal, otelcolSignalRate } from "../hostfiles/services/otelcol-metrics";
-import { STACK_JOBS } from "../hostfiles/services/prometheus";
+import { OTELCOL_SIGNALS, OtelcolSignal, otelcolSignalRate } from "../rules/otelcol-metrics";
+import { DATA_MOUNT, STACK_JOBS } from "../layout/host-layout";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
-import { HOST_LOG_NAMESPACE, LOG_ALERT_DEFAULT_FILTER } from "../logalerts/defaults";
+import { HOST_LOG_NAMESPACE, LOG_ALERT_DEFAULT_FILTER } from "../config/log-alert-defaults";
 import { baseDashboard, dashboardLink, DS, finish, lokiQuery, orZero, q, seriesPanel, stableUid, statPanel } from "./common";
 
 export const HOST_DASHBOARD_UID = stableUid("monitoring-host");

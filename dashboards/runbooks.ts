@@ -1,7 +1,7 @@
 /**
- * The runbooks as a stack serves them (hostfiles/runbooks.ts decides where alerts link): every shared runbook of
+ * The runbooks as a stack serves them (rules/runbook-links.ts decides where alerts link): every shared runbook of
  * docs/runbooks/, plus one per SLO for each runbook its alerts link (the shared text with the SLO's facts and exact
- * commands, slo/runbook.ts) and one service-down runbook per service. Each becomes a Grafana dashboard with one
+ * commands, rules/slo-runbook.ts) and one service-down runbook per service. Each becomes a Grafana dashboard with one
  * markdown text panel in the "Runbooks" folder, so the links work through the Grafana tunnel without publishing
  * anything; `npm run render` also writes them as markdown to out/<stack>/runbooks/ for teams that publish them.
  *
@@ -10,8 +10,8 @@
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as text from "@grafana/grafana-foundation-sdk/text";
-import type { StackConfig } from "../components/config";
-import { routeAlert } from "../components/alert-routing";
+import type { StackConfig } from "../config/stack-config";
+import { routeAlert } from "../config/alert-routing";
 import {
   joinSections,
   RenderedRunbook,
@@ -21,10 +21,10 @@ import {
   runbookUid,
   sharedRunbooks,
   splitSections,
-} from "../hostfiles/runbooks";
-import { ALERT_NAMES, RUNBOOKS } from "../slo/model";
-import { sloRuleSet } from "../slo/rules";
-import { serviceFirstCommands, sloFacts, sloFirstCommands, type RouteOf } from "../slo/runbook";
+} from "../rules/runbook-links";
+import { ALERT_NAMES, RUNBOOKS } from "../rules/slo-model";
+import { sloRuleSet } from "../rules/slo-rules";
+import { serviceFirstCommands, sloFacts, sloFirstCommands, type RouteOf } from "../rules/slo-runbook";
 import { baseDashboard, finish } from "./common";
 
 type RunbookConfig = Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets" | "alerting">;

@@ -7,7 +7,7 @@ import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as table from "@grafana/grafana-foundation-sdk/table";
-import { HTTP_METRICS, seriesMatcher, type HttpMetricNames, type SloModel } from "../slo/model";
+import { HTTP_METRICS, seriesMatcher, type HttpMetricNames, type SloModel } from "../rules/slo-model";
 import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, q, seriesPanel, stableUid } from "./common";
 
 export function serviceDashboardUid(service: string): string {

@@ -1,14 +1,14 @@
 /**
- * "SLOs and error budget": one row per SLO of the stack's `slos` list, built from the SLO model (slo/model.ts) —
+ * "SLOs and error budget": one row per SLO of the stack's `slos` list, built from the SLO model (rules/slo-model.ts) —
  * the same recorded series, windows and alert names the Prometheus rules use. A new SLO gets its row without
  * anything written here.
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import type * as stat from "@grafana/grafana-foundation-sdk/stat";
 import type * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
-import { runbookUid } from "../hostfiles/runbooks";
-import { ALERT_NAMES, RECORDS, RUNBOOKS, type SloModel } from "../slo/model";
-import type { SloRuleSet } from "../slo/rules";
+import { runbookUid } from "../rules/runbook-links";
+import { ALERT_NAMES, RECORDS, RUNBOOKS, type SloModel } from "../rules/slo-model";
+import type { SloRuleSet } from "../rules/slo-rules";
 import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, q, seriesPanel, stableUid, statPanel } from "./common";
 
 export const SLO_DASHBOARD_UID = stableUid("slo-overview");

@@ -5,13 +5,12 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config/stack-config";
 import { OTLP_SERVER_CERT_PATH } from "./services/otelcol";
-import { CONFIG_ROOT, TEXTFILE_DIR, DATA_DEVICE_NAME, DATA_FS_LABEL, DATA_MOUNT, SECRETS_DIR, SERVICES, ServiceName, SYNC_USER } from "./layout";
+import { CONFIG_ROOT, DATA_DEVICE_NAME, DATA_FS_LABEL, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, SYNC_USER, TEXTFILE_DIR } from "../layout/host-layout";
 import { secretFiles } from "./secrets";
-import { SERVICE_UNITS } from "./services/common";
 import { TEMPLATES_DIR } from "./templates";
-import type { HostFile } from "./types";
+import type { HostFile } from "../layout/host-file";
 import { AGENT, enabledUnits, UNIT_DIR } from "./units";
 import { versionsTsv } from "./versions";
 

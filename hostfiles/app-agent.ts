@@ -18,10 +18,10 @@
  */
 import { renderTemplate, yamlBlock } from "./templates";
 import { renderServiceUnit, ServiceUnitSpec } from "./units";
-import type { StackConfig } from "../components/config";
-import { otlpClientParameters } from "../components/otlp-client-parameters";
-import { SERVICES } from "./layout";
-import { placeholderContext } from "./types";
+import type { StackConfig } from "../config/stack-config";
+import { otlpClientParameters } from "../config/otlp-client-parameters";
+import { SERVICES } from "../layout/host-layout";
+import { placeholderContext } from "../layout/host-file";
 import { durableDelivery, MEMORY_LIMITER, QUEUE_STORAGE, queueStorage } from "./services/otelcol";
 import { COMPONENTS, ReleaseArch } from "./versions";
 import { shQuote } from "./agent";

@@ -3,10 +3,10 @@
  * versions and the secrets manifest (parameter names only). Pulumi uploads it to S3; the host's sync step polls
  * its ETag. Deterministic: the same config renders the same bytes, so an unchanged config keeps the same ETag.
  */
-import { SecretValue, type StackConfig } from "../components/config";
+import { SecretValue, type StackConfig } from "../config/stack-config";
 import { renderHostFiles } from "./render-files";
 import { secretFiles } from "./secrets";
-import type { HostContext, HostFile } from "./types";
+import type { HostContext, HostFile } from "../layout/host-file";
 import { resolveComponents, ResolvedComponent } from "./versions";
 
 export const BUNDLE_SCHEMA_VERSION = 1;

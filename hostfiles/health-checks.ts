@@ -4,10 +4,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { BIN_ROOT, CONFIG_ROOT, SERVICES } from "./layout";
-import { SERVICE_UNITS } from "./services/common";
+import { BIN_ROOT, CONFIG_ROOT, SERVICE_UNITS, SERVICES } from "../layout/host-layout";
 import { TEMPLATES_DIR } from "./templates";
-import type { HostFile } from "./types";
+import type { HostFile } from "../layout/host-file";
 
 export const HEALTH_SCRIPT = `${BIN_ROOT}/monitoring-health`;
 

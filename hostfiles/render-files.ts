@@ -1,15 +1,15 @@
 /**
- * Every file that lands on a monitoring host: service configs and meta-alerts (services/), SLO rules (slo/),
+ * Every file that lands on a monitoring host: service configs and meta-alerts (services/), SLO rules (rules/),
  * systemd units (units.ts), the host agent's scripts and manifests (agent.ts) and the health check (health-checks.ts).
  */
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config/stack-config";
 import { dashboardFiles } from "../dashboards";
-import { sloRuleFiles } from "../slo";
+import { sloRuleFiles } from "../rules";
 import { agentFiles } from "./agent";
 import { healthCheckFiles } from "./health-checks";
 import { sshAccessFiles } from "./ssh-access";
 import { serviceFiles } from "./services";
-import type { HostContext, HostFile } from "./types";
+import type { HostContext, HostFile } from "../layout/host-file";
 import { unitFiles } from "./units";
 
 export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {

@@ -7,9 +7,8 @@
  * `LoadCredential=`, at `/run/credentials/<unit>/<name>` (`path`): that is the path service configs reference.
  * Their values never appear in user data, in the config bundle or in stack outputs.
  */
-import type { StackConfig } from "../components/config";
-import { SECRETS_DIR, SERVICES } from "./layout";
-import { SERVICE_UNITS } from "./services/common";
+import type { StackConfig } from "../config/stack-config";
+import { SECRETS_DIR, SERVICE_UNITS, SERVICES } from "../layout/host-layout";
 
 export interface SecretFile {
   /** Stable id, used for Pulumi resource names. */

@@ -7,9 +7,9 @@
  * ~/.ssh/authorized_keys (the apply step may not write below /home: its sandbox has ProtectHome).
  */
 import * as path from "path";
-import type { StackConfig } from "../components/config";
-import { CONFIG_ROOT, SERVICES } from "./layout";
-import type { HostFile } from "./types";
+import type { StackConfig } from "../config/stack-config";
+import { CONFIG_ROOT, SERVICES } from "../layout/host-layout";
+import type { HostFile } from "../layout/host-file";
 
 export const AUTHORIZED_KEYS_DIR = `${CONFIG_ROOT}/authorized_keys`;
 /** Sorts before Amazon Linux's own 50-redhat.conf: sshd keeps the first value it reads for a setting. */

@@ -7,13 +7,12 @@
  * checks each one.
  */
 import { Address4, Address6 } from "ip-address";
-import type { StackConfig } from "../components/config";
-import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICES, ServiceName, STATE_DIR, SYNC_USER } from "./layout";
+import type { StackConfig } from "../config/stack-config";
+import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { secretFiles } from "./secrets";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "./services/flags";
-import { SERVICE_UNITS } from "./services/common";
 import { renderTemplate, SYSTEMD_DIR } from "./templates";
-import type { HostFile, HostPair } from "./types";
+import type { HostFile, HostPair } from "../layout/host-file";
 
 /** Where unit files are installed on the host. */
 export const UNIT_DIR = "/etc/systemd/system";

@@ -3,12 +3,12 @@
  * bundle is, which volume holds the data) and the sync script, and runs it once. It depends only on values that
  * do not change with the host's configuration, so a config change never stops or replaces the instance.
  */
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config/stack-config";
 import { hostScript } from "./agent";
 import { assertNoSecrets } from "./bundle";
-import { BIN_ROOT, CONFIG_ROOT, STATE_DIR, SYNC_USER } from "./layout";
+import { BIN_ROOT, CONFIG_ROOT, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { renderTemplate, yamlBlock } from "./templates";
-import type { HostContext } from "./types";
+import type { HostContext } from "../layout/host-file";
 import { AGENT } from "./units";
 
 /** EC2's limit on user data. */

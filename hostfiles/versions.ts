@@ -18,9 +18,8 @@
  * otelcol-contrib stays at 0.149.0 (from v0.158 the release ships one checksum file per artifact and cosign v3
  * bundles; nothing here depends on that any more, but the configs were checked against 0.149.0).
  */
-import type { Architecture } from "../components/config";
-import { GRAFANA_HOME, SERVICES, ServiceName } from "./layout";
-import { SERVICE_UNITS } from "./services/common";
+import type { Architecture } from "../config/stack-config";
+import { GRAFANA_HOME, SERVICE_UNITS, ServiceName, SERVICES } from "../layout/host-layout";
 
 /** Release-archive architecture names: every upstream here uses Go's GOARCH names. */
 export const RELEASE_ARCH: Record<Architecture, "amd64" | "arm64"> = { x86_64: "amd64", arm64: "arm64" };

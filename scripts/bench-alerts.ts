@@ -14,12 +14,12 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { stackConfig } from "../tests/support/stacks";
-import { sloRuleSet, renderRuleFiles, SloRuleSet } from "../slo";
-import { BURN_TIERS, RECORDS, q } from "../slo/model";
-import { runTimeline, AlertTimeline } from "../slo/sim";
-import { benchScenarios, BenchScenario } from "../slo/scenarios";
-import { ALERTING_TIMING } from "../hostfiles/layout";
-import { parseDuration } from "../components/duration";
+import { sloRuleSet, renderRuleFiles, SloRuleSet } from "../rules";
+import { BURN_TIERS, RECORDS, q } from "../rules/slo-model";
+import { runTimeline, AlertTimeline } from "./bench/alert-sim";
+import { benchScenarios, BenchScenario } from "./bench/alert-scenarios";
+import { ALERTING_TIMING } from "../layout/host-layout";
+import { parseDuration } from "../config/duration";
 
 const sec = (d: string) => parseDuration(d)!.seconds;
 

@@ -10,7 +10,7 @@
  *                          TEST_TIMING (1s/1s/1s)
  */
 import * as YAML from "yaml";
-import { SERVICES } from "../hostfiles/layout";
+import { SERVICES } from "../layout/host-layout";
 import { AlertingSandbox } from "../tests/integration/alerting-sandbox";
 import { notificationFloorSeconds, renderedTiming, seconds, TEST_TIMING, Timing } from "../tests/integration/sandbox";
 import { Received, slackMessage } from "../tests/integration/webhook-receiver";

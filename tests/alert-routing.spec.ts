@@ -8,12 +8,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, StackConfig } from "../components/config";
-import { routeAlert } from "../components/alert-routing";
+import { ConfigError, StackConfig } from "../config/stack-config";
+import { routeAlert } from "../config/alert-routing";
 import { alertmanagerView, renderAlertmanagerConfig } from "../hostfiles/services/alertmanager";
-import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
+import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/render";
-import { placeholderContext } from "../hostfiles/types";
+import { placeholderContext } from "../layout/host-file";
 import { BILLING, rawStackValue, receiverSecrets, stackConfig, twoTeamStackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 

@@ -5,7 +5,7 @@
  * pino writes to stdout and the OTLP log record the instrumentation hands to the Logs SDK
  * (`OTEL_LOGS_EXPORTER=otlp`, docs/connect-an-application.md).
  *
- * The default ApplicationLogErrors alert (logalerts/defaults.ts) relies on the OTLP record: its severity number
+ * The default ApplicationLogErrors alert (config/log-alert-defaults.ts) relies on the OTLP record: its severity number
  * gives Loki's detected_level, its trace context becomes the trace_id structured metadata the runbook filters on.
  * The stdout line has pino's numeric level, which Loki's level detection does not read (docs/log-alerts.md).
  */
@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { stackConfig } from "./support/stacks";
 import { tempDir } from "./support/validators";
-import { APPLICATION_LOG_ALERT } from "../logalerts/defaults";
+import { APPLICATION_LOG_ALERT } from "../config/log-alert-defaults";
 import { EXAMPLE_DIR, requireExampleApp } from "./integration/appointments-app";
 
 /** Runs in the child, with the example's node_modules; prints one JSON object on its last stdout line. */

@@ -15,9 +15,9 @@ import * as YAML from "yaml";
 import { resources, settle } from "./support/mocks";
 import { stackConfig, TEST_SECRETS } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
-import { renderRuleFiles, sloRuleSet } from "../slo/rules";
-import { ConfigError, loadStackConfig } from "../components/config";
-import { FileConfigSource } from "../components/config-source";
+import { renderRuleFiles, sloRuleSet } from "../rules/slo-rules";
+import { ConfigError, loadStackConfig } from "../config/stack-config";
+import { FileConfigSource } from "../config/config-source";
 import { renderStack, PROJECT_DIR } from "../scripts/render";
 
 const K = (key: string) => (key.startsWith("aws:") ? key : `monitoring-hosts:${key}`);

@@ -15,8 +15,8 @@
  */
 import { strict as assert } from "assert";
 import { renderRunbooks } from "../dashboards/runbooks";
-import { splitSections } from "../hostfiles/runbooks";
-import { SERVICES } from "../hostfiles/layout";
+import { splitSections } from "../rules/runbook-links";
+import { SERVICES } from "../layout/host-layout";
 import { JOURNAL_GROUP, SSM_SESSION_USER } from "../hostfiles/ssh-access";
 import { STANDIN_SERVICES } from "./boot/releases";
 import { BootLab, GuestHost, missingPrerequisites } from "./boot/host";

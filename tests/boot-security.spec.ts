@@ -11,9 +11,9 @@
  */
 import { strict as assert } from "assert";
 import { BootLab, GuestHost, missingPrerequisites } from "./boot/host";
-import { SERVICE_UNITS } from "../hostfiles/services/common";
 import { AGENT, IMDS_ADDRESSES } from "../hostfiles/units";
 import { stackConfig } from "./support/stacks";
+import { SERVICE_UNITS } from "../layout/host-layout";
 
 const IMDS = IMDS_ADDRESSES[0];
 

@@ -9,8 +9,8 @@ import { MonitoringStack } from "../components/monitoring-stack";
 import { dataProtection } from "../components/data-protection";
 import { ingressRules } from "../components/network";
 import { lifecycleExpiryDays } from "../components/telemetry-buckets";
-import { ceilDays } from "../components/duration";
-import { DATA_DEVICE_NAME } from "../hostfiles/layout";
+import { ceilDays } from "../config/duration";
+import { DATA_DEVICE_NAME } from "../layout/host-layout";
 import { secretValues, stackConfig } from "./support/stacks";
 
 const USER_DATA_LIMIT = 16 * 1024;

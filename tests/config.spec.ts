@@ -4,9 +4,9 @@
  */
 import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
-import { ConfigError, KNOWN_KEYS, loadStackConfig, sshPublicKeyProblem, cidrProblem } from "../components/config";
-import { FileConfigSource } from "../components/config-source";
-import { parseDuration } from "../components/duration";
+import { ConfigError, KNOWN_KEYS, loadStackConfig, sshPublicKeyProblem, cidrProblem } from "../config/stack-config";
+import { FileConfigSource } from "../config/config-source";
+import { parseDuration } from "../config/duration";
 import { SENTINEL, stackConfig, stackSource } from "./support/stacks";
 
 const K = (key: string) => `monitoring-hosts:${key}`;

@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
-import type { StackConfig } from "../components/config";
+import type { StackConfig } from "../config/stack-config";
 import {
   buildDashboards,
   dashboardFiles,
@@ -34,13 +34,13 @@ import { HOST_DASHBOARD_UID } from "../dashboards/monitoring-host";
 import { serviceDashboardUid } from "../dashboards/service-overview";
 import { SLO_DASHBOARD_UID } from "../dashboards/slos";
 import { renderBundle, renderHostFiles, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/render";
-import { SERVICES } from "../hostfiles/layout";
-import { GRAFANA_DASHBOARDS_DIR, grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/services/grafana";
-import { metaAlerts } from "../hostfiles/services/meta-alerts";
-import { placeholderContext } from "../hostfiles/types";
-import { RECORDS, saturationExpr, type SloModel } from "../slo/model";
-import { sloRuleSet } from "../slo/rules";
-import { HEALTHY } from "../slo/sim";
+import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
+import { grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/services/grafana";
+import { metaAlerts } from "../rules/meta-alerts";
+import { placeholderContext } from "../layout/host-file";
+import { RECORDS, saturationExpr, type SloModel } from "../rules/slo-model";
+import { sloRuleSet } from "../rules/slo-rules";
+import { HEALTHY } from "../scripts/bench/alert-sim";
 import { applicationSeries, pastAlert, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
 import { Doc, PrometheusFixture } from "./dashboards/prometheus-fixture";
 import { stackConfig, twoTeamStackConfig } from "./support/stacks";
@@ -345,7 +345,7 @@ describe("Grafana dashboards (dashboards/)", () => {
       assert.ok(!buildDashboards(stackConfig("dev", { slos: noSat })).some((d) => d.uid === "database-saturation"));
     });
 
-    it("pool metric names agree with the saturation SLI the rules compute (slo/model.ts saturationExpr)", () => {
+    it("pool metric names agree with the saturation SLI the rules compute (rules/slo-model.ts saturationExpr)", () => {
       for (const conv of ["otel", "otel-legacy", "postgres-exporter"] as const) {
         const e = saturationExpr(conv, "svc", "main").ratio;
         const n = POOL_METRICS[conv];

@@ -8,22 +8,20 @@
  * by a PromQL stand-in, which promtool can parse) and every LogQL expression by Grafana's grammar.
  */
 import { strict as assert } from "assert";
-import { runbookUrl } from "../hostfiles/runbooks";
+import { runbookUrl } from "../rules/runbook-links";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, loadStackConfig, StackConfig } from "../components/config";
-import { parseDuration } from "../components/duration";
-import { DATA_MOUNT, SERVICES } from "../hostfiles/layout";
+import { ConfigError, loadStackConfig, StackConfig } from "../config/stack-config";
+import { parseDuration } from "../config/duration";
+import { DATA_MOUNT, LOKI_RULER, LOKI_RULES_FILE, SERVICE_UNITS, SERVICES } from "../layout/host-layout";
 import { alertmanagerFlags } from "../hostfiles/services/flags";
-import { LOKI_RULER, LOKI_RULES_FILE } from "../hostfiles/services/loki";
-import { SERVICE_UNITS } from "../hostfiles/services/common";
 import { serviceFiles } from "../hostfiles/services";
 import { unitFiles } from "../hostfiles/units";
-import { placeholderContext } from "../hostfiles/types";
-import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT, HOST_LOG_NAMESPACE, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER } from "../logalerts/defaults";
-import { logqlProblem } from "../logalerts/logql";
-import { logAlertExpr } from "../logalerts/rules";
+import { placeholderContext } from "../layout/host-file";
+import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT, HOST_LOG_NAMESPACE, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER } from "../config/log-alert-defaults";
+import { logqlProblem } from "../config/logql";
+import { logAlertExpr } from "../rules/log-alert-rules";
 import { stackConfig, stackSource } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 

@@ -9,7 +9,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { hostScript } from "../hostfiles/agent";
-import { SERVICES } from "../hostfiles/layout";
+import { SERVICES } from "../layout/host-layout";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, prometheusFlags } from "../hostfiles/services/flags";
 import { AGENT, unitFiles } from "../hostfiles/units";
 import { freePort, startDaemon, stopAll, withFlags } from "./support/daemons";

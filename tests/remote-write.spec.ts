@@ -4,7 +4,7 @@
  * named below), and under mocks for the AWS resources; and that a stack without the key renders as before.
  */
 import { strict as assert } from "assert";
-import { runbookUrl } from "../hostfiles/runbooks";
+import { runbookUrl } from "../rules/runbook-links";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -12,10 +12,10 @@ import { byType, FAKE_ACCOUNT, resources, settle, valueOf } from "./support/mock
 import { MonitoringStack } from "../components/monitoring-stack";
 import { AMP_QUERY_ACTIONS, AMP_WRITE_ACTIONS } from "../components/host-identity";
 import { renderHostFiles } from "../hostfiles/render";
-import { SERVICES } from "../hostfiles/layout";
-import { GRAFANA_DATASOURCES_FILE, AMP_DATASOURCE_PLUGIN } from "../hostfiles/services/grafana";
+import { GRAFANA_DATASOURCES_FILE, SERVICES } from "../layout/host-layout";
+import { AMP_DATASOURCE_PLUGIN } from "../hostfiles/services/grafana";
 import { REMOTE_WRITE_ALERTS_FILE, REMOTE_WRITE_QUEUE, remoteWriteAlertFiles, AMP_INGEST_SAMPLES_PER_SECOND } from "../hostfiles/services/remote-write";
-import { placeholderContext } from "../hostfiles/types";
+import { placeholderContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 

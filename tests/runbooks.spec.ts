@@ -3,22 +3,21 @@
  * a runbook that exists, every runbook belongs to an alert, and every runbook has the sections on-call needs.
  */
 import { strict as assert } from "assert";
-import { hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "../components/host-alarm-text";
+import { hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "../config/host-alarm-text";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { renderHostFiles, renderUserData } from "../hostfiles/render";
-import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
-import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
-import { placeholderContext } from "../hostfiles/types";
+import { LOKI_RULES_FILE, PROMETHEUS_RULES_DIR } from "../layout/host-layout";
+import { placeholderContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
-import { ConfigError } from "../components/config";
+import { ConfigError } from "../config/stack-config";
 import { tunnelCommands } from "../components/access-info";
 import { renderRunbooks, runbookDashboards } from "../dashboards/runbooks";
-import { SERVICES } from "../hostfiles/layout";
+import { SERVICES } from "../layout/host-layout";
 import { hostScript } from "../hostfiles/agent";
 import { BIN_DIR, SUDO_SECURE_PATH } from "../hostfiles/ssh-access";
-import { runbookUid, runbookUrl } from "../hostfiles/runbooks";
+import { runbookUid, runbookUrl } from "../rules/runbook-links";
 import { publishedRunbooks } from "../scripts/render";
 import { OTEL_APP_METRIC_EXPIRATION } from "../hostfiles/services/otelcol";
 

@@ -5,18 +5,18 @@
  * Tempo, otelcol, Grafana).
  */
 import { strict as assert } from "assert";
-import { parseDuration } from "../components/duration";
+import { parseDuration } from "../config/duration";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, loadStackConfig, StackConfig } from "../components/config";
-import { FileConfigSource } from "../components/config-source";
-import { goDuration } from "../components/duration";
-import { allPorts, DATA_MOUNT, OTLP_PORTS, PROMETHEUS_RULES_DIR, SERVICES } from "../hostfiles/layout";
+import { ConfigError, loadStackConfig, StackConfig } from "../config/stack-config";
+import { FileConfigSource } from "../config/config-source";
+import { goDuration } from "../config/duration";
+import { allPorts, DATA_MOUNT, DATASOURCE_UIDS, GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, LOKI_RULES_FILE, OTLP_PORTS, PROMETHEUS_RULES_DIR, SERVICE_UNITS, SERVICES } from "../layout/host-layout";
 import { secretFiles } from "../hostfiles/secrets";
 import { serviceFiles } from "../hostfiles/services";
 import { DISCARD_RECEIVER } from "../hostfiles/services/alertmanager";
-import { MEMBERLIST_PORTS, SERVICE_UNITS } from "../hostfiles/services/common";
+import { MEMBERLIST_PORTS } from "../hostfiles/services/common";
 import {
   alertmanagerFlags,
   nodeExporterFlags,
@@ -24,14 +24,12 @@ import {
   PROMETHEUS_VOLUME_SHARE_PERCENT,
   serviceFlags,
 } from "../hostfiles/services/flags";
-import { DATASOURCE_UIDS, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_DASHBOARD_PROVIDERS_FILE } from "../hostfiles/services/grafana";
-import { META_ALERTS_FILE, metaAlerts } from "../hostfiles/services/meta-alerts";
+import { META_ALERTS_FILE, metaAlerts } from "../rules/meta-alerts";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH, otelcolQueueBytes } from "../hostfiles/services/otelcol";
-import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
-import { HostContext, HostFile, placeholderContext } from "../hostfiles/types";
+import { HostContext, HostFile, placeholderContext } from "../layout/host-file";
 import { stackConfig, secretValues, SENTINEL, TEST_SECRETS } from "./support/stacks";
-import { runbookUrl } from "../hostfiles/runbooks";
+import { runbookUrl } from "../rules/runbook-links";
 import { Daemon, freePort, startDaemon, stopDaemons, waitFor, withFlags } from "./support/daemons";
 import { requireTool, run, tempDir } from "./support/validators";
 

@@ -6,11 +6,11 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, StackConfig } from "../components/config";
-import { sloRuleFiles, sloRuleSet, BURN_TIERS, RUNBOOKS, OTEL_DEFAULT_BUCKETS } from "../slo";
-import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
+import { ConfigError, StackConfig } from "../config/stack-config";
+import { sloRuleFiles, sloRuleSet, BURN_TIERS, RUNBOOKS, OTEL_DEFAULT_BUCKETS } from "../rules";
+import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { rawStackValue, stackConfig, twoTeamStackConfig } from "./support/stacks";
-import { runbookUrl } from "../hostfiles/runbooks";
+import { runbookUrl } from "../rules/runbook-links";
 import { requireTool, run, tempDir, writeTree } from "./support/validators";
 import { generateRuleTests, OUT_DIR } from "./rules/generate";
 
@@ -160,7 +160,7 @@ describe("SLO rule generation", () => {
       ],
     });
     const text = sloRuleFiles(cfg).map((f) => f.content).join("\n");
-    // Either spelling of the histogram (with or without the unit suffix: slo/model.ts seriesMatcher).
+    // Either spelling of the histogram (with or without the unit suffix: rules/slo-model.ts seriesMatcher).
     assert.match(text, /\{__name__=~"http_server_duration\(_milliseconds\)\?_bucket", job="checkout", http_route="\/checkout", http_method="POST", le=~"500\|500\\\\\.0"\}/);
     assert.match(text, /http_status_code=~"5\.\."/);
     assert.match(text, /db_client_connections_usage\{job="checkout", state="used"\}/);
@@ -209,10 +209,12 @@ describe("SLO rule generation", () => {
     assert.deepStrictEqual(BURN_TIERS.map((t) => `${t.long}/${t.short}`), ["30m/5m", "6h/20m", "3d/6h"]);
   });
 
-  it("generates every expression: no SLO-specific PromQL is written in slo/", () => {
-    for (const f of fs.readdirSync(path.join(ROOT, "slo"))) {
-      const text = fs.readFileSync(path.join(ROOT, "slo", f), "utf8");
-      assert.ok(!/appointments/.test(text), `slo/${f} mentions a concrete SLO`);
+  it("generates every expression: no SLO-specific PromQL is written in rules/ or config/", () => {
+    for (const dir of ["rules", "config"]) {
+      for (const f of fs.readdirSync(path.join(ROOT, dir))) {
+        const text = fs.readFileSync(path.join(ROOT, dir, f), "utf8");
+        assert.ok(!/appointments/.test(text), `${dir}/${f} mentions a concrete SLO`);
+      }
     }
   });
 

@@ -1,15 +1,15 @@
 /**
  * alertmanager.yml: routes alerts by their `severity` label and the receivers' `match` labels (team, service, slo...)
- * to the stack's receivers (components/alert-routing.ts). Every credential is read from
+ * to the stack's receivers (config/alert-routing.ts). Every credential is read from
  * a file under SECRETS_DIR (written at boot from SSM); none is ever written into this file.
  */
-import type { AlertReceiver, RoutedSeverity, StackConfig } from "../../components/config";
-import { rootReceiver, routeGroups } from "../../components/alert-routing";
-import { ALERTING_TIMING, SERVICES } from "../layout";
+import type { AlertReceiver, RoutedSeverity, StackConfig } from "../../config/stack-config";
+import { rootReceiver, routeGroups } from "../../config/alert-routing";
+import { ALERTING_TIMING, SERVICES } from "../../layout/host-layout";
 import { receiverSecretPath } from "../secrets";
-import type { HostFile } from "../types";
+import type { HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile } from "./common";
+import { configFile } from "../../layout/host-file";
 
 /** Labels one notification groups by: one message per alert and SLO and service, not one per instance. */
 export const GROUP_BY = ["alertname", "slo", "service"];
@@ -119,7 +119,7 @@ const matcher = (name: string, value: string) => `${name}=${JSON.stringify(value
 export function alertmanagerView(cfg: StackConfig): AlertmanagerConfigView {
   const receivers = cfg.alerting.receivers;
   const routes: Route[] = [];
-  // The tree is components/alert-routing.ts' routeGroups, in order: per severity the `match` groups, then the
+  // The tree is config/alert-routing.ts' routeGroups, in order: per severity the `match` groups, then the
   // fallback. A group route does not `continue`, so the first group that matches is the only one; its receivers
   // are children that all match (`continue`), so each of them gets the alert.
   const groups = routeGroups(receivers);
@@ -159,7 +159,7 @@ export function alertmanagerView(cfg: StackConfig): AlertmanagerConfigView {
         equal: ["slo"],
       },
       // An SLO of a service pages: the error lines in that service's logs (its log alerts, which carry `log_alert`)
-      // are the same incident. `service` is the SLO's service on both sides (logalerts/defaults.ts).
+      // are the same incident. `service` is the SLO's service on both sides (config/log-alert-defaults.ts).
       {
         source_matchers: ['severity="page"', 'slo=~".+"'],
         target_matchers: ['log_alert=~".+"'],

@@ -3,9 +3,9 @@
  * services only take as flags (Prometheus retention, listen addresses, Alertmanager clustering) live here so the
  * units and the config files cannot disagree.
  */
-import type { StackConfig } from "../../components/config";
-import type { HostPair } from "../types";
-import { GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../layout";
+import type { StackConfig } from "../../config/stack-config";
+import type { HostPair } from "../../layout/host-file";
+import { GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../../layout/host-layout";
 import { loopback } from "./common";
 
 /**

@@ -2,29 +2,15 @@
  * Grafana: grafana.ini, the provisioned data sources (stable uids, cross-linked: metrics → traces, logs → traces,
  * traces → logs and service map) and the dashboards provider.
  */
-import type { StackConfig } from "../../components/config";
-import { GRAFANA_HOME, SERVICES } from "../layout";
+import type { StackConfig } from "../../config/stack-config";
+import { AMP_DATASOURCE_UID, configDir, DATASOURCE_UIDS, GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_HOME, GRAFANA_PROVISIONING_DIR, SERVICES } from "../../layout/host-layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
-import type { HostContext, HostFile } from "../types";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configDir, configFile, loopback, TRACE_ID_LABEL } from "./common";
+import { loopback, TRACE_ID_LABEL } from "./common";
 import { ampWorkspaceUrl } from "./remote-write";
+import { configFile } from "../../layout/host-file";
 
-export const GRAFANA_PROVISIONING_DIR = `${configDir("grafana")}/provisioning`;
-export const GRAFANA_DATASOURCES_FILE = `${GRAFANA_PROVISIONING_DIR}/datasources/monitoring-host.yaml`;
-export const GRAFANA_DASHBOARD_PROVIDERS_FILE = `${GRAFANA_PROVISIONING_DIR}/dashboards/monitoring-host.yaml`;
-/** Dashboard JSON files (filled by a later issue); subfolders become Grafana folders. */
-export const GRAFANA_DASHBOARDS_DIR = `${configDir("grafana")}/dashboards`;
-
-/** Data source uids other provisioning (dashboards, links) refers to. Never change them: links break. */
-export const DATASOURCE_UIDS = {
-  prometheus: "prometheus",
-  loki: "loki",
-  tempo: "tempo",
-  alertmanager: "alertmanager",
-} as const;
-/** The AMP data source's uid (provisioned with `remoteWrite` only). */
-export const AMP_DATASOURCE_UID = "amp";
 
 export interface GrafanaIniView {
   httpAddr: string;

@@ -2,20 +2,22 @@
  * Every service config file of a monitoring host. Pure: stack config and context in, files out (templates are the
  * only thing read). The systemd units take their command-line flags from ./flags.
  */
-import type { StackConfig } from "../../components/config";
-import type { HostContext, HostFile } from "../types";
+import type { StackConfig } from "../../config/stack-config";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { alertmanagerFiles } from "./alertmanager";
 import { grafanaFiles } from "./grafana";
 import { lokiFiles } from "./loki";
-import { metaAlertFiles } from "./meta-alerts";
+import { metaAlertFiles } from "../../rules/meta-alerts";
 import { otelcolFiles } from "./otelcol";
 import { prometheusFiles } from "./prometheus";
 import { remoteWriteAlertFiles } from "./remote-write";
 import { tempoFiles } from "./tempo";
-import { lokiRuleFiles } from "../../logalerts/rules";
+import { lokiRuleFiles } from "../../rules/log-alert-rules";
+import { SERVICE_UNITS } from "../../layout/host-layout";
 
 export { serviceFlags, prometheusFlags, alertmanagerFlags, lokiFlags, tempoFlags, otelcolFlags, grafanaFlags, nodeExporterFlags } from "./flags";
-export { SERVICE_UNITS, MEMBERLIST_PORTS } from "./common";
+export { MEMBERLIST_PORTS } from "./common";
+export { SERVICE_UNITS } from "../../layout/host-layout";
 
 export function serviceFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
   const files = [

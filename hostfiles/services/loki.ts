@@ -1,37 +1,15 @@
 /** loki.yaml: Loki 3.x single binary, TSDB index and chunks in S3 (instance role), local state on the data volume. */
-import type { StackConfig } from "../../components/config";
-import { goDuration } from "../../components/duration";
-import { DATA_MOUNT, SERVICES } from "../layout";
-import type { HostContext, HostFile } from "../types";
+import type { StackConfig } from "../../config/stack-config";
+import { goDuration } from "../../config/duration";
+import { DATA_MOUNT, LOKI_RULER, SERVICES } from "../../layout/host-layout";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
+import { dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
+import { configFile } from "../../layout/host-file";
 
 /** First day of the v13/tsdb schema. A later schema change adds an entry with a future date; never edit this one. */
 export const LOKI_SCHEMA_FROM = "2024-04-01";
 
-/**
- * Loki's ruler (log alerts, logalerts/): rules in the local rule storage on the data volume, one directory per
- * tenant. With `auth_enabled: false` every request runs as the tenant "fake" (pkg/loki/modules.go), so the collector
- * writes and the ruler must read that tenant's rules. The evidence for each key: docs/log-alerts.md.
- */
-export const LOKI_RULER = {
-  /**
-   * `ruler.storage.local.directory`: `<dir>/<tenant>/<file>` (pkg/ruler/rulestore/local/local.go). On the data
-   * volume but beside Loki's own directory, not in it: that one is the unit's StateDirectory=, which systemd may
-   * chown to loki, while the rule files are the apply step's (root-owned, read-only for Loki).
-   */
-  storageDir: `${DATA_MOUNT}/loki-rules`,
-  tenant: "fake",
-  /** `ruler.rule_path`: where the ruler writes the rule files it hands to its Prometheus rule managers. */
-  rulePath: `${SERVICES.loki.dataDir}/rules-temp`,
-  /** How often the rules run; a group may set its own `interval`. */
-  evaluationInterval: "1m",
-  /** How often the ruler re-reads the rule storage: a changed rule file is live within this, without a restart. */
-  pollInterval: "1m",
-} as const;
-
-/** The one rule file the bundle delivers (logalerts/rules.ts). */
-export const LOKI_RULES_FILE = `${LOKI_RULER.storageDir}/${LOKI_RULER.tenant}/log-alerts.yaml`;
 
 export interface LokiConfigView {
   region: string;

@@ -7,14 +7,15 @@
  * exemplars over OpenMetrics for metric→trace links, and needs no write endpoint for applications' data.
  * The price: metrics are not queued while Prometheus is down (a scrape gap), whereas logs and traces are.
  */
-import type { StackConfig } from "../../components/config";
-import { SERVICES } from "../layout";
+import type { StackConfig } from "../../config/stack-config";
+import { configDir, SERVICE_UNITS, SERVICES } from "../../layout/host-layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
-import type { HostContext, HostFile } from "../types";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configDir, configFile, LOOPBACK, loopback, SERVICE_UNITS } from "./common";
+import { LOOPBACK, loopback } from "./common";
 import { STACK_JOBS } from "./prometheus";
-import { HOST_LOG_NAMESPACE, HOST_LOG_SERVICES } from "../../logalerts/defaults";
+import { HOST_LOG_NAMESPACE, HOST_LOG_SERVICES } from "../../config/log-alert-defaults";
+import { configFile } from "../../layout/host-file";
 
 /** Public server certificate of the OTLP receivers (the key is a secret file, see hostfiles/secrets.ts). */
 export const OTLP_SERVER_CERT_PATH = `${configDir("otelcol")}/tls/otlp-server.crt`;

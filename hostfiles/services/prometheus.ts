@@ -1,12 +1,13 @@
 /** prometheus.yml: what Prometheus scrapes, where its rules are and where alerts go. */
-import type { AppScrapeTarget, StackConfig } from "../../components/config";
-import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES, STACK_JOBS } from "../layout";
-import type { HostContext, HostFile } from "../types";
+import type { AppScrapeTarget, StackConfig } from "../../config/stack-config";
+import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES, STACK_JOBS } from "../../layout/host-layout";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, loopback } from "./common";
+import { loopback } from "./common";
 import { ampHaLabels, DROP_REPLICA_LABEL, remoteWriteEntries } from "./remote-write";
+import { configFile } from "../../layout/host-file";
 
-export { STACK_JOBS } from "../layout";
+export { STACK_JOBS } from "../../layout/host-layout";
 
 /** The `rule_files` glob; the SLO rules and the meta-alerts each drop a file in the directory. */
 export const PROMETHEUS_RULE_FILES_GLOB = `${PROMETHEUS_RULES_DIR}/*.yml`;

@@ -4,12 +4,12 @@
  * data source that reads the workspace. Pure: config and context in, data out. Nothing here is rendered when
  * `remoteWrite` is absent.
  */
-import type { StackConfig } from "../../components/config";
-import { PROMETHEUS_RULES_DIR } from "../layout";
-import type { HostContext, HostFile } from "../types";
+import type { StackConfig } from "../../config/stack-config";
+import { PROMETHEUS_RULES_DIR } from "../../layout/host-layout";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile } from "./common";
-import { alertRuleGroups, MetaAlertGroup } from "./meta-alerts";
+import { alertRuleGroups, MetaAlertGroup } from "../../rules/meta-alerts";
+import { configFile } from "../../layout/host-file";
 
 export const REMOTE_WRITE_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/remote-write.yml`;
 /** remote_write `name`: the `remote_name` label of Prometheus' prometheus_remote_storage_* metrics. */

@@ -3,12 +3,13 @@
  * on the data volume. 3.x layout: no `ingester`/`compactor` blocks; the backend scheduler and worker compact and
  * apply retention.
  */
-import type { StackConfig } from "../../components/config";
-import { goDuration } from "../../components/duration";
-import { SERVICES } from "../layout";
-import type { HostContext, HostFile } from "../types";
+import type { StackConfig } from "../../config/stack-config";
+import { goDuration } from "../../config/duration";
+import { SERVICES } from "../../layout/host-layout";
+import type { HostContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
-import { configFile, dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS, TRACE_ID_LABEL } from "./common";
+import { dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS, TRACE_ID_LABEL } from "./common";
+import { configFile } from "../../layout/host-file";
 
 export interface TempoConfigView {
   region: string;

@@ -5,10 +5,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../../components/config";
-import { GP3 } from "../../components/config";
-import { parseDuration, Duration } from "../../components/duration";
-import { ALERTING_TIMING } from "../../hostfiles/layout";
+import type { StackConfig } from "../../config/stack-config";
+import { GP3 } from "../../config/stack-config";
+import { parseDuration, Duration } from "../../config/duration";
+import { ALERTING_TIMING } from "../../layout/host-layout";
 
 /** AWS bills a month as 730 hours in its pricing examples and calculator. */
 export const HOURS_PER_MONTH = 730;

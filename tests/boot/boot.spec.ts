@@ -22,11 +22,10 @@
  * a loud message, and under CI=true it fails instead.
  */
 import { strict as assert } from "assert";
-import { StackConfig } from "../../components/config";
+import { StackConfig } from "../../config/stack-config";
 import { buildBundle } from "../../hostfiles/bundle";
-import { DATA_FS_LABEL, DATA_MOUNT, SERVICES, ServiceName } from "../../hostfiles/layout";
-import { SERVICE_UNITS } from "../../hostfiles/services/common";
-import { placeholderContext } from "../../hostfiles/types";
+import { DATA_FS_LABEL, DATA_MOUNT, SERVICE_UNITS, ServiceName, SERVICES } from "../../layout/host-layout";
+import { placeholderContext } from "../../layout/host-file";
 import { enabledUnits } from "../../hostfiles/units";
 import { stackConfig } from "../support/stacks";
 import { BootLab, GuestHost, missingPrerequisites } from "./host";

@@ -33,12 +33,12 @@ import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from "child_process"
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../../components/config";
+import type { StackConfig } from "../../config/stack-config";
 import { renderBundle } from "../../hostfiles/bundle";
-import { DATA_DEVICE_NAME, DATA_MOUNT } from "../../hostfiles/layout";
+import { DATA_DEVICE_NAME, DATA_MOUNT } from "../../layout/host-layout";
 import { secretFiles } from "../../hostfiles/secrets";
 import { AMI_DEFAULT_USER, renderUserData } from "../../hostfiles/user-data";
-import { HostContext, placeholderContext } from "../../hostfiles/types";
+import { HostContext, placeholderContext } from "../../layout/host-file";
 import { buildReleases, DEBIAN_ALERTMANAGER_ASSETS, StandInReleases, withStandInDigests } from "./releases";
 import { ensureLowerDir } from "./rootfs";
 

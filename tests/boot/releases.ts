@@ -19,10 +19,9 @@ import { spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { Architecture } from "../../components/config";
-import { GRAFANA_HOME, SERVICES, ServiceName } from "../../hostfiles/layout";
+import type { Architecture } from "../../config/stack-config";
+import { GRAFANA_HOME, SERVICE_UNITS, ServiceName, SERVICES } from "../../layout/host-layout";
 import { healthChecks } from "../../hostfiles/health-checks";
-import { SERVICE_UNITS } from "../../hostfiles/services/common";
 import { resolveComponents, ResolvedComponent } from "../../hostfiles/versions";
 
 /** Host binary path → the Debian binary that plays it. */

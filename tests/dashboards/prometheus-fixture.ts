@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import * as YAML from "yaml";
-import type { RecordModel } from "../../slo/model";
+import type { RecordModel } from "../../rules/slo-model";
 import { run } from "../support/validators";
 
 export type Doc = Record<string, any>;

@@ -2,16 +2,16 @@
  * Synthetic healthy data for the dashboard data proof, as OpenMetrics text for
  * `promtool tsdb create-blocks-from openmetrics`:
  *
- * - the application's series: the SLO benchmark's generator (slo/sim.ts `scenarioSeries`, healthy phase with
+ * - the application's series: the SLO benchmark's generator (scripts/bench/alert-sim.ts `scenarioSeries`, healthy phase with
  *   noise), one sample per minute, plus the DB pool's pending-requests/timeouts instruments the benchmark lacks;
  * - the stack's own components, with the metric names and job labels the meta-alerts and STACK_JOBS use
  *   (node_exporter, Prometheus, Loki, Tempo, otelcol), behaving like a healthy host: counters that grow, failure
  *   counters that exist and stay at 0, a data volume filling slowly.
  */
-import { DATA_MOUNT } from "../../hostfiles/layout";
+import { DATA_MOUNT } from "../../layout/host-layout";
 import { STACK_JOBS } from "../../hostfiles/services/prometheus";
-import { healthy, scenarioSeries } from "../../slo/sim";
-import type { SloSpec } from "../../slo/spec";
+import { healthy, scenarioSeries } from "../../scripts/bench/alert-sim";
+import type { SloSpec } from "../../config/slo-spec";
 
 export interface SyntheticSeries {
   metric: string;
@@ -20,7 +20,7 @@ export interface SyntheticSeries {
   values: (number | undefined)[];
 }
 
-/** Parses `name{a="b", c="d"}` as written by slo/sim.ts. */
+/** Parses `name{a="b", c="d"}` as written by scripts/bench/alert-sim.ts. */
 function parseSeries(text: string): { metric: string; labels: Record<string, string> } {
   const brace = text.indexOf("{");
   const metric = brace < 0 ? text : text.slice(0, brace);

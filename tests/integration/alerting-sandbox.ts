@@ -8,11 +8,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../../components/config";
+import type { StackConfig } from "../../config/stack-config";
 import { renderHostFiles } from "../../hostfiles/render";
-import { HostFile, placeholderContext } from "../../hostfiles/types";
-import { sloRuleSet } from "../../slo";
-import type { AlertModel } from "../../slo";
+import { HostFile, placeholderContext } from "../../layout/host-file";
+import { sloRuleSet } from "../../rules";
+import type { AlertModel } from "../../rules";
 import { stackConfig } from "../support/stacks";
 import { Daemon, freePort, startDaemon, waitFor } from "../support/daemons";
 import { tempDir } from "../support/validators";

@@ -22,19 +22,19 @@
  */
 import * as path from "path";
 import * as YAML from "yaml";
-import type { StackConfig } from "../../components/config";
-import { parseDuration } from "../../components/duration";
-import { PROMETHEUS_RULES_DIR, SERVICES } from "../../hostfiles/layout";
+import type { StackConfig } from "../../config/stack-config";
+import { parseDuration } from "../../config/duration";
+import { PROMETHEUS_RULES_DIR, SERVICES } from "../../layout/host-layout";
 import { secretFiles } from "../../hostfiles/secrets";
 import { ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_SNAPSHOT_INTERVAL, alertmanagerFlags, prometheusFlags } from "../../hostfiles/services/flags";
 import { STACK_JOBS } from "../../hostfiles/services/prometheus";
-import type { HostFile } from "../../hostfiles/types";
+import type { HostFile } from "../../layout/host-file";
 import { withFlags } from "../support/daemons";
 
 /**
  * SHORT INTERVALS FOR THE TEST — the only timing the sandbox changes, stated here and nowhere else.
  *
- * Production values (hostfiles/layout.ts ALERTING_TIMING) stay in the rendered files; the sandbox swaps these in so
+ * Production values (layout/host-layout.ts ALERTING_TIMING) stay in the rendered files; the sandbox swaps these in so
  * the whole spec runs in about two minutes. NOT shortened: every rule's `for` (the app-down page keeps its 1m),
  * repeat intervals, resolve_timeout, the Watchdog route's own timing and the rule groups' own `interval`s.
  */

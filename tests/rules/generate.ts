@@ -3,7 +3,7 @@
  * the rendered rule file they test. tests/slo-rules.spec.ts checks that the committed files equal what this
  * generator produces from the current config and generator (so they cannot go stale) and runs them.
  *
- *   npx tsx tests/rules/generate.ts      # rewrite tests/rules/dev/ after changing slo/ or the dev SLOs
+ *   npx tsx tests/rules/generate.ts      # rewrite tests/rules/dev/ after changing rules/ or the dev SLOs
  *   promtool test rules tests/rules/dev/*.test.yml
  *
  * Inputs are noise-free and written in promtool's expanding notation (`a+bxN` gives N+1 samples), one sample per
@@ -16,9 +16,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { stackConfig } from "../support/stacks";
-import { sloRuleSet, renderRuleFiles, SloRuleSet } from "../../slo";
-import type { SloModel, AlertModel } from "../../slo/model";
-import type { StackConfig } from "../../components/config";
+import { sloRuleSet, renderRuleFiles, SloRuleSet } from "../../rules";
+import type { SloModel, AlertModel } from "../../rules/slo-model";
+import type { StackConfig } from "../../config/stack-config";
 
 export const OUT_DIR = path.join(__dirname, "dev");
 

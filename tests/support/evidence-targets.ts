@@ -3,14 +3,12 @@
  * upstream-evidence.ts), and the stacks they are rendered for. Add a row here when a service gains a config file
  * (a Loki rules file, a second collector config): the test then fails until the evidence lists its keys.
  */
-import type { StackConfig } from "../../components/config";
-import { SERVICES, ServiceName } from "../../hostfiles/layout";
+import type { StackConfig } from "../../config/stack-config";
+import { GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DATASOURCES_FILE, LOKI_RULES_FILE, ServiceName, SERVICES } from "../../layout/host-layout";
 import { serviceFiles } from "../../hostfiles/services";
 import { serviceFlags } from "../../hostfiles/services/flags";
-import { GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DATASOURCES_FILE } from "../../hostfiles/services/grafana";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
-import { LOKI_RULES_FILE } from "../../hostfiles/services/loki";
-import { placeholderContext } from "../../hostfiles/types";
+import { placeholderContext } from "../../layout/host-file";
 import { COMPONENTS } from "../../hostfiles/versions";
 import { stackConfig } from "./stacks";
 

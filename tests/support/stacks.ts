@@ -7,8 +7,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { FileConfigSource } from "../../components/config-source";
-import { loadStackConfig, StackConfig } from "../../components/config";
+import { FileConfigSource } from "../../config/config-source";
+import { loadStackConfig, StackConfig } from "../../config/stack-config";
 
 /** Appears nowhere but in secret config; any occurrence elsewhere is a leak. */
 export const SENTINEL = "SENTINEL-9f3b2c7d-do-not-leak";

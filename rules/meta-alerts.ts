@@ -2,13 +2,13 @@
  * Alerts about the monitoring stack itself, generated from a typed list into one rule file in
  * PROMETHEUS_RULES_DIR. Every alert links a runbook in docs/runbooks/ (a test checks each file exists).
  */
-import type { RoutedSeverity, StackConfig } from "../../components/config";
-import { DATA_MOUNT, PROMETHEUS_RULES_DIR, STACK_JOBS } from "../layout";
-import { runbookUrl } from "../runbooks";
-import type { HostFile } from "../types";
-import { renderTemplate, yamlBlock } from "../templates";
-import { configFile } from "./common";
+import type { RoutedSeverity, StackConfig } from "../config/stack-config";
+import { DATA_MOUNT, PROMETHEUS_RULES_DIR, STACK_JOBS } from "../layout/host-layout";
+import { runbookUrl } from "./runbook-links";
+import type { HostFile } from "../layout/host-file";
+import { renderTemplate, yamlBlock } from "../hostfiles/templates";
 import { otelcolRate } from "./otelcol-metrics";
+import { configFile } from "../layout/host-file";
 
 export const META_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/meta.yml`;
 
@@ -266,7 +266,7 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
     ],
   },
   {
-    // Loki's ruler evaluates the log alerts (logalerts/); Prometheus watches it from outside. The metric names are
+    // Loki's ruler evaluates the log alerts (rules/log-alert-rules.ts); Prometheus watches it from outside. The metric names are
     // Prometheus' rule-manager and notifier metrics, prefixed `loki_` and labelled `user` by the ruler
     // (pkg/ruler/base/manager_metrics.go and manager.go in Loki).
     name: "monitoring-host.log-alerts",

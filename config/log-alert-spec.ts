@@ -1,7 +1,7 @@
 /**
  * The `logAlerts` stack-config key: alerts on log lines, declared as data and evaluated by Loki's ruler
  * (docs/configuration.md, docs/log-alerts.md). Built-in defaults cover the monitoring host's own services and every
- * service with an SLO (logalerts/defaults.ts); an entry with a default's name changes that default (only the fields
+ * service with an SLO (config/log-alert-defaults.ts); an entry with a default's name changes that default (only the fields
  * it sets), `enabled: false` turns it off, and an entry with a new name adds an alert.
  *
  * `parseLogAlerts` validates the raw value, reports every problem with its full key
@@ -9,12 +9,12 @@
  * (defaults merged with the entries). Every LogQL query is parsed here with Grafana's grammar, so a typo fails
  * `pulumi up` with the key named instead of a rule Loki silently refuses to load.
  *
- * This module must not import components/config.ts (which imports it).
+ * This module must not import config/stack-config.ts (which imports it).
  */
-import { ConfigProblems, didYouMean, show } from "../components/config-problems";
-import { Duration, parseDuration } from "../components/duration";
-import { templateProblem, type SloSpec } from "../slo/spec";
-import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER, serviceSelector } from "./defaults";
+import { ConfigProblems, didYouMean, show } from "./config-problems";
+import { Duration, parseDuration } from "./duration";
+import { templateProblem, type SloSpec } from "./slo-spec";
+import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER, serviceSelector } from "./log-alert-defaults";
 import { logqlProblem } from "./logql";
 
 export const LOG_ALERT_MEASURES = ["count", "rate"] as const;

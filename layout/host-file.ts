@@ -1,4 +1,5 @@
 /** The contract between the pure renderers (stack config in, file contents out) and the Pulumi components. */
+import { SERVICES, SERVICE_UNITS, ServiceName } from "./host-layout";
 
 /** One file that goes onto the host. */
 export interface HostFile {
@@ -71,5 +72,24 @@ export function placeholderContext(stack: string): HostContext {
     otlpCaCertPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (created by pulumi up)\n-----END CERTIFICATE-----\n",
     otlpServerCertPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (created by pulumi up)\n-----END CERTIFICATE-----\n",
     otlpClientCaPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (per-application client CAs, created by pulumi up)\n-----END CERTIFICATE-----\n",
+  };
+}
+
+/**
+ * A config file readable by the service (group) but writable only by root: a compromised service cannot rewrite
+ * its own configuration.
+ */
+export function configFile(
+  service: Exclude<ServiceName, "nodeExporter">,
+  filePath: string,
+  content: string,
+  action: "reload" | "restart",
+): HostFile {
+  return {
+    path: filePath,
+    content: content.endsWith("\n") ? content : `${content}\n`,
+    mode: "0640",
+    owner: `root:${SERVICES[service].user}`,
+    onChange: { unit: SERVICE_UNITS[service], action },
   };
 }

@@ -1,4 +1,4 @@
-import type { StackConfig } from "./config";
+import type { StackConfig } from "./stack-config";
 
 /** Tag keys the program sets on every resource; `tags` in the stack config may not override them. */
 export const PROGRAM_TAG_KEYS = ["Name", "environment", "stack", "managed-by"] as const;

@@ -4,12 +4,12 @@
  * them: rules of a group run in order) plus a slower group for the whole-SLO-window records.
  */
 import * as YAML from "yaml";
-import type { StackConfig } from "../components/config";
-import type { HostFile } from "../hostfiles/types";
-import { PROMETHEUS_RULES_DIR } from "../hostfiles/layout";
-import { serviceSlug } from "./spec";
-import { runbookUrl } from "../hostfiles/runbooks";
-import { AlertModel, buildServiceModels, buildSloModel, ModelOptions, RecordModel, ServiceModel, SloModel } from "./model";
+import type { StackConfig } from "../config/stack-config";
+import type { HostFile } from "../layout/host-file";
+import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
+import { serviceSlug } from "../config/slo-spec";
+import { runbookUrl } from "./runbook-links";
+import { AlertModel, buildServiceModels, buildSloModel, ModelOptions, RecordModel, ServiceModel, SloModel } from "./slo-model";
 
 /** The SLO window records read weeks of samples: evaluate them every 5 minutes, not every 15 seconds. */
 export const WINDOW_GROUP_INTERVAL = "5m";

@@ -5,6 +5,7 @@
  * security group and the tests all read it, so two services can never be given the same port by accident
  * (a test asserts the ports are unique).
  */
+import * as path from "path";
 
 /** Mount point of the separate EBS data volume. Every service's state lives below it. */
 export const DATA_MOUNT = "/var/lib/monitoring";
@@ -136,3 +137,63 @@ export const STACK_JOBS = {
   otelcolApps: "otelcol-apps",
   node: "node",
 } as const;
+
+/**
+ * systemd unit of each service. The units themselves are written elsewhere (systemd/); these names are the
+ * contract for `HostFile.onChange`.
+ */
+export const SERVICE_UNITS: Record<ServiceName, string> = {
+  prometheus: "prometheus.service",
+  alertmanager: "alertmanager.service",
+  grafana: "grafana.service",
+  loki: "loki.service",
+  tempo: "tempo.service",
+  otelcol: "otelcol.service",
+  nodeExporter: "node_exporter.service",
+};
+
+/** Config directory of a service (the directory of its main config file). */
+export function configDir(service: ServiceName): string {
+  return path.posix.dirname(SERVICES[service].config);
+}
+
+export const GRAFANA_PROVISIONING_DIR = `${configDir("grafana")}/provisioning`;
+export const GRAFANA_DATASOURCES_FILE = `${GRAFANA_PROVISIONING_DIR}/datasources/monitoring-host.yaml`;
+export const GRAFANA_DASHBOARD_PROVIDERS_FILE = `${GRAFANA_PROVISIONING_DIR}/dashboards/monitoring-host.yaml`;
+/** Dashboard JSON files (filled by a later issue); subfolders become Grafana folders. */
+export const GRAFANA_DASHBOARDS_DIR = `${configDir("grafana")}/dashboards`;
+
+/** Data source uids other provisioning (dashboards, links) refers to. Never change them: links break. */
+export const DATASOURCE_UIDS = {
+  prometheus: "prometheus",
+  loki: "loki",
+  tempo: "tempo",
+  alertmanager: "alertmanager",
+} as const;
+/** The AMP data source's uid (provisioned with `remoteWrite` only). */
+export const AMP_DATASOURCE_UID = "amp";
+
+/**
+ * Loki's ruler (log alerts, rules/log-alert-rules.ts): rules in the local rule storage on the data volume, one directory per
+ * tenant. With `auth_enabled: false` every request runs as the tenant "fake" (pkg/loki/modules.go), so the collector
+ * writes and the ruler must read that tenant's rules. The evidence for each key: docs/log-alerts.md.
+ */
+export const LOKI_RULER = {
+  /**
+   * `ruler.storage.local.directory`: `<dir>/<tenant>/<file>` (pkg/ruler/rulestore/local/local.go). On the data
+   * volume but beside Loki's own directory, not in it: that one is the unit's StateDirectory=, which systemd may
+   * chown to loki, while the rule files are the apply step's (root-owned, read-only for Loki).
+   */
+  storageDir: `${DATA_MOUNT}/loki-rules`,
+  tenant: "fake",
+  /** `ruler.rule_path`: where the ruler writes the rule files it hands to its Prometheus rule managers. */
+  rulePath: `${SERVICES.loki.dataDir}/rules-temp`,
+  /** How often the rules run; a group may set its own `interval`. */
+  evaluationInterval: "1m",
+  /** How often the ruler re-reads the rule storage: a changed rule file is live within this, without a restart. */
+  pollInterval: "1m",
+} as const;
+
+/** The one rule file the bundle delivers (rules/log-alert-rules.ts). */
+export const LOKI_RULES_FILE = `${LOKI_RULER.storageDir}/${LOKI_RULER.tenant}/log-alerts.yaml`;
+

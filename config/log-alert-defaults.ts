@@ -14,12 +14,12 @@
  *   console lines); values are normalised to trace, debug, info, warn, error, critical, fatal
  *   (pkg/distributor/field_detection.go).
  */
-import type { Duration } from "../components/duration";
-import { parseDuration } from "../components/duration";
-import { SERVICE_UNITS } from "../hostfiles/services/common";
-import type { ServiceName } from "../hostfiles/layout";
-import type { SloSpec } from "../slo/spec";
-import type { LogAlertSpec } from "./spec";
+import type { Duration } from "./duration";
+import { parseDuration } from "./duration";
+import type { ServiceName } from "../layout/host-layout";
+import type { SloSpec } from "./slo-spec";
+import type { LogAlertSpec } from "./log-alert-spec";
+import { SERVICE_UNITS } from "../layout/host-layout";
 
 /** `service.namespace` of the host's own log lines (service_namespace in Loki). */
 export const HOST_LOG_NAMESPACE = "monitoring-host";
@@ -42,7 +42,7 @@ export const APPLICATION_LOG_RUNBOOK = "application-log-errors";
 
 const d = (text: string): Duration => parseDuration(text)!;
 
-/** `clinic/appointments-api` (service.namespace/service.name, as in the job label) or a plain service name. */
+/** `shop/orders-api` (service.namespace/service.name, as in the job label) or a plain service name. */
 export function serviceSelector(service: string): string {
   const slash = service.lastIndexOf("/");
   if (slash < 0) return `{service_name=${JSON.stringify(service)}}`;

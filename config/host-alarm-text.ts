@@ -2,7 +2,7 @@
  * What the EC2-level host alarms say, as pure functions: HostAlarms puts the text on the alarms and the config
  * loader checks its length against CloudWatch's limit before anything is created.
  */
-import type { StackConfig } from "./config";
+import type { StackConfig } from "./stack-config";
 
 /** PutMetricAlarm: AlarmDescription is at most 1024 characters (CloudWatch API reference). */
 export const ALARM_DESCRIPTION_MAX_CHARS = 1024;

@@ -8,14 +8,14 @@
  * `npm run render` there (same relative paths as `runbookPath`).
  *
  * Alerts of an SLO link a runbook for that SLO (`slos/<slo>/<file>`): the shared text of docs/runbooks/<file> with
- * the SLO's facts and its exact queries and commands generated from the SLO model (slo/runbook.ts); the
+ * the SLO's facts and its exact queries and commands generated from the SLO model (rules/slo-runbook.ts); the
  * service-down alert links one per service (`services/<service>/<file>`).
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../components/config";
-import { stableUid } from "../dashboards/uid";
-import { SERVICES } from "./layout";
+import type { StackConfig } from "../config/stack-config";
+import { stableUid } from "../layout/dashboard-uid";
+import { SERVICES } from "../layout/host-layout";
 
 export const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
 

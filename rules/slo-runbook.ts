@@ -1,10 +1,10 @@
 /**
  * The SLO-specific parts of a runbook, generated from the SLO model (the same one the rules come from), never
  * written by hand: the SLO's facts (service, route, method, objective, window, thresholds, where its alerts go)
- * and the first commands with this SLO's exact selectors. hostfiles/runbooks.ts puts them into the shared text of
+ * and the first commands with this SLO's exact selectors. rules/runbook-links.ts puts them into the shared text of
  * docs/runbooks/<file> (replacing its generic "First five minutes").
  */
-import { ALERT_NAMES, BURN_TIERS, RECORDS, RUNBOOKS, type SloModel, type ServiceModel } from "./model";
+import { ALERT_NAMES, BURN_TIERS, RECORDS, RUNBOOKS, type SloModel, type ServiceModel } from "./slo-model";
 
 /** A shell word in single quotes (the commands are copied into bash). */
 export function sq(s: string): string {

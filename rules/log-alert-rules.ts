@@ -7,12 +7,11 @@
  * on Prometheus for nothing an alert needs).
  */
 import * as YAML from "yaml";
-import type { StackConfig } from "../components/config";
-import { LOKI_RULES_FILE } from "../hostfiles/services/loki";
-import { SERVICES } from "../hostfiles/layout";
-import { runbookUrl as sharedRunbookUrl } from "../hostfiles/runbooks";
-import type { HostFile } from "../hostfiles/types";
-import type { LogAlertSpec } from "./spec";
+import type { StackConfig } from "../config/stack-config";
+import { LOKI_RULES_FILE, SERVICES } from "../layout/host-layout";
+import { runbookUrl as sharedRunbookUrl } from "./runbook-links";
+import type { HostFile } from "../layout/host-file";
+import type { LogAlertSpec } from "../config/log-alert-spec";
 
 export interface LogAlertRule {
   alert: string;
@@ -43,7 +42,7 @@ export function logAlertExpr(s: Pick<LogAlertSpec, "selector" | "filter" | "meas
 }
 
 export function runbookUrl(runbook: string, cfg: Pick<StackConfig, "runbookBaseUrl">): string {
-  // A shared runbook of docs/runbooks/ is linked like every other alert's (hostfiles/runbooks.ts).
+  // A shared runbook of docs/runbooks/ is linked like every other alert's (rules/runbook-links.ts).
   return /^https?:\/\//.test(runbook) ? runbook : sharedRunbookUrl(cfg, { file: `${runbook}.md` });
 }
 

@@ -9,8 +9,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawn } from "child_process";
-import { HTTP_METRICS } from "./model";
-import type { SloSpec } from "./spec";
+import { HTTP_METRICS } from "../../rules/slo-model";
+import type { SloSpec } from "../../config/slo-spec";
 
 export interface Phase {
   minutes: number;

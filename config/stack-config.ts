@@ -12,9 +12,9 @@ import { parseDuration, Duration } from "./duration";
 import { ALARM_DESCRIPTION_MAX_CHARS, hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "./host-alarm-text";
 import { egressRules, ingressRules } from "./network-rules";
 import { MAX_EXTRA_TAGS, PROGRAM_TAG_KEYS, PROGRAM_TAG_PREFIX } from "./tags";
-import { SERVICES, STACK_JOBS, SYNC_USER } from "../hostfiles/layout";
-import { parseSlos, SloSpec, templateProblem } from "../slo/spec";
-import { parseLogAlerts, LogAlertSpec } from "../logalerts/spec";
+import { SERVICES, STACK_JOBS, SYNC_USER } from "../layout/host-layout";
+import { parseSlos, SloSpec, templateProblem } from "./slo-spec";
+import { parseLogAlerts, LogAlertSpec } from "./log-alert-spec";
 import { checkRouting } from "./alert-routing";
 
 export { ConfigError, SecretValue } from "./config-problems";
@@ -72,7 +72,7 @@ export interface AlertReceiver {
   severities: RoutedSeverity[];
   /**
    * Only alerts whose labels have these values (e.g. `{team: billing}`); the first matching receivers of a severity
-   * take the alert. Unset: a fallback receiver, for alerts no `match` selects (components/alert-routing.ts).
+   * take the alert. Unset: a fallback receiver, for alerts no `match` selects (config/alert-routing.ts).
    */
   match?: Record<string, string>;
   /** Slack channel (`#name`). */
@@ -127,7 +127,7 @@ export interface StackConfig {
   /**
    * Base URL under which a team publishes the rendered runbooks (out/<stack>/runbooks/ of `npm run render`); every
    * alert's runbook_url is then `<base>/<path>`. Unset: alerts link the runbooks the host's Grafana serves
-   * (hostfiles/runbooks.ts).
+   * (rules/runbook-links.ts).
    */
   runbookBaseUrl?: string;
   /** Extra tags for every resource (Name, environment and stack are always set). */
@@ -143,7 +143,7 @@ export interface StackConfig {
   };
   /** Applications Prometheus scrapes directly (`appScrapeTargets`); empty when unset. */
   appScrapeTargets: AppScrapeTarget[];
-  /** Service Level Objectives (`slos`, docs/slos.md); slo/ turns them into recording rules and alerts. */
+  /** Service Level Objectives (`slos`, docs/slos.md); rules/ turns them into recording rules and alerts. */
   slos: SloSpec[];
   /**
    * Alerts on log lines, evaluated by Loki's ruler (`logAlerts`, docs/log-alerts.md): the built-in defaults for the

@@ -1,6 +1,6 @@
 /**
  * Stable Grafana uids, in a module of its own (no import of the dashboard builders or of the Grafana provisioning),
- * so the host files can name a dashboard (hostfiles/runbooks.ts links runbook dashboards) without an import cycle.
+ * so the host files can name a dashboard (rules/runbook-links.ts links runbook dashboards) without an import cycle.
  */
 import { createHash } from "crypto";
 

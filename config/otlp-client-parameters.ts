@@ -1,4 +1,4 @@
-import type { StackConfig } from "./config";
+import type { StackConfig } from "./stack-config";
 
 /** SSM parameters holding one application's OTLP client credential. Outside the host's `/<project>/<stack>/*`. */
 export function otlpClientParameters(cfg: Pick<StackConfig, "project" | "stack">, client: string) {

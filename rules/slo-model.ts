@@ -4,7 +4,7 @@
  * disagree about metric names, windows or thresholds. Nothing here is written per SLO by hand: every expression
  * comes from the SLO's kind, selector and metric convention (docs/metrics.md).
  */
-import type { HealthSignal, MetricConvention, SliKind, SloSpec, AlertSeverity } from "./spec";
+import type { HealthSignal, MetricConvention, SliKind, SloSpec, AlertSeverity } from "../config/slo-spec";
 
 /** How long a window is, in seconds, from a Prometheus duration (`5m`, `6h`, `3d`). */
 export function windowSeconds(w: string): number {
@@ -243,7 +243,7 @@ export interface ServiceModel {
 
 export interface ModelOptions {
   /**
-   * The link of a runbook: `file` in docs/runbooks/, for one SLO or one service (hostfiles/runbooks.ts: below
+   * The link of a runbook: `file` in docs/runbooks/, for one SLO or one service (rules/runbook-links.ts: below
    * runbookBaseUrl, or the runbook dashboard on the host's Grafana).
    */
   runbookUrl(ref: { file: string; slo?: string; service?: string }): string;

@@ -10,10 +10,10 @@
  * 3. otherwise the root receiver: the first receiver without `match` that takes tickets (or the first without
  *    `match`). The Watchdog never falls to the root: unclaimed, it is discarded.
  *
- * This module must not import components/config.ts (which imports it).
+ * This module must not import config/stack-config.ts (which imports it).
  */
-import { buildServiceModels, buildSloModel } from "../slo/model";
-import type { SloSpec } from "../slo/spec";
+import { buildServiceModels, buildSloModel } from "../rules/slo-model";
+import type { SloSpec } from "./slo-spec";
 import type { ConfigProblems } from "./config-problems";
 
 export const SEVERITIES = ["page", "ticket", "watchdog"] as const;

@@ -2,8 +2,8 @@
  * The security group's rules as data, derived from config only: the network component creates them and the config
  * loader counts them against the security-group rule quota before anything is created.
  */
-import type { StackConfig } from "./config";
-import { OTLP_PORTS } from "../hostfiles/layout";
+import type { StackConfig } from "./stack-config";
+import { OTLP_PORTS } from "../layout/host-layout";
 
 /** One TCP rule of the security group (ingress or egress): a port and a CIDR or a security group. */
 export interface IngressRule {

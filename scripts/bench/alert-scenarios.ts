@@ -3,8 +3,8 @@
  * unit-test generator. Times are minutes; the incident starts after a warm-up of healthy traffic as long as the
  * longest burn-rate window (3 days), so every window is full when it starts.
  */
-import { healthy, Phase, Scenario } from "./sim";
-import type { AlertTimeline } from "./sim";
+import { healthy, Phase, Scenario } from "./alert-sim";
+import type { AlertTimeline } from "./alert-sim";
 
 export const WARMUP_MIN = 3 * 24 * 60;
 

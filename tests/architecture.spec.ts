@@ -1,0 +1,69 @@
+/**
+ * The house's floors (docs/architecture.md): every product file imports only from its own floor or the floors below.
+ * A file that needs something from above is on the wrong floor, or the thing it needs is.
+ */
+import * as assert from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+const ROOT = path.resolve(__dirname, "..");
+
+/** Bottom to top. `scripts/` and `tests/` stand beside the house and may import any floor. */
+export const FLOORS = ["layout", "config", "rules", "dashboards", "hostfiles", "components", "index.ts"] as const;
+
+function productFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, e.name);
+      if (e.isDirectory()) walk(rel);
+      else if (e.name.endsWith(".ts")) out.push(rel);
+    }
+  };
+  for (const f of FLOORS) (f.endsWith(".ts") ? out.push(f) : walk(f));
+  return out.sort();
+}
+
+const floorOf = (file: string) => FLOORS.findIndex((f) => file === f || file.startsWith(f + "/"));
+
+/** Relative imports of a file, resolved to repository paths (`x.ts` or `x/index.ts`). */
+function importsOf(file: string): string[] {
+  const src = fs.readFileSync(path.join(ROOT, file), "utf8");
+  const specs = [...src.matchAll(/(?:from|import|require\()\s*\(?\s*["'](\.{1,2}\/[^"']*)["']/g)].map((m) => m[1]);
+  return specs.map((s) => {
+    const base = path.normalize(path.join(path.dirname(file), s));
+    for (const c of [`${base}.ts`, path.join(base, "index.ts"), base]) if (fs.existsSync(path.join(ROOT, c)) && fs.statSync(path.join(ROOT, c)).isFile()) return c;
+    throw new Error(`${file}: cannot resolve import ${s}`);
+  });
+}
+
+/**
+ * Upward imports still being taken apart (issue 14). This list only shrinks: the test fails when an entry is gone
+ * from the code but still listed, and when a new upward import appears.
+ */
+const KNOWN_UPWARD = [
+  "config/alert-routing.ts (config) imports rules/slo-model.ts (rules)",
+  "rules/meta-alerts.ts (rules) imports hostfiles/templates.ts (hostfiles)",
+];
+
+describe("architecture: floors", () => {
+  const files = productFiles();
+
+  it("puts every product file on a floor", () => {
+    assert.ok(files.length > 40, `found only ${files.length} product files`);
+    for (const f of files) assert.ok(floorOf(f) >= 0, `${f} is on no floor`);
+  });
+
+  it("has no import that runs back up a floor", () => {
+    const upward: string[] = [];
+    for (const f of files) {
+      for (const target of importsOf(f)) {
+        const to = floorOf(target);
+        if (to < 0) upward.push(`${f} imports ${target}, which is outside the house`);
+        else if (to > floorOf(f)) upward.push(`${f} (${FLOORS[floorOf(f)]}) imports ${target} (${FLOORS[to]})`);
+      }
+    }
+    assert.deepStrictEqual(upward.filter((u) => !KNOWN_UPWARD.includes(u)), [], "new imports that run back up a floor");
+    assert.deepStrictEqual(KNOWN_UPWARD.filter((u) => !upward.includes(u)), [], "fixed: remove from KNOWN_UPWARD");
+  });
+});
