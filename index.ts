@@ -3,7 +3,8 @@
  * A config mistake stops here, before any resource is created, with every problem listed and no stack trace.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadStackConfig } from "./config/stack-config";
+import { ConfigError } from "./config/config-problems";
+import { loadStackConfig } from "./config/loader";
 import { PulumiConfigSource } from "./config/config-source";
 import { MonitoringStack } from "./components/monitoring-stack";
 

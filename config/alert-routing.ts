@@ -10,7 +10,7 @@
  * 3. otherwise the root receiver: the first receiver without `match` that takes tickets (or the first without
  *    `match`). The Watchdog never falls to the root: unclaimed, it is discarded.
  *
- * This module must not import config/stack-config.ts (which imports it).
+ * This module must not import config/loader.ts (which imports it).
  */
 import { buildServiceModels, buildSloModel } from "../rules/slo-model";
 import type { SloSpec } from "./slo-spec";

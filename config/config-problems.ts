@@ -118,3 +118,12 @@ export class SecretValue {
     return "[secret]";
   }
 }
+
+/** Files a problem under `key` for each value listed more than once. */
+export function reportDuplicates(p: ConfigProblems, key: string, values: string[]): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) p.add(key, `lists ${show(v)} more than once; each entry must be unique`);
+    seen.add(v);
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * Where stack configuration comes from.
  *
- * The loader (`config.ts`) reads through this interface so the same validation runs under `pulumi up` (values
+ * The loader (`config/loader.ts`) reads through this interface so the same validation runs under `pulumi up` (values
  * from the Pulumi engine) and offline (`npm run render`, tests: values from `Pulumi.yaml` defaults plus
  * `Pulumi.<stack>.yaml`, no CLI and no credentials needed).
  */

@@ -9,7 +9,7 @@
  * (defaults merged with the entries). Every LogQL query is parsed here with Grafana's grammar, so a typo fails
  * `pulumi up` with the key named instead of a rule Loki silently refuses to load.
  *
- * This module must not import config/stack-config.ts (which imports it).
+ * This module must not import config/loader.ts (which imports it).
  */
 import { ConfigProblems, didYouMean, show } from "./config-problems";
 import { Duration, parseDuration } from "./duration";

@@ -3,7 +3,7 @@
  * reports every problem with its full key (`monitoring-hosts:slos[0].objective`) into the shared problem list of
  * the config loader, so a user fixes SLO mistakes together with the rest of the config.
  *
- * This module must not import config/stack-config.ts (which imports it); it only uses the problem collector.
+ * This module must not import config/loader.ts (which imports it); it only uses the problem collector.
  */
 import { ConfigProblems, didYouMean, show } from "./config-problems";
 import { parseDuration, Duration } from "./duration";

@@ -3,7 +3,8 @@
  * versions and the secrets manifest (parameter names only). Pulumi uploads it to S3; the host's sync step polls
  * its ETag. Deterministic: the same config renders the same bytes, so an unchanged config keeps the same ETag.
  */
-import { SecretValue, type StackConfig } from "../config/stack-config";
+import { SecretValue } from "../config/config-problems";
+import { type StackConfig } from "../config/stack-config";
 import { renderHostFiles } from "./render-files";
 import { secretFiles } from "./secrets";
 import type { HostContext, HostFile } from "../layout/host-file";

@@ -5,7 +5,8 @@
  * metrics load. Prices the table does not have are named, never guessed; the total then says it is partial.
  */
 import * as path from "path";
-import { ConfigError, loadStackConfig } from "../config/stack-config";
+import { ConfigError } from "../config/config-problems";
+import { loadStackConfig } from "../config/loader";
 import { FileConfigSource } from "../config/config-source";
 import { formatEstimate, loadPriceTable, managedEstimate, selfManagedEstimate, Usage } from "./lib/cost";
 import { PROJECT_DIR } from "./render";

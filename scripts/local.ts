@@ -15,7 +15,8 @@
  *
  * Everything listens on 127.0.0.1 only; the app must be on loopback too.
  */
-import { ConfigError, StackConfig } from "../config/stack-config";
+import { ConfigError } from "../config/config-problems";
+import { StackConfig } from "../config/stack-config";
 import { sloRuleSet } from "../rules";
 import { AlertingSandbox, SandboxApp } from "../tests/integration/alerting-sandbox";
 import { TEST_TIMING } from "../tests/integration/sandbox";

@@ -13,7 +13,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, loadStackConfig } from "../config/stack-config";
+import { ConfigError } from "../config/config-problems";
+import { loadStackConfig } from "../config/loader";
 import { FileConfigSource } from "../config/config-source";
 import { APP_AGENT, appAgentFiles, appAgentView, AgentFile } from "../hostfiles/app-agent";
 import { checkScripts, checkUnits, Check, PROJECT_DIR, reportChecks } from "./render";

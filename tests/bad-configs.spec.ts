@@ -16,7 +16,8 @@ import { resources, settle } from "./support/mocks";
 import { stackConfig, TEST_SECRETS } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 import { renderRuleFiles, sloRuleSet } from "../rules/slo-rules";
-import { ConfigError, loadStackConfig } from "../config/stack-config";
+import { ConfigError } from "../config/config-problems";
+import { loadStackConfig } from "../config/loader";
 import { FileConfigSource } from "../config/config-source";
 import { renderStack, PROJECT_DIR } from "../scripts/render";
 

@@ -4,7 +4,9 @@
  */
 import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
-import { ConfigError, KNOWN_KEYS, loadStackConfig, sshPublicKeyProblem, cidrProblem } from "../config/stack-config";
+import { ConfigError } from "../config/config-problems";
+import { KNOWN_KEYS, loadStackConfig } from "../config/loader";
+import { sshPublicKeyProblem, cidrProblem } from "../config/value-checks";
 import { FileConfigSource } from "../config/config-source";
 import { parseDuration } from "../config/duration";
 import { SENTINEL, stackConfig, stackSource } from "./support/stacks";

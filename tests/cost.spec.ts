@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "assert";
 import * as path from "path";
-import { GP3 } from "../config/stack-config";
+import { GP3 } from "../config/limits";
 import { HOURS_PER_MONTH, loadPriceTable, managedEstimate, PriceTable, samplesPerMonth, selfManagedEstimate, Usage } from "../scripts/lib/cost";
 import { stackConfig } from "./support/stacks";
 import { run } from "./support/validators";

@@ -11,7 +11,7 @@ import { renderHostFiles, renderUserData } from "../hostfiles/render";
 import { LOKI_RULES_FILE, PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { placeholderContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
-import { ConfigError } from "../config/stack-config";
+import { ConfigError } from "../config/config-problems";
 import { tunnelCommands } from "../components/access-info";
 import { renderRunbooks, runbookDashboards } from "../dashboards/runbooks";
 import { SERVICES } from "../layout/host-layout";

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../../config/stack-config";
-import { GP3 } from "../../config/stack-config";
+import { GP3 } from "../../config/limits";
 import { parseDuration, Duration } from "../../config/duration";
 import { ALERTING_TIMING } from "../../layout/host-layout";
 

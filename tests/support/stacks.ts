@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { FileConfigSource } from "../../config/config-source";
-import { loadStackConfig, StackConfig } from "../../config/stack-config";
+import { loadStackConfig } from "../../config/loader";
+import { StackConfig } from "../../config/stack-config";
 
 /** Appears nowhere but in secret config; any occurrence elsewhere is a leak. */
 export const SENTINEL = "SENTINEL-9f3b2c7d-do-not-leak";
