@@ -1,0 +1,44 @@
+/**
+ * The URN guard's variants and runner (tests/urns.spec.ts). Each variant is the program (index.ts) on a committed
+ * stack with config overrides, run under mocks in its own process (tests/support/urn-child.ts).
+ *
+ * Record the fixtures at a commit whose URNs are the reference (they were recorded at a644de9, before issue 14's
+ * re-floor), running this file from that commit's tree with the child copied in:
+ *   npx tsx tests/support/urns.ts --record <directory for urns-*.json>
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import type { Registration } from "./urn-child";
+
+export const URN_VARIANTS: { id: string; stack: string; overrides: Record<string, unknown> }[] = [
+  { id: "dev", stack: "dev", overrides: {} },
+  { id: "prd", stack: "prd", overrides: {} },
+  // remoteWrite (docs/remote-write.md): an existing workspace (dev), a created one (prd), as tests/remote-write.spec.ts.
+  { id: "dev-remote-write", stack: "dev", overrides: { remoteWrite: { workspace: "ws-b226cc2a-a446-46a9-933a-ac50479a5568" } } },
+  { id: "prd-remote-write", stack: "prd", overrides: { remoteWrite: { workspace: "create" } } },
+  // No deploy verification command, ssh access instead of SSM (tests/components.spec.ts).
+  { id: "dev-no-verify", stack: "dev", overrides: { verifyDeploy: false } },
+  { id: "dev-ssh", stack: "dev", overrides: { accessMode: "ssh", sshAdminCidrs: ["192.168.10.0/24"] } },
+];
+
+/** Every resource the program registers for a stack with overrides, in registration order. */
+export function registrations(stack: string, overrides: Record<string, unknown> = {}): Registration[] {
+  const r = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(__dirname, "urn-child.ts"), stack, JSON.stringify(overrides)], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  if (!line.startsWith("[")) throw new Error(`program run printed no registrations:\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line) as Registration[];
+}
+
+if (require.main === module) {
+  const [flag, dir] = process.argv.slice(2);
+  if (flag !== "--record" || !dir) throw new Error("usage: npx tsx tests/support/urns.ts --record <directory>");
+  for (const v of URN_VARIANTS) {
+    const urns = registrations(v.stack, v.overrides).map((r) => r.urn).sort();
+    fs.writeFileSync(path.join(dir, `urns-${v.id}.json`), JSON.stringify(urns, null, 2) + "\n");
+    console.log(`urns-${v.id}.json: ${urns.length} URNs`);
+  }
+}
