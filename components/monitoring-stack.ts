@@ -13,7 +13,6 @@ import { HostSecrets } from "./host-secrets";
 import { MonitoringHost } from "./monitoring-host";
 import { MonitoringNetwork } from "./network";
 import { OtlpTls } from "./otlp-tls";
-import { unpinnedReleasesWarning } from "../hostfiles/versions";
 import { TelemetryBuckets } from "./telemetry-buckets";
 import { SERVICES } from "../layout/host-layout";
 import { renderBundle, renderUserData } from "../hostfiles/render";
@@ -64,9 +63,6 @@ export class MonitoringStack extends pulumi.ComponentResource {
     super("monitoring-hosts:index:MonitoringStack", name, {}, opts);
     const cfg = args.config;
     const child = { parent: this };
-    // A release without a pinned digest is refused by the host: say so at preview, not only in its journal.
-    const unpinned = unpinnedReleasesWarning(cfg.architecture);
-    if (unpinned) pulumi.log.warn(unpinned, this);
 
     const network = new MonitoringNetwork(`${name}-net`, { config: cfg }, child);
     const buckets = new TelemetryBuckets(`${name}-telemetry`, { config: cfg }, child);

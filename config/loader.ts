@@ -20,6 +20,7 @@ import { readOtlp } from "./sections/otlp";
 import { readPlacement } from "./sections/placement";
 import { readReceivers } from "./sections/receivers";
 import { readRemoteWrite } from "./sections/remote-write";
+import { readReleaseDigests } from "./sections/release-digests";
 import { readRetention } from "./sections/retention";
 import { readRunbookBaseUrl } from "./sections/runbook-base-url";
 import { readTags } from "./sections/tags";
@@ -60,6 +61,7 @@ export const KNOWN_KEYS = [
   "hostAlarmPagerUrl",
   "verifyDeploy",
   "remoteWrite",
+  "releaseDigests",
 ] as const;
 
 export function loadStackConfig(source: ConfigSource, options: LoadOptions = { requireSecrets: true }): StackConfig {
@@ -95,6 +97,8 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     reportSecurityGroupQuota(p, k, { otlp, access: { mode, sshUser: sshUser ?? "", adminCidrs, authorizedKeys }, alerting: { receivers }, appScrapeTargets });
   }
   const logAlerts = parseLogAlerts(r.raw("logAlerts"), k("logAlerts"), p, slos);
+  // Which digests the stack needs depends on its architecture: not asked while that is itself wrong.
+  const releaseDigests = readReleaseDigests(r, p, k, p.items.some((x) => x.key === k("architecture")) ? undefined : architecture);
 
   reportSecretsInPlainKeys(source, p);
   checkRouting(slos, receivers, appScrapeTargets.map((t) => t.service), p, { slos: k("slos"), receivers: k("alertReceivers") });
@@ -126,5 +130,6 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     slos,
     logAlerts,
     ...(remoteWrite ? { remoteWrite } : {}),
+    releaseDigests,
   };
 }

@@ -109,6 +109,11 @@ export interface StackConfig {
    * signed with the instance role (SigV4). Absent: nothing is sent and nothing about AMP is rendered or created.
    */
   remoteWrite?: RemoteWriteConfig;
+  /**
+   * `releaseDigests`: SHA-256 digests the operator supplies for release archives config/release-manifest.ts cannot
+   * pin, keyed `<component>@<version>/<architecture>` (docs/configuration.md); validated, lower-case. Empty when unset.
+   */
+  releaseDigests: Record<string, string>;
 }
 
 /** Where remote write goes: an existing AMP workspace, or one the stack creates (`workspace: create`). */

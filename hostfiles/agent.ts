@@ -97,7 +97,7 @@ export function agentFiles(cfg: StackConfig, secretVersions: Record<string, numb
     { ...script(AGENT.prometheusStart, hostScript("prometheus-start.sh")), onChange: { unit: SERVICE_UNITS.prometheus, action: "restart" } },
     manifest("host.env", hostEnv(cfg)),
     manifest("services.tsv", servicesTsv()),
-    manifest("versions.tsv", versionsTsv(cfg.architecture)),
+    manifest("versions.tsv", versionsTsv(cfg.architecture, cfg.releaseDigests)),
     // A new or removed secret: fetch again (the services that use it restart because their unit changed).
     manifest("secrets.tsv", secretsTsv(cfg, secretVersions), { unit: AGENT.secretsUnit, action: "restart" }),
     ...credentialVersionFiles(cfg, secretVersions),

@@ -18,12 +18,13 @@
  */
 import { renderTemplate, yamlBlock } from "./templates";
 import { renderServiceUnit, ServiceUnitSpec } from "./units";
-import type { StackConfig } from "../config/stack-config";
+import type { Architecture, StackConfig } from "../config/stack-config";
 import { otlpClientParameters } from "../config/otlp-client-parameters";
 import { SERVICES } from "../layout/host-layout";
 import { placeholderContext } from "../layout/host-file";
 import { durableDelivery, MEMORY_LIMITER, QUEUE_STORAGE, queueStorage } from "./services/otelcol";
-import { COMPONENTS, ReleaseArch } from "./versions";
+import { COMPONENTS, OperatorDigests, RELEASE_ARCH, ReleaseArch, releaseDigestKey } from "../config/release-manifest";
+import { resolveComponents } from "./versions";
 import { shQuote } from "./agent";
 
 /** Paths, user and ports on the application instance. */
@@ -63,13 +64,15 @@ export interface AppAgentView {
   region: string;
   /** Rendered offline without the gateway address: install.sh refuses to run. */
   placeholder: boolean;
+  /** The stack's `releaseDigests`: they fill the collector archives config/release-manifest.ts cannot pin. */
+  releaseDigests: OperatorDigests;
 }
 
 /**
  * The agent of one application (`client`, an entry of `otlpClients`; default: the only one) forwarding to the
  * monitoring host at `gatewayIp` (the stack output `privateIp`; a placeholder offline).
  */
-export function appAgentView(cfg: Pick<StackConfig, "project" | "stack" | "region" | "otlp">, o: { gatewayIp?: string; client?: string }): AppAgentView {
+export function appAgentView(cfg: Pick<StackConfig, "project" | "stack" | "region" | "otlp" | "releaseDigests">, o: { gatewayIp?: string; client?: string }): AppAgentView {
   const clients = cfg.otlp.clients;
   const client = o.client ?? (clients.length === 1 ? clients[0] : undefined);
   if (client === undefined) {
@@ -89,6 +92,7 @@ export function appAgentView(cfg: Pick<StackConfig, "project" | "stack" | "regio
     parameters: otlpClientParameters(cfg, client),
     region: cfg.region,
     placeholder: o.gatewayIp === undefined,
+    releaseDigests: cfg.releaseDigests,
   };
 }
 
@@ -156,17 +160,21 @@ export function appAgentUnit(v: AppAgentView): ServiceUnitSpec {
 }
 
 /**
- * The release the install script downloads, and per architecture the SHA-256 pinned in hostfiles/versions.ts (the
- * same digest the monitoring host checks); an architecture without a pinned digest is refused with its reason.
+ * The release the install script downloads, and per architecture the SHA-256 the monitoring host would check
+ * (config/release-manifest.ts, else the stack's `releaseDigests`); an architecture with neither is refused with its reason.
  */
-export function appAgentRelease(): { version: string; baseUrl: string; archives: Record<ReleaseArch, { file: string; sha256: string; refusal: string }> } {
+export function appAgentRelease(
+  operatorDigests: OperatorDigests = {},
+): { version: string; baseUrl: string; archives: Record<ReleaseArch, { file: string; sha256: string; refusal: string }> } {
   const c = COMPONENTS.otelcol;
-  const archive = (arch: ReleaseArch) => {
-    const d = c.digests[arch];
+  const archive = (architecture: Architecture) => {
+    const r = resolveComponents(architecture, operatorDigests).find((x) => x.name === "otelcol")!;
+    const d = c.digests[RELEASE_ARCH[architecture]];
+    const refusal = d.sha256 === null ? `${d.reason}; set releaseDigests["${releaseDigestKey("otelcol", architecture)}"] in the stack and render again` : "";
     // Shell-quoted here: the template places them as words of a case branch.
-    return { file: shQuote(c.artifact(arch)), sha256: shQuote(d.sha256 ?? ""), refusal: shQuote(d.sha256 === null ? d.reason : "") };
+    return { file: shQuote(r.artifact), sha256: shQuote(r.sha256 ?? ""), refusal: shQuote(r.sha256 === null ? refusal : "") };
   };
-  return { version: c.version, baseUrl: c.baseUrl(), archives: { amd64: archive("amd64"), arm64: archive("arm64") } };
+  return { version: c.version, baseUrl: c.baseUrl(), archives: { amd64: archive("x86_64"), arm64: archive("arm64") } };
 }
 
 export interface AgentFile {
@@ -180,7 +188,7 @@ export interface AgentFile {
 
 /** Everything `npm run render:agent` writes: config, unit and the install script (which fetches the credentials). */
 export function appAgentFiles(v: AppAgentView): AgentFile[] {
-  const rel = appAgentRelease();
+  const rel = appAgentRelease(v.releaseDigests);
   const unit = appAgentUnit(v);
   const config = renderTemplate("agent/config.yaml.hbs", { config: yamlBlock(appAgentConfig(v)) });
   const install = renderTemplate("agent/install.sh.hbs", {

@@ -30,7 +30,7 @@ export function buildBundle(cfg: StackConfig, ctx: HostContext): Bundle {
     project: cfg.project,
     stack: cfg.stack,
     architecture: cfg.architecture,
-    versions: resolveComponents(cfg.architecture),
+    versions: resolveComponents(cfg.architecture, cfg.releaseDigests),
     secrets: secretFiles(cfg).map(({ id, parameter, unit, credential, path }) => ({ id, parameter, unit, credential, path })),
     files,
   };

@@ -8,7 +8,7 @@
  *   reboot → healthy       power-off and start on the same root until `monitoring-health` passes.
  *
  * Median (and min/max) of N runs (default 3, BENCH_RUNS=n), each on a fresh root and volume. Needs root and what
- * .ci/run installs. Usage: npm run bench:boot [-- <stack>]   (prd is rendered for x86_64, as in the boot test)
+ * .ci/run installs. Usage: npm run bench:boot [-- <stack>]   (a committed x86_64 stack, as in the boot test)
  */
 import { BootLab } from "../tests/boot/host";
 import { missingPrerequisites } from "../tests/boot/host";
@@ -23,7 +23,7 @@ if (missing.length) {
   process.exit(1);
 }
 
-const cfg = stack === "prd" ? stackConfig("prd", { architecture: "x86_64", instanceType: "m7i.xlarge" }) : stackConfig(stack);
+const cfg = stackConfig(stack);
 const seconds = (t0: number) => (Date.now() - t0) / 1000;
 const figures: Record<string, number[]> = { "first boot → healthy": [], "config change → applied": [], "reboot → healthy": [] };
 
@@ -55,7 +55,7 @@ try {
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-console.log(`\nbench:boot (${stack}${stack === "prd" ? ", rendered for x86_64" : ""}), ${RUNS} runs, seconds:`);
+console.log(`\nbench:boot (${stack}, ${cfg.architecture}), ${RUNS} runs, seconds:`);
 for (const [name, v] of Object.entries(figures)) {
   console.log(`  ${name.padEnd(26)} median ${median(v).toFixed(1).padStart(6)}   min ${Math.min(...v).toFixed(1).padStart(6)}   max ${Math.max(...v).toFixed(1).padStart(6)}`);
 }

@@ -16,7 +16,8 @@ import { FileConfigSource } from "../config/config-source";
 import { PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
 import { renderBundle, renderHostFiles, renderUserData } from "../hostfiles/render";
 import { placeholderContext, HostFile } from "../layout/host-file";
-import { COMPONENTS, unpinnedReleasesWarning } from "../hostfiles/versions";
+import { COMPONENTS } from "../config/release-manifest";
+import { resolveComponents } from "../hostfiles/versions";
 import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
 import { runbookPath } from "../rules/runbook-links";
 import { AGENT } from "../hostfiles/units";
@@ -261,8 +262,8 @@ function main(argv: string[]): number {
   console.log(`rendered ${r.files.length} host files, user-data.yaml (${Buffer.byteLength(r.userData)} bytes) and bundle.json (${Buffer.byteLength(r.bundle)} bytes) into ${path.relative(process.cwd(), outDir) || "."}`);
   const pinned = Object.entries(COMPONENTS).map(([n, c]) => `${n} ${c.version}`);
   console.log(`pinned versions (${r.cfg.architecture}): ${pinned.join(", ")}`);
-  const unpinned = unpinnedReleasesWarning(r.cfg.architecture);
-  if (unpinned) console.warn(`WARNING: ${unpinned}`);
+  const operator = resolveComponents(r.cfg.architecture, r.cfg.releaseDigests).filter((c) => c.pinnedBy === "releaseDigests");
+  if (operator.length > 0) console.log(`digests from releaseDigests (not from config/release-manifest.ts): ${operator.map((c) => c.artifact).join(", ")}`);
   if (argv.includes("--no-validate")) return 0;
 
   return reportChecks(validate(r, outDir));

@@ -22,7 +22,7 @@ import * as path from "path";
 import { GoRepo, gitShow, shapeOf, Shape, structFields, TagKind } from "./lib/go-structs";
 import { Evidence, EvidenceEntry, evidenceEntries, evidenceFile, joinPath, keyPaths, loadEvidence, parseDocument } from "../tests/support/upstream-evidence";
 import { EvidenceService, evidenceStacks, renderedForEvidence } from "../tests/support/evidence-targets";
-import { COMPONENTS } from "../hostfiles/versions";
+import { COMPONENTS } from "../config/release-manifest";
 
 interface Root {
   /** Evidence source key. */

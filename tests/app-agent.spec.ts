@@ -14,7 +14,7 @@ import * as YAML from "yaml";
 import { APP_AGENT, appAgentConfig, appAgentFiles, appAgentView } from "../hostfiles/app-agent";
 import { SERVICES } from "../layout/host-layout";
 import { otlpClientParameters } from "../config/otlp-client-parameters";
-import { COMPONENTS } from "../hostfiles/versions";
+import { COMPONENTS, releaseDigestKey } from "../config/release-manifest";
 import { renderAgent, validateAgent } from "../scripts/render-agent";
 import { checkDocument, loadEvidence } from "./support/upstream-evidence";
 import { requireTool, tempDir } from "./support/validators";
@@ -109,10 +109,18 @@ describe("application-side collector agent (npm run render:agent)", () => {
   it("install.sh downloads the pinned release, verifies its SHA-256 against the digest pinned in versions.ts (or refuses with the reason) and refuses placeholders", function () {
     const install = appAgentFiles(appAgentView(stackConfig("dev"), { gatewayIp: GATEWAY })).find((f) => f.name === "install.sh")!.content;
     const c = COMPONENTS.otelcol;
+    const architectures = { amd64: "x86_64", arm64: "arm64" } as const;
     for (const arch of ["amd64", "arm64"] as const) {
       assert.ok(install.includes(c.artifact(arch)), arch);
       const d = c.digests[arch];
-      assert.ok(install.includes(d.sha256 !== null ? `sha256='${d.sha256}'` : `refusal='${d.reason}'`), arch);
+      const key = releaseDigestKey("otelcol", architectures[arch]);
+      assert.ok(install.includes(d.sha256 !== null ? `sha256='${d.sha256}'` : `refusal='${d.reason}; set releaseDigests["${key}"] in the stack and render again'`), arch);
+      // The stack's releaseDigests fill a digest the manifest lacks (the same one the monitoring host would check).
+      if (d.sha256 === null) {
+        const digest = "5".repeat(64);
+        const withDigest = appAgentFiles(appAgentView(stackConfig("dev", { releaseDigests: { [key]: digest } }), { gatewayIp: GATEWAY })).find((f) => f.name === "install.sh")!.content;
+        assert.ok(withDigest.includes(`artifact='${c.artifact(arch)}' sha256='${digest}' refusal=''`), withDigest);
+      }
     }
     assert.ok(install.includes(c.baseUrl()));
     assert.match(install, /sha256sum --check/);

@@ -20,6 +20,10 @@ import { ConfigError } from "../config/config-problems";
 import { loadStackConfig } from "../config/loader";
 import { FileConfigSource } from "../config/config-source";
 import { renderStack, PROJECT_DIR } from "../scripts/render";
+import { releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
+
+/** The arm64 archives config/release-manifest.ts pins no digest for (an arm64 stack must supply them). */
+const ARM64_UNPINNED = unpinnedReleases("arm64");
 
 const K = (key: string) => (key.startsWith("aws:") ? key : `monitoring-hosts:${key}`);
 
@@ -209,6 +213,19 @@ const CASES: BadConfig[] = [
   { what: "remoteWrite without a workspace", set: { remoteWrite: {} }, key: "remoteWrite.workspace", says: /is required; allowed: create, or the id of an existing AMP workspace/ },
   { what: "a typo in remoteWrite's key", set: { remoteWrite: { workspce: "create" } }, key: "remoteWrite.workspce", says: /unknown key; allowed: workspace; did you mean "workspace"\?/ },
   { what: "an AMP workspace ARN where its id belongs", set: { remoteWrite: { workspace: "arn:aws:aps:eu-west-1:123456789012:workspace/ws-1" } }, key: "remoteWrite.workspace", says: /allowed: create, or an AMP workspace id/ },
+  // releaseDigests (docs/configuration.md): digests for the archives config/release-manifest.ts cannot pin
+  ...(ARM64_UNPINNED.length > 0
+    ? [
+        { what: "an arm64 stack without the digests config/release-manifest.ts lacks", set: { instanceType: "t4g.large", architecture: "arm64" }, key: "releaseDigests", says: new RegExp(`has no digest for ${ARM64_UNPINNED[0].key.replace(/\./g, "\\.")}.*pulumi config set --path 'releaseDigests`) },
+        { what: "prd moved to Graviton without the digests", stack: "prd" as const, set: { instanceType: "m7g.xlarge", architecture: "arm64" }, key: "releaseDigests", says: /the host installs nothing unverified/ },
+      ]
+    : []),
+  { what: "a release digest that is not 64 hex digits", set: { releaseDigests: { [releaseDigestKey("loki", "arm64")]: "sha256:abc" } }, key: `releaseDigests["${releaseDigestKey("loki", "arm64")}"]`, says: /is not a SHA-256 digest; allowed: 64 hexadecimal digits/ },
+  { what: "a release digest contradicting the pinned one", set: { releaseDigests: { [releaseDigestKey("prometheus", "x86_64")]: "0".repeat(64) } }, key: `releaseDigests["${releaseDigestKey("prometheus", "x86_64")}"]`, says: /contradicts the digest config\/release-manifest\.ts pins/ },
+  { what: "a release digest for another version", set: { releaseDigests: { "tempo@0.0.1/arm64": "ab".repeat(32) } }, key: 'releaseDigests["tempo@0.0.1/arm64"]', says: /but this program installs tempo .*set "tempo@/ },
+  { what: "a release digest for a misspelt component", set: { releaseDigests: { [releaseDigestKey("grafana", "arm64").replace("grafana", "grafna")]: "ab".repeat(32) } }, key: `releaseDigests["${releaseDigestKey("grafana", "arm64").replace("grafana", "grafna")}"]`, says: /unknown entry.*did you mean "grafana@/ },
+  { what: "a release digest keyed by the archive's amd64", set: { releaseDigests: { [releaseDigestKey("otelcol", "x86_64").replace("x86_64", "amd64")]: "ab".repeat(32) } }, key: `releaseDigests["${releaseDigestKey("otelcol", "x86_64").replace("x86_64", "amd64")}"]`, says: /names architecture "amd64".*\/x86_64"/ },
+  { what: "releaseDigests as a list", set: { releaseDigests: ["ab".repeat(32)] }, key: "releaseDigests", says: /allowed: an object of "<component>@<version>\/<architecture>" to SHA-256/ },
   { what: "an AMP workspace id with a slash", set: { remoteWrite: { workspace: "ws-1/api" } }, key: "remoteWrite.workspace", says: /1 to 64 letters, digits, - \. _/ },
   { what: "overriding managed-by", set: { tags: { "managed-by": "terraform" } }, key: "tags.managed-by", says: /set by the program itself/ },
   { what: "a tag in the program's prefix", set: { tags: { "monitoring-hosts:backup": "no" } }, key: "tags.monitoring-hosts:backup", says: /keys starting with monitoring-hosts:/ },

@@ -11,7 +11,7 @@ import { ingressRules } from "../components/network";
 import { lifecycleExpiryDays } from "../components/telemetry-buckets";
 import { ceilDays } from "../config/duration";
 import { DATA_DEVICE_NAME } from "../layout/host-layout";
-import { secretValues, stackConfig } from "./support/stacks";
+import { arm64Overrides, secretValues, stackConfig } from "./support/stacks";
 
 const USER_DATA_LIMIT = 16 * 1024;
 
@@ -525,7 +525,7 @@ describe("resource options set on the resources themselves (issue 11 items 3 and
 
   it("an architecture change replaces the instance (replacementTrigger), the AMI alone does not; the data volume is untouched", async () => {
     const x86 = await buildRecordingOptions("dev", "arch-x86");
-    const arm = await buildRecordingOptions("dev", "arch-arm", { instanceType: "t4g.large", architecture: "arm64" });
+    const arm = await buildRecordingOptions("dev", "arch-arm", arm64Overrides("t4g.large"));
     const instanceOpts = (seen: Map<string, { type: string; opts: pulumi.CustomResourceOptions }>) =>
       [...seen.values()].filter((r) => r.type === "aws:ec2/instance:Instance").map((r) => r.opts);
     const [a, b] = [instanceOpts(x86), instanceOpts(arm)];

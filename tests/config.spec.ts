@@ -9,7 +9,9 @@ import { KNOWN_KEYS, loadStackConfig } from "../config/loader";
 import { sshPublicKeyProblem, cidrProblem } from "../config/value-checks";
 import { FileConfigSource } from "../config/config-source";
 import { parseDuration } from "../config/duration";
-import { SENTINEL, stackConfig, stackSource } from "./support/stacks";
+import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
+import { resolveComponents } from "../hostfiles/versions";
+import { arm64Overrides, SENTINEL, standInReleaseDigests, stackConfig, stackSource } from "./support/stacks";
 
 const K = (key: string) => `monitoring-hosts:${key}`;
 
@@ -68,7 +70,10 @@ describe("stack config", () => {
         dev.alerting.receivers.map((r) => r.name),
         prd.alerting.receivers.map((r) => r.name),
       );
-      assert.equal(prd.architecture, "arm64");
+      // Both committed stacks run on an architecture whose archives are all pinned in config/release-manifest.ts: they
+      // need no releaseDigests and load as committed (prd was arm64 until four arm64 digests proved unobtainable).
+      for (const c of [dev, prd]) assert.deepEqual(unpinnedReleases(c.architecture), [], `${c.stack} (${c.architecture})`);
+      assert.deepEqual([dev.releaseDigests, prd.releaseDigests], [{}, {}]);
       assert.equal(dev.access.mode, "ssm");
     });
 
@@ -213,6 +218,96 @@ describe("stack config", () => {
     });
   });
 
+  describe("releaseDigests: digests the operator supplies for archives config/release-manifest.ts cannot pin", () => {
+    const RD = K("releaseDigests");
+    const at = (entry: string) => `${RD}["${entry}"]`;
+    /** An archive without a pinned digest on arm64, and one with a pinned digest (x86_64 has them all). */
+    const unpinned = () => unpinnedReleases("arm64");
+    const pinnedName = (Object.keys(COMPONENTS) as (keyof typeof COMPONENTS)[]).find((n) => COMPONENTS[n].digests.amd64.sha256 !== null)!;
+
+    it("an arm64 stack without them is refused at load, naming the key, every missing archive and how to set it", function () {
+      if (unpinned().length === 0) this.skip(); // every arm64 archive pinned: nothing for the operator to supply
+      const found = problems("dev", { instanceType: "t4g.large", architecture: "arm64" });
+      assert.deepEqual(found.map((x) => x.key), [RD], JSON.stringify(found));
+      for (const u of unpinned()) {
+        assert.ok(found[0].message.includes(u.key), `names ${u.key}`);
+        assert.ok(found[0].message.includes(u.artifact), `names ${u.artifact}`);
+      }
+      assert.match(found[0].message, /pulumi config set --path 'releaseDigests\["[^"]+"\]' <sha256>/);
+      assert.match(found[0].message, /x86_64/, "says which architecture needs none");
+      // One missing is still refused, and named alone.
+      const [first, ...rest] = unpinned();
+      const partial = Object.fromEntries(Object.entries(standInReleaseDigests("arm64")).filter(([key]) => key !== first.key));
+      const one = problems("dev", { instanceType: "t4g.large", architecture: "arm64", releaseDigests: partial });
+      assert.deepEqual(one.map((x) => x.key), [RD]);
+      assert.ok(one[0].message.includes(first.key) && rest.every((u) => !one[0].message.includes(u.key)), one[0].message);
+    });
+
+    it("with them the stack loads, and the host is given exactly those digests for exactly those archives", function () {
+      if (unpinned().length === 0) this.skip();
+      const digests = standInReleaseDigests("arm64");
+      // Upper case is accepted (some pages print it) and stored as sha256sum prints it.
+      const [firstKey] = Object.keys(digests);
+      const cfg = stackConfig("dev", { ...arm64Overrides("t4g.large"), releaseDigests: { ...digests, [firstKey]: digests[firstKey].toUpperCase() } });
+      assert.deepEqual(cfg.releaseDigests, digests);
+      for (const c of resolveComponents("arm64", cfg.releaseDigests)) {
+        const manifest = COMPONENTS[c.name].digests[RELEASE_ARCH.arm64].sha256;
+        if (manifest !== null) assert.deepEqual([c.sha256, c.pinnedBy], [manifest, "config/release-manifest.ts"], c.name);
+        else assert.deepEqual([c.sha256, c.pinnedBy], [digests[releaseDigestKey(c.name, "arm64")], "releaseDigests"], c.name);
+      }
+    });
+
+    it("an entry equal to the manifest's digest is accepted; one that contradicts it is refused, naming both (the manifest wins)", () => {
+      const key = releaseDigestKey(pinnedName, "x86_64");
+      const pinned = COMPONENTS[pinnedName].digests.amd64.sha256!;
+      assert.deepEqual(stackConfig("dev", { releaseDigests: { [key]: pinned } }).releaseDigests, { [key]: pinned });
+      const other = "0".repeat(63) + "1";
+      expectProblem("dev", { releaseDigests: { [key]: other } }, at(key), new RegExp(`${other} contradicts the digest config/release-manifest\\.ts pins for .*\\(${pinned}, .*remove this entry`));
+    });
+
+    it("refuses a value that is not 64 hex digits", () => {
+      const key = releaseDigestKey(pinnedName, "arm64");
+      for (const bad of ["abc", "g".repeat(64), "0".repeat(65), 42, "sha256:" + "0".repeat(64)]) {
+        expectProblem("dev", { releaseDigests: { [key]: bad } }, at(key), /is not a SHA-256 digest; allowed: 64 hexadecimal digits/);
+      }
+    });
+
+    it("refuses a digest already used for another archive (copied from the wrong line)", function () {
+      if (unpinned().length === 0) this.skip();
+      // The x86_64 archive's digest given for the arm64 one.
+      const [u, second] = unpinned();
+      const amd64 = COMPONENTS[u.name].digests.amd64.sha256;
+      if (amd64 !== null) {
+        const found = problems("dev", { ...arm64Overrides("t4g.large"), releaseDigests: { ...standInReleaseDigests("arm64"), [u.key]: amd64 } });
+        assert.match(found.find((x) => x.key === at(u.key))?.message ?? JSON.stringify(found), new RegExp(`is also the digest of ${releaseDigestKey(u.name, "x86_64").replace(/\./g, "\\.")}`));
+      }
+      // The same digest for two archives.
+      if (second !== undefined) {
+        const d = "ab".repeat(32);
+        const found = problems("dev", { ...arm64Overrides("t4g.large"), releaseDigests: { ...standInReleaseDigests("arm64"), [u.key]: d, [second.key]: d } });
+        assert.match(found.find((x) => x.key === at(second.key))?.message ?? JSON.stringify(found), new RegExp(`is also the digest of ${u.key.replace(/\./g, "\\.")}`));
+      }
+    });
+
+    it("refuses another version, an unknown component, an archive's architecture name and a non-object, with a suggestion", () => {
+      const v = COMPONENTS.loki.version;
+      expectProblem("dev", { releaseDigests: { "loki@0.0.1/arm64": "ab".repeat(32) } }, at("loki@0.0.1/arm64"), new RegExp(`names loki 0\\.0\\.1, but this program installs loki ${v.replace(/\./g, "\\.")}.*set "loki@${v.replace(/\./g, "\\.")}/arm64"`));
+      expectProblem("dev", { releaseDigests: { [`lokki@${v}/arm64`]: "ab".repeat(32) } }, at(`lokki@${v}/arm64`), new RegExp(`unknown entry.*did you mean "loki@${v.replace(/\./g, "\\.")}/arm64"`));
+      expectProblem("dev", { releaseDigests: { [`loki@${v}/amd64`]: "ab".repeat(32) } }, at(`loki@${v}/amd64`), new RegExp(`names architecture "amd64".*"loki@${v.replace(/\./g, "\\.")}/x86_64"`));
+      expectProblem("dev", { releaseDigests: { "loki/arm64": "ab".repeat(32) } }, at("loki/arm64"), /unknown entry; allowed: "<component>@<version>\/<architecture>"/);
+      expectProblem("dev", { releaseDigests: ["ab".repeat(32)] }, RD, /is not allowed; allowed: an object of "<component>@<version>\/<architecture>" to SHA-256/);
+    });
+
+    it("an x86_64 stack may carry an arm64 digest (for a later move, or the application agent) without needing it", function () {
+      if (unpinned().length === 0) this.skip();
+      const [u] = unpinned();
+      const digest = standInReleaseDigests("arm64")[u.key];
+      const cfg = stackConfig("dev", { releaseDigests: { [u.key]: digest } });
+      assert.equal(cfg.architecture, "x86_64");
+      assert.ok(resolveComponents("x86_64", cfg.releaseDigests).every((c) => c.pinnedBy === "config/release-manifest.ts"));
+    });
+  });
+
   describe("helpers", () => {
     it("parses durations", () => {
       assert.equal(parseDuration("15d")?.seconds, 15 * 86400);
@@ -280,7 +375,7 @@ describe("Pulumi.yaml config schema", () => {
 
   it("declares every key the loader reads except the structured ones (which the schema cannot type)", () => {
     const known: readonly string[] = KNOWN_KEYS;
-    const structured = ["alertReceivers", "alertReceiverSecrets", "slos", "logAlerts", "appScrapeTargets", "tags", "remoteWrite"];
+    const structured = ["alertReceivers", "alertReceiverSecrets", "slos", "logAlerts", "appScrapeTargets", "tags", "remoteWrite", "releaseDigests"];
     assert.deepEqual(known.filter((k) => !structured.includes(k)).sort(), Object.keys(project.config).sort());
   });
 });

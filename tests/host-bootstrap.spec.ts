@@ -22,7 +22,8 @@ import { AUTHORIZED_KEYS_DIR, SSHD_DROP_IN, sshdDropIn } from "../hostfiles/ssh-
 import { bootstrapEnv, PER_BOOT_BOOTSTRAP, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
 import { renderTemplate } from "../hostfiles/templates";
 import { shellScripts } from "../scripts/render";
-import { secretValues, stackConfig } from "./support/stacks";
+import { COMPONENTS, unpinnedReleases } from "../config/release-manifest";
+import { arm64Overrides, secretValues, stackConfig, standInReleaseDigests } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
 /** Debian's node_exporter (package prometheus-node-exporter, pulled in by prometheus). */
@@ -479,10 +480,42 @@ cp "${served}/\${url##*/}" "$out"`,
     assert.ok(!fs.existsSync(dir) && !fs.existsSync(`${dir}.tmp`), "nothing of it is kept");
   });
 
+  it("an arm64 stack's releaseDigests reach the host: the rendered versions.tsv and bundle carry them, and the download is verified against them", function () {
+    const [u] = unpinnedReleases("arm64");
+    if (u === undefined) this.skip(); // every arm64 archive pinned in config/release-manifest.ts: nothing the operator supplies
+    const archive = `pretend this is ${u.artifact}\n`;
+    const operatorSha = createHash("sha256").update(archive).digest("hex");
+    const cfg = stackConfig("dev", { ...arm64Overrides("t4g.large"), releaseDigests: { ...standInReleaseDigests("arm64"), [u.key]: operatorSha } });
+    const bundle = buildBundle(cfg, placeholderContext("dev"));
+    assert.deepEqual(
+      bundle.versions.filter((v) => v.name === u.name).map((v) => [v.artifact, v.sha256, v.pinnedBy]),
+      [[u.artifact, operatorSha, "releaseDigests"]],
+    );
+    const rendered = bundle.files.find((f) => f.path.endsWith("/versions.tsv"))!.content;
+    const row = rendered.split("\n").find((r) => r.startsWith(`${u.name}\t`))!;
+    assert.equal(row.split("\t")[5], operatorSha);
+    // The host's sync step, as it runs: reads the row, downloads the archive, keeps it only if it has that digest.
+    const tsv = path.join(t.dir, "versions.tsv");
+    fs.writeFileSync(tsv, `${row}\n`);
+    const env = { SYNC_DIR: path.join(t.dir, "sync"), BIN_ROOT: path.join(t.dir, "binroot") };
+    const kept = path.join(env.SYNC_DIR, "artifacts", `${u.name}-${COMPONENTS[u.name].version}`, u.artifact);
+    fs.writeFileSync(path.join(served, u.artifact), "a tampered archive\n");
+    let res = runScriptFunction("monitoring-sync.sh", `fetch_artifacts "${tsv}"`, env, bin);
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, new RegExp(`checksum mismatch for ${u.artifact.replace(/\./g, "\\.")}: pinned ${operatorSha}`));
+    assert.ok(!fs.existsSync(kept));
+    fs.writeFileSync(path.join(served, u.artifact), archive);
+    res = runScriptFunction("monitoring-sync.sh", `fetch_artifacts "${tsv}"`, env, bin);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, new RegExp(`verified ${u.artifact.replace(/\./g, "\\.")} \\(${operatorSha}\\)`));
+    assert.equal(fs.readFileSync(kept, "utf8"), archive);
+    assert.ok(fs.readFileSync(log, "utf8").trim().split("\n").every((url) => url === u.url), "downloads the pinned URL and nothing else");
+  });
+
   it("refuses an archive that has no pinned digest, without downloading it", () => {
     const { res, dir, urls } = fetch("-");
     assert.notEqual(res.status, 0);
-    assert.match(res.stderr, new RegExp(`no pinned SHA-256 for ${artifact.replace(/\./g, "\\.")} in the bundle \\(hostfiles/versions\\.ts\\)`));
+    assert.match(res.stderr, new RegExp(`no pinned SHA-256 for ${artifact.replace(/\./g, "\\.")} in the bundle \\(config/release-manifest\\.ts or the stack.s releaseDigests\\)`));
     assert.deepEqual(urls, []);
     assert.ok(!fs.existsSync(dir));
   });
@@ -555,7 +588,7 @@ describe("apply: binaries and files", () => {
   it("refuses to install an archive that does not match the pinned digest, or has none", () => {
     for (const [pinned, message] of [
       ["b".repeat(64), /checksum mismatch for .*tool-1\.0\.0\.linux-amd64\.tar\.gz \(pinned b{64}\); not installing tool 1\.0\.0/],
-      ["-", /no pinned SHA-256 for tool-1\.0\.0\.linux-amd64\.tar\.gz in the bundle \(hostfiles\/versions\.ts\); not installing tool 1\.0\.0/],
+      ["-", /no pinned SHA-256 for tool-1\.0\.0\.linux-amd64\.tar\.gz in the bundle \(config\/release-manifest\.ts or the stack.s releaseDigests\); not installing tool 1\.0\.0/],
     ] as const) {
       const { tsv, dest, env } = stage(pinned);
       const res = runScriptFunction("monitoring-apply.sh", `install_binaries "${tsv}"`, env, bin());

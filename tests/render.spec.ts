@@ -11,7 +11,8 @@ import { renderHostFiles } from "../hostfiles/render";
 import { serviceFiles } from "../hostfiles/services";
 import { placeholderContext } from "../layout/host-file";
 import { unitFiles } from "../hostfiles/units";
-import { COMPONENTS, RELEASE_ARCH, resolveComponents, unpinnedReleases, unpinnedReleasesWarning, versionsTsv } from "../hostfiles/versions";
+import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
+import { resolveComponents, versionsTsv } from "../hostfiles/versions";
 import { renderStack, unexpectedVerifyOutput, validate } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
 import { hasTool, run, tempDir } from "./support/validators";
@@ -105,30 +106,55 @@ describe("pinned versions", () => {
         seen.set(d.sha256, `${name} ${arch}`);
       }
     }
-    // What is not pinned is what the host will refuse, and what the warning names.
+    // What is not pinned is exactly what a stack must supply in releaseDigests (the loader refuses it otherwise;
+    // tests/config.spec.ts), under the key the loader and the docs name.
     for (const arch of ["x86_64", "arm64"] as const) {
       const missing = unpinnedReleases(arch);
       assert.deepEqual(
         missing.map((m) => m.name).sort(),
         resolveComponents(arch).filter((c) => c.sha256 === null).map((c) => c.name).sort(),
       );
-      const warning = unpinnedReleasesWarning(arch);
-      if (missing.length === 0) assert.equal(warning, undefined);
-      else for (const m of missing) assert.ok(warning!.includes(m.artifact), `${arch}: warning must name ${m.artifact}`);
+      for (const m of missing) {
+        assert.equal(m.key, `${m.name}@${COMPONENTS[m.name].version}/${arch}`);
+        assert.ok(m.url.endsWith(`/${m.artifact}`) && m.url.includes(COMPONENTS[m.name].version), m.url);
+      }
+    }
+  });
+
+  it("fills only the gaps of the manifest with operator digests; the manifest's digest wins", () => {
+    for (const arch of ["x86_64", "arm64"] as const) {
+      // An operator digest for every component x architecture, all different from the manifest's.
+      const operator = Object.fromEntries(
+        (Object.keys(COMPONENTS) as ServiceName[]).map((n, i) => [releaseDigestKey(n, arch), (i + 10).toString(16).padStart(64, "c")]),
+      );
+      for (const c of resolveComponents(arch, operator)) {
+        const manifest = COMPONENTS[c.name].digests[RELEASE_ARCH[arch]].sha256;
+        assert.equal(c.sha256, manifest ?? operator[releaseDigestKey(c.name, arch)], `${c.name} ${arch}`);
+        assert.equal(c.pinnedBy, manifest !== null ? "config/release-manifest.ts" : "releaseDigests");
+      }
+      // Another architecture's entries change nothing.
+      const other = arch === "x86_64" ? "arm64" : "x86_64";
+      const foreign = Object.fromEntries((Object.keys(COMPONENTS) as ServiceName[]).map((n) => [releaseDigestKey(n, other), "d".repeat(64)]));
+      assert.deepEqual(resolveComponents(arch, foreign), resolveComponents(arch));
     }
   });
 
   it("writes versions.tsv with eight tab-separated fields per component, the pinned digest sixth, and no shell metacharacters", () => {
     for (const arch of ["x86_64", "arm64"] as const) {
-      const rows = versionsTsv(arch).trim().split("\n");
-      assert.equal(rows.length, Object.keys(COMPONENTS).length);
-      for (const r of rows) {
-        const fields = r.split("\t");
-        assert.equal(fields.length, 8, r);
-        const c = resolveComponents(arch).find((x) => x.name === fields[0])!;
-        assert.equal(fields[5], c.sha256 ?? "-", r);
-        assert.doesNotMatch(r.replace(/\t/g, ""), /[\s'"$`\\]/);
+      const operator = Object.fromEntries(unpinnedReleases(arch).map((u, i) => [u.key, (i + 1).toString(16).padStart(64, "e")]));
+      for (const digests of [{}, operator]) {
+        const rows = versionsTsv(arch, digests).trim().split("\n");
+        assert.equal(rows.length, Object.keys(COMPONENTS).length);
+        for (const r of rows) {
+          const fields = r.split("\t");
+          assert.equal(fields.length, 8, r);
+          const c = resolveComponents(arch, digests).find((x) => x.name === fields[0])!;
+          assert.equal(fields[5], c.sha256 ?? "-", r);
+          assert.doesNotMatch(r.replace(/\t/g, ""), /[\s'"$`\\]/);
+        }
       }
+      // With the operator's digests every row carries a digest the host can check.
+      assert.ok(versionsTsv(arch, operator).trim().split("\n").every((r) => /^[0-9a-f]{64}$/.test(r.split("\t")[5])), arch);
     }
   });
 });

@@ -10,7 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { DATASOURCE_UIDS, GRAFANA_DATASOURCES_FILE, GRAFANA_HOME, SERVICE_UNITS, SERVICES } from "../layout/host-layout";
 import { unitFiles } from "../hostfiles/units";
-import { COMPONENTS } from "../hostfiles/versions";
+import { COMPONENTS } from "../config/release-manifest";
 import { evidenceStacks, renderedForEvidence } from "./support/evidence-targets";
 import { evidenceFact, loadEvidence, parseIni } from "./support/upstream-evidence";
 import { run } from "./support/validators";

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
-import { COMPONENTS } from "../hostfiles/versions";
+import { COMPONENTS } from "../config/release-manifest";
 import { EVIDENCE_DOCUMENTS, EVIDENCE_SERVICES, evidenceStacks, flagsForEvidence, NOT_CONFIG, renderedForEvidence } from "./support/evidence-targets";
 import { checkDocument, checkFlags, Evidence, evidenceEntries, EVIDENCE_DIR, keyPaths, joinPath, loadEvidence, parseIni } from "./support/upstream-evidence";
 
@@ -91,7 +91,7 @@ describe("upstream evidence (services with no binary here)", () => {
     it("holds one file per service at its pinned version and nothing stale", () => {
       const expected = EVIDENCE_SERVICES.map((s) => `${s}-${COMPONENTS[s].version}.json`).sort();
       const present = fs.readdirSync(EVIDENCE_DIR).filter((f) => f.endsWith(".json")).sort();
-      assert.deepEqual(present, expected, "an upgrade in hostfiles/versions.ts needs the evidence re-read at the new version (scripts/upstream-evidence.ts)");
+      assert.deepEqual(present, expected, "an upgrade in config/release-manifest.ts needs the evidence re-read at the new version (scripts/upstream-evidence.ts)");
     });
   });
 

@@ -180,7 +180,7 @@ install_binaries() {
     [ -n "$name" ] || continue
     if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
     dir="$STATE_DIR/sync/artifacts/$name-$version"
-    [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "no pinned SHA-256 for $artifact in the bundle (hostfiles/versions.ts); not installing $name $version"
+    [[ $sha256 =~ ^[0-9a-f]{64}$ ]] || die "no pinned SHA-256 for $artifact in the bundle (config/release-manifest.ts or the stack's releaseDigests); not installing $name $version"
     [ -f "$dir/$artifact" ] || die "$name $version was not downloaded and verified by monitoring-sync; not installing it"
     [ "$(sha256sum "$dir/$artifact" | awk '{ print $1 }')" = "$sha256" ] ||
       die "checksum mismatch for $dir/$artifact (pinned $sha256); not installing $name $version"

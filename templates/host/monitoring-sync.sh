@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fetches the host's config bundle from S3 when its ETag changed, unpacks it, downloads the release archives it
-# pins and verifies each against the SHA-256 pinned in the bundle (hostfiles/versions.ts), then signals the apply
-# step. The release's own checksum file is never used: it comes from the same origin as the archive.
+# pins and verifies each against the SHA-256 pinned in the bundle (config/release-manifest.ts, or the stack's
+# releaseDigests for an archive the manifest cannot pin), then signals the apply step. The release's own checksum
+# file is never used: it comes from the same origin as the archive.
 #
 # Runs unprivileged (monitoring-sync.service, every 90 s) so the network-facing part never has root; the apply
 # step (root, no network) installs what this verified. At first boot cloud-init runs it as root with
@@ -98,7 +99,7 @@ fetch_bundle() {
 fetch_artifact() {
   local dir=$1 artifact=$2 url=$3 expected=$4 actual
   if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
-    die "no pinned SHA-256 for $artifact in the bundle (hostfiles/versions.ts); not downloading or installing it"
+    die "no pinned SHA-256 for $artifact in the bundle (config/release-manifest.ts or the stack's releaseDigests); not downloading or installing it"
   fi
   rm -rf "$dir" "$dir.tmp"
   mkdir -p "$dir.tmp"

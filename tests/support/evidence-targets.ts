@@ -9,8 +9,8 @@ import { serviceFiles } from "../../hostfiles/services";
 import { serviceFlags } from "../../hostfiles/services/flags";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
 import { placeholderContext } from "../../layout/host-file";
-import { COMPONENTS } from "../../hostfiles/versions";
-import { stackConfig } from "./stacks";
+import { COMPONENTS } from "../../config/release-manifest";
+import { arm64Overrides, stackConfig } from "./stacks";
 
 /** Services with no binary on the test machines: their files and flags are checked against upstream evidence. */
 export const EVIDENCE_SERVICES = ["grafana", "loki", "tempo", "otelcol"] as const satisfies readonly ServiceName[];
@@ -42,9 +42,9 @@ export const NOT_CONFIG: Record<string, string> = {
 export function evidenceStacks(): { name: string; stack: string; cfg: StackConfig }[] {
   return [
     { name: "dev (x86_64)", stack: "dev", cfg: stackConfig("dev") },
-    { name: "dev on arm64", stack: "dev", cfg: stackConfig("dev", { instanceType: "t4g.large", architecture: "arm64" }) },
-    { name: "prd (arm64)", stack: "prd", cfg: stackConfig("prd") },
-    { name: "prd on x86_64", stack: "prd", cfg: stackConfig("prd", { instanceType: "m7i.xlarge", architecture: "x86_64" }) },
+    { name: "dev on arm64", stack: "dev", cfg: stackConfig("dev", arm64Overrides("t4g.large")) },
+    { name: "prd (x86_64)", stack: "prd", cfg: stackConfig("prd") },
+    { name: "prd on arm64", stack: "prd", cfg: stackConfig("prd", arm64Overrides("m7g.xlarge")) },
     // remoteWrite adds the AMP data source, the plugin it needs and the units' network (docs/remote-write.md).
     { name: "prd with remoteWrite", stack: "prd", cfg: stackConfig("prd", { remoteWrite: { workspace: "create" } }) },
   ];

@@ -4,12 +4,14 @@
  * the receivers the stack file declares (one secret of the right shape per receiver that needs one), so a stack
  * with more receivers than the demo (a second team) loads without editing this file.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { FileConfigSource } from "../../config/config-source";
 import { loadStackConfig } from "../../config/loader";
-import { StackConfig } from "../../config/stack-config";
+import { Architecture, StackConfig } from "../../config/stack-config";
+import { unpinnedReleases } from "../../config/release-manifest";
 
 /** Appears nowhere but in secret config; any occurrence elsewhere is a leak. */
 export const SENTINEL = "SENTINEL-9f3b2c7d-do-not-leak";
@@ -80,6 +82,22 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
 /** The config map (and secret keys) the Pulumi engine would pass to the program for `stack`, with test secrets. */
 export function programConfig(stack: string, overrides: Record<string, unknown> = {}): { config: Record<string, string>; secretKeys: string[] } {
   return stackSource(stack, overrides).engineConfig();
+}
+
+/**
+ * Stand-in digests for the archives config/release-manifest.ts pins none for on `architecture`, as an operator would set
+ * them in `releaseDigests`: the SHA-256 of a label naming the archive, so they are well-formed and distinct, and
+ * prove only that the program carries what the stack says (they are no claim about the real archives).
+ */
+export function standInReleaseDigests(architecture: Architecture): Record<string, string> {
+  return Object.fromEntries(
+    unpinnedReleases(architecture).map((u) => [u.key, createHash("sha256").update(`test stand-in for ${u.artifact}`).digest("hex")]),
+  );
+}
+
+/** Overrides that move a stack to Graviton, with the stand-in digests an arm64 stack must carry (`releaseDigests`). */
+export function arm64Overrides(instanceType: string): Record<string, unknown> {
+  return { instanceType, architecture: "arm64", releaseDigests: standInReleaseDigests("arm64") };
 }
 
 /** The raw `slos` and `alertReceivers` of a committed stack file, as written. */

@@ -63,7 +63,7 @@ export interface EvidenceDocument {
 
 export interface Evidence {
   service: string;
-  /** The version hostfiles/versions.ts pins. */
+  /** The version config/release-manifest.ts pins. */
   pinned: string;
   sources: Record<string, EvidenceSource>;
   documents: Record<string, EvidenceDocument>;
