@@ -15,7 +15,8 @@ import { MonitoringNetwork } from "./network";
 import { OtlpTls } from "./otlp-tls";
 import { TelemetryBuckets } from "./telemetry-buckets";
 import { SERVICES } from "../layout/host-layout";
-import { renderBundle, renderUserData } from "../hostfiles/render";
+import { renderBundle } from "../hostfiles/bundle";
+import { renderUserData } from "../hostfiles/user-data";
 import { secretParameterPrefix } from "../hostfiles/secrets";
 import type { HostContext } from "../layout/host-file";
 

@@ -1,11 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "../config/stack-config";
-import { egressRules, ingressRules, IngressRule } from "../config/network-rules";
+import { egressRules, ingressRules, SecurityGroupRule } from "../config/network-rules";
 import { resourceTags } from "../config/tags";
 
 export { egressRules, ingressRules } from "../config/network-rules";
-export type { IngressRule } from "../config/network-rules";
 
 export interface MonitoringNetworkArgs {
   config: StackConfig;
@@ -44,7 +43,7 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
     );
     this.securityGroupId = this.securityGroup.id;
 
-    const addRule = (direction: "in" | "out", rule: IngressRule, i: number) => {
+    const addRule = (direction: "in" | "out", rule: SecurityGroupRule, i: number) => {
       const args = {
         securityGroupId: this.securityGroup.id,
         description: rule.description,

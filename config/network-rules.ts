@@ -6,7 +6,7 @@ import type { StackConfig } from "./stack-config";
 import { OTLP_PORTS } from "../layout/host-layout";
 
 /** One TCP rule of the security group (ingress or egress): a port and a CIDR or a security group. */
-export interface IngressRule {
+export interface SecurityGroupRule {
   description: string;
   port: number;
   cidr?: string;
@@ -14,8 +14,8 @@ export interface IngressRule {
 }
 
 /** Every ingress rule of the host, derived from config only (the loader has already refused world-open CIDRs). */
-export function ingressRules(cfg: Pick<StackConfig, "otlp" | "access">): IngressRule[] {
-  const rules: IngressRule[] = [];
+export function ingressRules(cfg: Pick<StackConfig, "otlp" | "access">): SecurityGroupRule[] {
+  const rules: SecurityGroupRule[] = [];
   for (const port of OTLP_PORTS) {
     for (const cidr of cfg.otlp.allowedCidrs) rules.push({ description: `OTLP ${port} from ${cidr}`, port, cidr });
     for (const sg of cfg.otlp.allowedSecurityGroupIds) rules.push({ description: `OTLP ${port} from ${sg}`, port, securityGroupId: sg });
@@ -31,8 +31,8 @@ export function ingressRules(cfg: Pick<StackConfig, "otlp" | "access">): Ingress
  * receivers, and the metrics ports of `appScrapeTargets` towards the applications' networks and security groups
  * only. DNS and NTP use the VPC resolver and the link-local time service, which security groups do not filter.
  */
-export function egressRules(cfg: Pick<StackConfig, "alerting" | "appScrapeTargets" | "otlp">): IngressRule[] {
-  const rules: IngressRule[] = [{ port: 443, cidr: "0.0.0.0/0", description: "HTTPS: SSM, S3, downloads, alert receivers" }];
+export function egressRules(cfg: Pick<StackConfig, "alerting" | "appScrapeTargets" | "otlp">): SecurityGroupRule[] {
+  const rules: SecurityGroupRule[] = [{ port: 443, cidr: "0.0.0.0/0", description: "HTTPS: SSM, S3, downloads, alert receivers" }];
   const seen = new Set<number>([443]);
   for (const r of cfg.alerting.receivers) {
     if (r.type === "email" && r.smarthost) {

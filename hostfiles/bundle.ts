@@ -5,7 +5,7 @@
  */
 import { SecretValue } from "../config/config-problems";
 import { type StackConfig } from "../config/stack-config";
-import { renderHostFiles } from "./render-files";
+import { renderHostFiles } from "./host-files";
 import { secretFiles } from "./secrets";
 import type { HostContext, HostFile } from "../layout/host-file";
 import { resolveComponents, ResolvedComponent } from "./versions";

@@ -27,7 +27,7 @@ export interface BurnTier {
   /** The alert's name (the same for every SLO; the `slo` label tells them apart). */
   alert: string;
   /** Severity before per-SLO overrides. */
-  kind: "page" | "ticket";
+  defaultSeverity: "page" | "ticket";
   long: string;
   short: string;
   burnRate: number;
@@ -50,12 +50,12 @@ export interface BurnTier {
 export const BURN_TIERS: readonly BurnTier[] = [
   // 8× over 30 min: a full outage of a 99 % SLO crosses 8 % after 2.4 min, a 2-minute blip peaks at 6.7 % and
   // does not page. The 5m short window makes the page clear about 5 minutes after recovery.
-  { id: "fast", alert: "SloBurnRateFast", kind: "page", long: "30m", short: "5m", burnRate: 8, maxBadRatio: 0.15, for: "1m", keepFiringFor: "3m", recurring: { within: "20m", holdFor: "10m" } },
+  { id: "fast", alert: "SloBurnRateFast", defaultSeverity: "page", long: "30m", short: "5m", burnRate: 8, maxBadRatio: 0.15, for: "1m", keepFiringFor: "3m", recurring: { within: "20m", holdFor: "10m" } },
   // 5× over 6 h (≈ 4 % of a 30-day budget): catches 5-15 % error rates within hours. The 20m short window (not the
   // Workbook's 30m) lets it clear within 20 minutes of recovery.
-  { id: "slow", alert: "SloBurnRateSlow", kind: "page", long: "6h", short: "20m", burnRate: 5, maxBadRatio: 0.15, for: "5m", keepFiringFor: "5m", recurring: { within: "80m", holdFor: "40m" } },
+  { id: "slow", alert: "SloBurnRateSlow", defaultSeverity: "page", long: "6h", short: "20m", burnRate: 5, maxBadRatio: 0.15, for: "5m", keepFiringFor: "5m", recurring: { within: "80m", holdFor: "40m" } },
   // 1× over 3 days: the budget will be gone by the end of the window at this pace; a ticket, not a page.
-  { id: "ticket", alert: "SloBurnRateTicket", kind: "ticket", long: "3d", short: "6h", burnRate: 1, maxBadRatio: 1, for: "15m", keepFiringFor: "30m" },
+  { id: "ticket", alert: "SloBurnRateTicket", defaultSeverity: "ticket", long: "3d", short: "6h", burnRate: 1, maxBadRatio: 1, for: "15m", keepFiringFor: "30m" },
 ];
 
 /** Every window a ratio SLO records a request rate and an error ratio for. */
@@ -371,7 +371,7 @@ export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
     return {
       tier: t.id,
       alert: t.alert,
-      severity: t.kind === "page" ? spec.alerting.pageSeverity : spec.alerting.ticketSeverity,
+      severity: t.defaultSeverity === "page" ? spec.alerting.pageSeverity : spec.alerting.ticketSeverity,
       longWindow: t.long,
       shortWindow: t.short,
       burnRate: +burnRate.toPrecision(6),

@@ -20,7 +20,7 @@ import * as os from "os";
 import * as path from "path";
 import type { AddressInfo } from "net";
 import * as YAML from "yaml";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderContext } from "../layout/host-file";
 import { sloRuleSet } from "../rules";
 import { applicationJob, sandboxRewrite, TEST_TIMING } from "../tests/integration/sandbox";

@@ -13,7 +13,7 @@ import { StackConfig } from "../config/stack-config";
 import { routeAlert } from "../config/alert-routing";
 import { alertmanagerView, renderAlertmanagerConfig } from "../hostfiles/services/alertmanager";
 import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderContext } from "../layout/host-file";
 import { BILLING, rawStackValue, receiverSecrets, stackConfig, twoTeamStackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";

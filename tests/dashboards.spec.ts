@@ -33,7 +33,9 @@ import { LOGS_TRACES_DASHBOARD_UID, sloTraceQuery } from "../dashboards/logs-tra
 import { HOST_DASHBOARD_UID } from "../dashboards/monitoring-host";
 import { serviceDashboardUid } from "../dashboards/service-overview";
 import { SLO_DASHBOARD_UID } from "../dashboards/slos";
-import { renderBundle, renderHostFiles, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/render";
+import { renderBundle } from "../hostfiles/bundle";
+import { renderHostFiles } from "../hostfiles/host-files";
+import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
 import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
 import { grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/services/grafana";
 import { metaAlerts } from "../rules/meta-alerts";

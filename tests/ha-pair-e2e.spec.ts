@@ -10,7 +10,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderContext, HostFile } from "../layout/host-file";
 import { sloRuleSet } from "../rules";
 import { ALERTMANAGER_BIN, PROMETHEUS_BIN } from "./integration/alerting-sandbox";

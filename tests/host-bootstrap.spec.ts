@@ -14,7 +14,7 @@ import { nodeExporterFlags } from "../hostfiles/services/flags";
 import { OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
 import { freePort, startDaemon, stopAll, withFlags } from "./support/daemons";
 import { assertNoSecrets, buildBundle, readableSecretValues, renderBundle } from "../hostfiles/bundle";
-import { renderHostFiles } from "../hostfiles/render-files";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER, XFS_LABEL_MAX } from "../layout/host-layout";
 import { placeholderContext, HostContext } from "../layout/host-file";
 import { AGENT } from "../hostfiles/units";

@@ -18,7 +18,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import type { StackConfig } from "../config/stack-config";
 import { LOKI_RULES_FILE, SERVICES } from "../layout/host-layout";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { HostFile, placeholderContext } from "../layout/host-file";
 import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT } from "../config/log-alert-defaults";
 import { sloRuleSet } from "../rules";

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { hostScript } from "../hostfiles/agent";
 import { CONFIG_ROOT } from "../layout/host-layout";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { BIN_DIR, JOURNAL_GROUP, SSM_SESSION_USER, SUDO_SECURE_PATH, SUDOERS_DROP_IN } from "../hostfiles/ssh-access";
 import { placeholderContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";

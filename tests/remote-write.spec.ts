@@ -11,7 +11,7 @@ import * as YAML from "yaml";
 import { byType, FAKE_ACCOUNT, resources, settle, valueOf } from "./support/mocks";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { AMP_QUERY_ACTIONS, AMP_WRITE_ACTIONS } from "../components/host-identity";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { GRAFANA_DATASOURCES_FILE, SERVICES } from "../layout/host-layout";
 import { AMP_DATASOURCE_PLUGIN } from "../hostfiles/services/grafana";
 import { REMOTE_WRITE_ALERTS_FILE, REMOTE_WRITE_QUEUE, remoteWriteAlertFiles, AMP_INGEST_SAMPLES_PER_SECOND } from "../hostfiles/services/remote-write";

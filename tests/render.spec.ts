@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { assertNoSecrets, buildBundle, renderBundle } from "../hostfiles/bundle";
 import { CONFIG_ROOT, SERVICES, ServiceName } from "../layout/host-layout";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { serviceFiles } from "../hostfiles/services";
 import { placeholderContext } from "../layout/host-file";
 import { unitFiles } from "../hostfiles/units";

@@ -7,7 +7,8 @@ import { hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "../conf
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { renderHostFiles, renderUserData } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
+import { renderUserData } from "../hostfiles/user-data";
 import { LOKI_RULES_FILE, PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { placeholderContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";

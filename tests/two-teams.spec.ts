@@ -15,7 +15,7 @@ import { renderRunbooks, RUNBOOK_FOLDER } from "../dashboards/runbooks";
 import { serviceDashboardUid } from "../dashboards/service-overview";
 import { SLO_DASHBOARD_UID, sloRunbookLinks } from "../dashboards/slos";
 import { GRAFANA_DASHBOARDS_DIR, PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
-import { renderHostFiles } from "../hostfiles/render";
+import { renderHostFiles } from "../hostfiles/host-files";
 import { runbookUid, runbookUrl, splitSections } from "../rules/runbook-links";
 import { placeholderContext, type HostFile } from "../layout/host-file";
 import { sloRuleSet } from "../rules/slo-rules";

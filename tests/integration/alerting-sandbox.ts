@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../../config/stack-config";
-import { renderHostFiles } from "../../hostfiles/render";
+import { renderHostFiles } from "../../hostfiles/host-files";
 import { HostFile, placeholderContext } from "../../layout/host-file";
 import { sloRuleSet } from "../../rules";
 import type { AlertModel } from "../../rules";
