@@ -36,7 +36,12 @@ export const lokiBucket = stack.lokiBucket;
 export const tempoBucket = stack.tempoBucket;
 export const configBucket = stack.configBucket;
 export const securityGroupId = stack.securityGroupId;
+/** Where applications send OTLP: the host, or a pair's load balancer (docs/connect-an-application.md). */
 export const otlpEndpoints = stack.otlpEndpoints;
+/** A pair's (`hosts: 2`) internal Network Load Balancer in front of both collectors; absent on a single host. */
+export const otlpLoadBalancerDnsName = stack.otlpLoadBalancerDnsName;
+/** A pair's hosts: instance id, private IP, data volume, ssh alias/command and tunnels of each (docs/runbooks). */
+export const pairHosts = stack.pairHosts;
 /** Application teams trust this CA to send OTLP over TLS. */
 export const otlpCaCertificate = stack.otlpCaCertificate;
 /** Where each application in otlpClients reads its client certificate and key (SSM parameter names; docs/security.md). */

@@ -8,16 +8,18 @@ import { SERVICES } from "../layout/host-layout";
 export interface AccessIds {
   instanceId: string;
   privateIp: string;
+  /** A pair's host 1 (absent or 0: the first host). */
+  host?: number;
 }
 
-/** The ssh host alias of a stack, e.g. `monitoring-hosts-dev`. */
-export function sshAlias(cfg: Pick<StackConfig, "project" | "stack">): string {
-  return `${cfg.project}-${cfg.stack}`;
+/** The ssh host alias of a stack's host, e.g. `monitoring-hosts-dev`, and `monitoring-hosts-dev-1` for a pair's second. */
+export function sshAlias(cfg: Pick<StackConfig, "project" | "stack">, host = 0): string {
+  return host === 0 ? `${cfg.project}-${cfg.stack}` : `${cfg.project}-${cfg.stack}-${host}`;
 }
 
 /** The `~/.ssh/config` block: through SSM Session Manager (default) or directly to the private IP. */
 export function sshConfigBlock(cfg: StackConfig, ids: AccessIds): string {
-  const lines = [`Host ${sshAlias(cfg)}`];
+  const lines = [`Host ${sshAlias(cfg, ids.host)}`];
   if (cfg.access.mode === "ssm") {
     lines.push(
       `  HostName ${ids.instanceId}`,

@@ -8,6 +8,8 @@ import { resourceTags } from "../config/tags";
 export interface HostAlarmsArgs {
   config: StackConfig;
   instanceId: pulumi.Input<string>;
+  /** A pair's second host: the same two alarms, on the same topic. */
+  secondInstanceId?: pulumi.Input<string>;
 }
 
 /** The account, partition and region the alarms live in: what the key and topic policies are scoped to. */
@@ -155,17 +157,19 @@ export class HostAlarms extends pulumi.ComponentResource {
       );
     }
 
-    const alarm = (check: StatusCheck) =>
-      new aws.cloudwatch.MetricAlarm(
-        `${name}-${check.toLowerCase()}-check`,
+    // Host 1's alarms are `<name>-host-1-…`: still inside the policies' `<name>-*`.
+    const alarm = (check: StatusCheck, instanceId: pulumi.Input<string>, host = "") => {
+      const alarmName = `${name}${host}-${check.toLowerCase()}-check`;
+      return new aws.cloudwatch.MetricAlarm(
+        alarmName,
         {
           // Named explicitly (not auto-named): the key and topic policies match the name, and a project-wide
           // autonaming pattern must not move the alarms out of that match. Unique per stack and region.
-          name: `${name}-${check.toLowerCase()}-check`,
+          name: alarmName,
           alarmDescription: hostAlarmDescription(cfg, check),
           namespace: "AWS/EC2",
           metricName: `StatusCheckFailed_${check}`,
-          dimensions: { InstanceId: args.instanceId },
+          dimensions: { InstanceId: instanceId },
           statistic: "Maximum",
           period: 60,
           evaluationPeriods: 2,
@@ -175,12 +179,17 @@ export class HostAlarms extends pulumi.ComponentResource {
           treatMissingData: STATUS_CHECK_MISSING_DATA,
           alarmActions: [`arn:aws:automate:${cfg.region}:ec2:${STATUS_CHECK_ACTIONS[check].action}`, this.topic.arn],
           okActions: [this.topic.arn],
-          tags: resourceTags(cfg, `${name}-${check.toLowerCase()}-check`),
+          tags: resourceTags(cfg, alarmName),
         },
         child,
       );
-    alarm("System");
-    alarm("Instance");
+    };
+    alarm("System", args.instanceId);
+    alarm("Instance", args.instanceId);
+    if (args.secondInstanceId !== undefined) {
+      alarm("System", args.secondInstanceId, "-host-1");
+      alarm("Instance", args.secondInstanceId, "-host-1");
+    }
 
     this.registerOutputs({ topicArn: this.topic.arn, keyArn: this.key.arn });
   }

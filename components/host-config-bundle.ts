@@ -6,27 +6,37 @@ import { resourceTags } from "../config/tags";
 
 export interface HostConfigBundleArgs {
   config: StackConfig;
-  /** Renders the bundle; it gets the bucket's name because the bundle names its own location. */
-  render: (bucketName: pulumi.Output<string>) => pulumi.Input<string>;
+  /**
+   * Renders a host's bundle (host 0, and host 1 of a pair); it gets the bucket's name because the bundle names its
+   * own location.
+   */
+  render: (bucketName: pulumi.Output<string>, host: number) => pulumi.Input<string>;
 }
 
 /** Days an overwritten bundle stays retrievable, to roll a host back to an earlier config by hand. */
 export const BUNDLE_HISTORY_DAYS = 30;
 
-/** S3 key of a stack's bundle. The host's user data names this key, so it never changes with the bundle's content. */
-export function bundleObjectKey(cfg: Pick<StackConfig, "stack">): string {
-  return `hosts/${cfg.stack}/bundle.json`;
+/**
+ * S3 key of a host's bundle (host 1 is a pair's second host). The host's user data names this key, so it never
+ * changes with the bundle's content.
+ */
+export function bundleObjectKey(cfg: Pick<StackConfig, "stack">, host = 0): string {
+  return host === 0 ? `hosts/${cfg.stack}/bundle.json` : `hosts/${cfg.stack}/${host}/bundle.json`;
 }
 
 /**
  * The private bucket holding the host's config bundle (every file that goes onto the host but user data). Pulumi
  * uploads a new version when any rendered file changes; the host notices the new ETag and applies it, so a config
- * change never replaces the instance.
+ * change never replaces the instance. A pair's hosts each get a bundle of their own in the same bucket (they differ in
+ * the addresses that tie the pair together).
  */
 export class HostConfigBundle extends pulumi.ComponentResource {
   readonly bucket: SecureBucket;
   readonly objectKey: string;
   readonly object: aws.s3.BucketObjectv2;
+  /** Every host's bundle key and object, host 0 first. */
+  readonly objectKeys: string[];
+  readonly objects: aws.s3.BucketObjectv2[];
 
   constructor(name: string, args: HostConfigBundleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:storage:HostConfigBundle", name, {}, opts);
@@ -43,17 +53,16 @@ export class HostConfigBundle extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.object = new aws.s3.BucketObjectv2(
-      name,
-      {
-        bucket: this.bucket.name,
-        key: this.objectKey,
-        content: args.render(this.bucket.name),
-        contentType: "application/json",
-        tags: resourceTags(cfg, name),
-      },
-      { parent: this },
-    );
+    this.objectKeys = Array.from({ length: cfg.hosts }, (_, host) => bundleObjectKey(cfg, host));
+    this.objects = this.objectKeys.map((key, host) => {
+      const n = host === 0 ? name : `${name}-${host}`;
+      return new aws.s3.BucketObjectv2(
+        n,
+        { bucket: this.bucket.name, key, content: args.render(this.bucket.name, host), contentType: "application/json", tags: resourceTags(cfg, n) },
+        { parent: this },
+      );
+    });
+    this.object = this.objects[0];
     this.registerOutputs({ bucket: this.bucket.name, objectKey: this.objectKey, etag: this.object.etag });
   }
 }

@@ -7,9 +7,9 @@ export interface HostIdentityArgs {
   config: StackConfig;
   /** ARNs of the Loki and Tempo buckets: the only buckets the host may read and write. */
   telemetryBucketArns: pulumi.Input<string>[];
-  /** ARN of the config bucket and the key of the host's bundle in it (read only). */
+  /** ARN of the config bucket and the keys of the hosts' bundles in it (read only; one per host of a pair). */
   configBucketArn: pulumi.Input<string>;
-  configObjectKey: string;
+  configObjectKeys: string[];
   /** SSM parameter name prefix of this stack's secrets (e.g. `/monitoring-hosts/dev`). */
   secretParameterPrefix: string;
   /** With `remoteWrite`: the AMP workspace Prometheus writes to and Grafana reads. */
@@ -61,7 +61,11 @@ export const SSM_AGENT_ACTIONS = [
   "ec2messages:SendReply",
 ];
 
-/** The monitoring host's instance role and profile, with least-privilege inline policy. */
+/**
+ * The monitoring host's instance role and profile, with least-privilege inline policy. A pair's hosts share it: they
+ * run the same services on the same buckets, secrets and workspace; the only difference, each host's own bundle
+ * key, is listed in the one policy.
+ */
 export class HostIdentity extends pulumi.ComponentResource {
   readonly role: aws.iam.Role;
   readonly instanceProfile: aws.iam.InstanceProfile;
@@ -93,7 +97,7 @@ export class HostIdentity extends pulumi.ComponentResource {
           hostPolicyDocument({
             telemetryBucketArns: telemetryArns,
             configBucketArn: configArn,
-            configObjectKey: args.configObjectKey,
+            configObjectKeys: args.configObjectKeys,
             parameterArnPrefix: `arn:${part}:ssm:${cfg.region}:${account}:parameter${args.secretParameterPrefix}`,
             ...(ampWorkspaceArn ? { ampWorkspaceArn } : {}),
           }),
@@ -109,7 +113,7 @@ export class HostIdentity extends pulumi.ComponentResource {
 export function hostPolicyDocument(p: {
   telemetryBucketArns: string[];
   configBucketArn: string;
-  configObjectKey: string;
+  configObjectKeys: string[];
   parameterArnPrefix: string;
   ampWorkspaceArn?: string;
 }): { Version: string; Statement: { Sid: string; Effect: string; Action: string[]; Resource: string | string[] }[] } {
@@ -123,7 +127,7 @@ export function hostPolicyDocument(p: {
         Action: TELEMETRY_OBJECT_ACTIONS,
         Resource: p.telemetryBucketArns.map((arn) => `${arn}/*`),
       },
-      { Sid: "ConfigBundleRead", Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${p.configBucketArn}/${p.configObjectKey}`] },
+      { Sid: "ConfigBundleRead", Effect: "Allow", Action: ["s3:GetObject"], Resource: p.configObjectKeys.map((key) => `${p.configBucketArn}/${key}`) },
       {
         Sid: "OwnSecretParametersRead",
         Effect: "Allow",

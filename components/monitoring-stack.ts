@@ -11,7 +11,8 @@ import { HostConfigBundle, bundleObjectKey } from "./host-config-bundle";
 import { HostIdentity } from "./host-identity";
 import { HostSecrets } from "./host-secrets";
 import { MonitoringHost } from "./monitoring-host";
-import { MonitoringNetwork } from "./network";
+import { checkedSecondSubnet, MonitoringNetwork } from "./network";
+import { OtlpLoadBalancer } from "./otlp-load-balancer";
 import { OtlpTls } from "./otlp-tls";
 import { TelemetryBuckets } from "./telemetry-buckets";
 import { SERVICES } from "../layout/host-layout";
@@ -20,12 +21,22 @@ import { renderUserData } from "../hostfiles/user-data";
 import { secretParameterPrefix } from "../hostfiles/secrets";
 import type { HostContext } from "../layout/host-file";
 
+export interface PairHostAccess {
+  host: number;
+  instanceId: string;
+  privateIp: string;
+  dataVolumeId: string;
+  sshAlias: string;
+  sshCommand: string;
+  tunnels: Record<string, string>;
+}
+
 export interface MonitoringStackArgs {
   config: StackConfig;
 }
 
 /**
- * One environment's monitoring host and everything it needs: network, telemetry buckets, data volume, identity,
+ * One environment's monitoring host (or HA pair of hosts, `hosts: 2`: docs/ha-pair.md) and everything it needs: network, telemetry buckets, data volume, identity,
  * secrets, TLS, the config bundle and the instance. Resources are created in the order the host needs them at
  * boot: the bundle and the secrets exist before the instance starts.
  */
@@ -46,6 +57,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
   readonly tunnels: pulumi.Output<Record<string, string>>;
   /** Secret output: the stack's automation ssh key. */
   readonly automationPrivateKey: pulumi.Output<string>;
+  /** A pair's: the internal NLB applications send OTLP to (docs/ha-pair.md). */
+  readonly otlpLoadBalancerDnsName?: pulumi.Output<string>;
+  /** A pair's: each host's ids and how to reach it (ssh alias, ssh command, tunnels), host 0 first. */
+  readonly pairHosts?: pulumi.Output<PairHostAccess[]>;
   /** The child components, for composition by later features (deploy checks, backups) and for tests. */
   readonly parts: {
     network: MonitoringNetwork;
@@ -58,6 +73,11 @@ export class MonitoringStack extends pulumi.ComponentResource {
     alarms: HostAlarms;
     verification?: DeployVerification;
     amp?: AmpWorkspace;
+    /** A pair's (`hosts: 2`): the OTLP load balancer, the second host, its data volume and its deploy check. */
+    loadBalancer?: OtlpLoadBalancer;
+    secondHost?: MonitoringHost;
+    secondDataVolume?: DataVolume;
+    secondVerification?: DeployVerification;
   };
 
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -65,10 +85,23 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const cfg = args.config;
     const child = { parent: this };
 
-    const network = new MonitoringNetwork(`${name}-net`, { config: cfg }, child);
+    // A pair's second subnet, once AWS confirms it lies in another zone: the second host and the load balancer use it.
+    const secondSubnetId = cfg.hosts === 2 ? checkedSecondSubnet(cfg, this) : undefined;
+    const network = new MonitoringNetwork(`${name}-net`, { config: cfg, ...(secondSubnetId ? { secondSubnetId } : {}) }, child);
     const buckets = new TelemetryBuckets(`${name}-telemetry`, { config: cfg }, child);
     const dataVolume = new DataVolume(`${name}-data`, { config: cfg }, child);
-    const tls = new OtlpTls(`${name}-otlp`, { config: cfg, privateIp: network.privateIp }, child);
+    // Each host of a pair has its own data volume, in its own zone.
+    const dataVolumes = [dataVolume, ...(secondSubnetId ? [new DataVolume(`${name}-data-1`, { config: cfg, subnetId: secondSubnetId }, child)] : [])];
+    const privateIps = network.networkInterfaces.map((eni) => eni.privateIp);
+    // OTLP reaches a pair through an internal NLB (TLS passes through): it exists before the certificate naming it.
+    const loadBalancer = secondSubnetId
+      ? new OtlpLoadBalancer(`${name}-otlp-lb`, { config: cfg, subnetIds: [cfg.subnetId, secondSubnetId], hostSecurityGroupId: network.securityGroupId }, child)
+      : undefined;
+    const tls = new OtlpTls(
+      `${name}-otlp`,
+      { config: cfg, privateIp: network.privateIp, ...(loadBalancer ? { pair: { peerIp: privateIps[1], loadBalancerDnsName: loadBalancer.dnsName } } : {}) },
+      child,
+    );
     const automationKey = new AutomationKey(`${name}-automation`, {}, child);
 
     // Remote write to AMP (`remoteWrite`): the workspace is needed by the host's policy and its prometheus.yml.
@@ -77,21 +110,23 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
 
     const certificates = pulumi.all([tls.caCertPem, tls.serverCertPem, tls.clientCaBundlePem]);
-    const context = (configBucket: pulumi.Input<string>): pulumi.Output<HostContext> =>
+    // What host `host` (0, or 1 of a pair) is told: its own volume, address and bundle key, and in a pair both addresses.
+    const context = (configBucket: pulumi.Input<string>, host: number): pulumi.Output<HostContext> =>
       pulumi
-        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolume.volumeId, network.privateIp, certificates, secrets.versions, amp?.prometheusEndpoint])
-        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, privateIp, [otlpCaCertPem, otlpServerCertPem, otlpClientCaPem], secretVersions, ampWorkspaceUrl]) => ({
+        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolumes[host].volumeId, pulumi.all(privateIps), certificates, secrets.versions, amp?.prometheusEndpoint])
+        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, ips, [otlpCaCertPem, otlpServerCertPem, otlpClientCaPem], secretVersions, ampWorkspaceUrl]) => ({
           lokiBucket,
           tempoBucket,
           configBucket: bucket,
-          configObjectKey: bundleObjectKey(cfg),
+          configObjectKey: bundleObjectKey(cfg, host),
           dataVolumeId,
-          privateIp,
+          privateIp: ips[host],
           otlpCaCertPem,
           otlpServerCertPem,
           otlpClientCaPem,
           secretVersions,
           ...(ampWorkspaceUrl ? { ampWorkspaceUrl } : {}),
+          ...(ips.length === 2 ? { pair: { index: host, selfIp: ips[host], peerIp: ips[1 - host] } } : {}),
         }));
 
     // The host's view of the config: the automation key is authorised next to the on-call engineers' keys (public
@@ -104,8 +139,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
       `${name}-config`,
       {
         config: cfg,
-        render: (bucketName) =>
-          pulumi.all([automationKey.publicKeyOpenssh, context(bucketName)]).apply(([key, ctx]) => renderBundle(withAutomationKey(key), ctx)),
+        render: (bucketName, host) =>
+          pulumi.all([automationKey.publicKeyOpenssh, context(bucketName, host)]).apply(([key, ctx]) => renderBundle(withAutomationKey(key), ctx)),
       },
       child,
     );
@@ -115,47 +150,58 @@ export class MonitoringStack extends pulumi.ComponentResource {
         config: cfg,
         telemetryBucketArns: [buckets.loki.arn, buckets.tempo.arn],
         configBucketArn: bundle.bucket.arn,
-        configObjectKey: bundle.objectKey,
+        configObjectKeys: bundle.objectKeys,
         secretParameterPrefix: secretParameterPrefix(cfg),
         ...(amp ? { ampWorkspaceArn: amp.arn } : {}),
       },
       child,
     );
 
-    const userData = context(bundle.bucket.name).apply((ctx) => renderUserData(cfg, ctx));
+    const hosts = network.networkInterfaces.map(
+      (eni, i) =>
+        new MonitoringHost(
+          i === 0 ? `${name}-host` : `${name}-host-${i}`,
+          {
+            config: cfg,
+            networkInterfaceId: eni.id,
+            instanceProfileName: identity.instanceProfile.name,
+            dataVolumeId: dataVolumes[i].volumeId,
+            userData: context(bundle.bucket.name, i).apply((ctx) => renderUserData(cfg, ctx)),
+            bootDependencies: [bundle, secrets],
+          },
+          child,
+        ),
+    );
+    const host = hosts[0];
+    loadBalancer?.registerTargets(hosts.map((h) => h.instanceId));
 
-    const host = new MonitoringHost(
-      `${name}-host`,
-      {
-        config: cfg,
-        networkInterfaceId: network.networkInterface.id,
-        instanceProfileName: identity.instanceProfile.name,
-        dataVolumeId: dataVolume.volumeId,
-        userData,
-        bootDependencies: [bundle, secrets],
-      },
+    const backups = new DataVolumeBackups(`${name}-backups`, { config: cfg }, child);
+    const alarms = new HostAlarms(
+      `${name}-alarms`,
+      { config: cfg, instanceId: host.instanceId, ...(hosts[1] ? { secondInstanceId: hosts[1].instanceId } : {}) },
       child,
     );
 
-    const backups = new DataVolumeBackups(`${name}-backups`, { config: cfg }, child);
-    const alarms = new HostAlarms(`${name}-alarms`, { config: cfg, instanceId: host.instanceId }, child);
-
-    const verification = cfg.operations.verifyDeploy
-      ? new DeployVerification(
-          `${name}-verify`,
-          {
-            config: cfg,
-            instanceId: host.instanceId,
-            privateIp: network.privateIp,
-            bundleEtag: bundle.object.etag,
-            automationPrivateKey: automationKey.privateKeyOpenssh,
-            dependsOn: [host.attachment, bundle],
-          },
-          child,
+    const verifications = cfg.operations.verifyDeploy
+      ? hosts.map(
+          (h, i) =>
+            new DeployVerification(
+              i === 0 ? `${name}-verify` : `${name}-verify-${i}`,
+              {
+                config: cfg,
+                instanceId: h.instanceId,
+                privateIp: privateIps[i],
+                bundleEtag: bundle.objects[i].etag,
+                automationPrivateKey: automationKey.privateKeyOpenssh,
+                dependsOn: [h.attachment, bundle],
+              },
+              child,
+            ),
         )
-      : undefined;
+      : [];
+    const verification = verifications[0];
 
-    this.parts = { network, buckets, dataVolume, bundle, identity, host, backups, alarms, verification, amp };
+    this.parts = { network, buckets, dataVolume, bundle, identity, host, backups, alarms, verification, amp, ...(loadBalancer ? { loadBalancer, secondHost: hosts[1], secondDataVolume: dataVolumes[1], secondVerification: verifications[1] } : {}) };
     this.instanceId = host.instanceId;
     this.privateIp = network.privateIp;
     this.dataVolumeId = dataVolume.volumeId;
@@ -165,15 +211,26 @@ export class MonitoringStack extends pulumi.ComponentResource {
     this.securityGroupId = network.securityGroupId;
     this.otlpCaCertificate = tls.caCertPem;
     this.otlpClientCredentials = tls.clientParameters;
-    this.otlpEndpoints = network.privateIp.apply((ip) => ({
-      grpc: `https://${ip}:${SERVICES.otelcol.ports.otlpGrpc}`,
-      http: `https://${ip}:${SERVICES.otelcol.ports.otlpHttp}`,
+    // A pair's applications send to the load balancer, which reaches whichever collector is up.
+    this.otlpEndpoints = (loadBalancer ? loadBalancer.dnsName : network.privateIp).apply((address) => ({
+      grpc: `https://${address}:${SERVICES.otelcol.ports.otlpGrpc}`,
+      http: `https://${address}:${SERVICES.otelcol.ports.otlpHttp}`,
     }));
-    const ids = pulumi.all([host.instanceId, network.privateIp]).apply(([instanceId, privateIp]) => ({ instanceId, privateIp }));
-    this.sshConfig = ids.apply((i) => sshConfigBlock(cfg, i));
+    const access = hosts.map((h, i) =>
+      pulumi.all([h.instanceId, privateIps[i], dataVolumes[i].volumeId]).apply(([instanceId, privateIp, dataVolumeId]) => ({ host: i, instanceId, privateIp, dataVolumeId })),
+    );
+    const ids = access[0];
+    // A pair's ssh config has one block per host (`<alias>` and `<alias>-1`).
+    this.sshConfig = pulumi.all(access).apply((all) => all.map((i) => sshConfigBlock(cfg, i)).join("\n"));
     this.sshCommand = ids.apply((i) => sshCommand(cfg, i));
     this.tunnels = ids.apply((i) => tunnelCommands(cfg, i));
     this.automationPrivateKey = automationKey.privateKeyOpenssh;
+    if (loadBalancer) {
+      this.otlpLoadBalancerDnsName = loadBalancer.dnsName;
+      this.pairHosts = pulumi.all(access).apply((all) =>
+        all.map((i) => ({ ...i, sshAlias: sshAlias(cfg, i.host), sshCommand: sshCommand(cfg, i), tunnels: tunnelCommands(cfg, i) })),
+      );
+    }
 
     this.registerOutputs({
       instanceId: this.instanceId,
@@ -182,6 +239,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
       lokiBucket: this.lokiBucket,
       tempoBucket: this.tempoBucket,
       sshAlias: sshAlias(cfg),
+      ...(loadBalancer ? { otlpLoadBalancerDnsName: this.otlpLoadBalancerDnsName, pairHosts: this.pairHosts } : {}),
     });
   }
 }

@@ -1,13 +1,46 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "../config/stack-config";
-import { egressRules, ingressRules, SecurityGroupRule } from "../config/network-rules";
+import { egressRules, ingressRules, SecurityGroupRule, pairPeerRules } from "../config/network-rules";
+import { pairSubnetsProblem } from "../config/sections/placement";
 import { resourceTags } from "../config/tags";
 
 export { egressRules, ingressRules } from "../config/network-rules";
 
 export interface MonitoringNetworkArgs {
   config: StackConfig;
+  /** With `hosts: 2`: the second host's subnet, checked to lie in another zone (checkedSecondSubnet). */
+  secondSubnetId?: pulumi.Input<string>;
+}
+
+/** The arguments of one TCP rule of `securityGroupId` (ingress or egress) from its data (network-rules.ts). */
+export function tcpRuleArgs(cfg: StackConfig, securityGroupId: pulumi.Input<string>, rule: SecurityGroupRule, tagName: string) {
+  return {
+    securityGroupId,
+    description: rule.description,
+    ipProtocol: "tcp",
+    fromPort: rule.port,
+    toPort: rule.port,
+    cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
+    cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
+    referencedSecurityGroupId: rule.securityGroupId,
+    tags: resourceTags(cfg, tagName),
+  };
+}
+
+/**
+ * `secondSubnetId` once AWS has confirmed it lies in another availability zone than `subnetId` (the loader cannot
+ * know zones). Everything of the second host and the load balancer takes its subnet from here, so a pair in one
+ * zone fails at preview with the key named, before any of them is created.
+ */
+export function checkedSecondSubnet(cfg: StackConfig, parent: pulumi.Resource): pulumi.Output<string> {
+  const first = aws.ec2.getSubnetOutput({ id: cfg.subnetId }, { parent });
+  const second = aws.ec2.getSubnetOutput({ id: cfg.secondSubnetId! }, { parent });
+  return pulumi.all([first.availabilityZone, second.availabilityZone]).apply((zones) => {
+    const problem = pairSubnetsProblem(cfg, zones);
+    if (problem) throw new pulumi.RunError(problem);
+    return cfg.secondSubnetId!;
+  });
 }
 
 /**
@@ -19,12 +52,19 @@ export interface MonitoringNetworkArgs {
  * networks or security groups, ssh only from admin networks (and not at all in the default SSM mode, where the SSM
  * agent connects out). The UIs (Grafana 3000, Prometheus 9090, ...) bind to 127.0.0.1 and are reached through a
  * tunnel, so they have no rule at all.
+ *
+ * An HA pair (`hosts: 2`) has a second interface, in `secondSubnetId`, with the same group. Both interfaces exist
+ * before either instance, so each host's bundle names the other's address (Alertmanager's --cluster.peer, the
+ * other Alertmanager Prometheus sends to) without any discovery, and the addresses survive host replacement. The
+ * pair's own traffic is allowed by rules that reference the group itself: only the two hosts carry it.
  */
 export class MonitoringNetwork extends pulumi.ComponentResource {
   readonly securityGroup: aws.ec2.SecurityGroup;
   readonly securityGroupId: pulumi.Output<string>;
   readonly networkInterface: aws.ec2.NetworkInterface;
   readonly privateIp: pulumi.Output<string>;
+  /** Every host's interface, the first host's first (one entry on a single host). */
+  readonly networkInterfaces: aws.ec2.NetworkInterface[];
 
   constructor(name: string, args: MonitoringNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:network:MonitoringNetwork", name, {}, opts);
@@ -44,17 +84,7 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
     this.securityGroupId = this.securityGroup.id;
 
     const addRule = (direction: "in" | "out", rule: SecurityGroupRule, i: number) => {
-      const args = {
-        securityGroupId: this.securityGroup.id,
-        description: rule.description,
-        ipProtocol: "tcp",
-        fromPort: rule.port,
-        toPort: rule.port,
-        cidrIpv4: rule.cidr && !rule.cidr.includes(":") ? rule.cidr : undefined,
-        cidrIpv6: rule.cidr && rule.cidr.includes(":") ? rule.cidr : undefined,
-        referencedSecurityGroupId: rule.securityGroupId,
-        tags: resourceTags(cfg, `${name}-${direction}-${i}`),
-      };
+      const args = tcpRuleArgs(cfg, this.securityGroup.id, rule, `${name}-${direction}-${i}`);
       return direction === "in"
         ? new aws.vpc.SecurityGroupIngressRule(`${name}-in-${i}`, args, child)
         : new aws.vpc.SecurityGroupEgressRule(`${name}-out-${i}`, args, child);
@@ -73,6 +103,37 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
       child,
     );
     this.privateIp = this.networkInterface.privateIp;
+    this.networkInterfaces = [this.networkInterface];
+
+    if (args.secondSubnetId !== undefined) {
+      this.networkInterfaces.push(
+        new aws.ec2.NetworkInterface(
+          `${name}-1`,
+          {
+            subnetId: args.secondSubnetId,
+            securityGroups: [this.securityGroup.id],
+            description: `Monitoring host 1 of the ${cfg.project}/${cfg.stack} pair (stable address: its peer and the load balancer name it)`,
+            tags: resourceTags(cfg, `${name}-1`),
+          },
+          child,
+        ),
+      );
+      pairPeerRules().forEach((rule, i) => {
+        for (const direction of ["in", "out"] as const) {
+          const args = {
+            securityGroupId: this.securityGroup.id,
+            description: rule.description,
+            ipProtocol: rule.protocol,
+            fromPort: rule.port,
+            toPort: rule.port,
+            referencedSecurityGroupId: this.securityGroup.id,
+            tags: resourceTags(cfg, `${name}-pair-${direction}-${i}`),
+          };
+          if (direction === "in") new aws.vpc.SecurityGroupIngressRule(`${name}-pair-in-${i}`, args, child);
+          else new aws.vpc.SecurityGroupEgressRule(`${name}-pair-out-${i}`, args, child);
+        }
+      });
+    }
 
     this.registerOutputs({ securityGroupId: this.securityGroupId, privateIp: this.privateIp });
   }

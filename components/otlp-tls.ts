@@ -8,6 +8,11 @@ export interface OtlpTlsArgs {
   config: StackConfig;
   /** The host's stable private IP: the server certificate names it, so clients can verify the endpoint. */
   privateIp: pulumi.Input<string>;
+  /**
+   * A pair's other names of the same endpoint: the second host's IP and the load balancer's DNS name (TLS passes
+   * through it, so the collectors present this certificate for it). Both hosts share the one certificate and key.
+   */
+  pair?: { peerIp: pulumi.Input<string>; loadBalancerDnsName: pulumi.Input<string> };
 }
 
 /**
@@ -77,8 +82,8 @@ export class OtlpTls extends pulumi.ComponentResource {
       {
         privateKeyPem: serverKey.privateKeyPem,
         subject: subject(`otlp.${cfg.stack}.${cfg.project}`),
-        ipAddresses: [args.privateIp],
-        dnsNames: [`otlp.${cfg.stack}.${cfg.project}`, "localhost"],
+        ipAddresses: args.pair ? [args.privateIp, args.pair.peerIp] : [args.privateIp],
+        dnsNames: [`otlp.${cfg.stack}.${cfg.project}`, "localhost", ...(args.pair ? [args.pair.loadBalancerDnsName] : [])],
       },
       child,
     );

@@ -5,7 +5,7 @@
 import type { ConfigSource } from "./config-source";
 import { type ConfigProblems, didYouMean, hasInvisible } from "./config-problems";
 import { SECURITY_GROUP_RULE_QUOTA } from "./limits";
-import { egressRules, ingressRules } from "./network-rules";
+import { egressRules, ingressRules, pairRulesForQuota } from "./network-rules";
 import type { StackConfig } from "./stack-config";
 
 /** Every key of the program's namespace that is not in `knownKeys`, with the key it was most likely meant to be. */
@@ -55,11 +55,13 @@ export function reportSecretsInPlainKeys(source: ConfigSource, p: ConfigProblems
 export function reportSecurityGroupQuota(
   p: ConfigProblems,
   k: (key: string) => string,
-  counted: Pick<StackConfig, "otlp" | "access" | "alerting" | "appScrapeTargets">,
+  counted: Pick<StackConfig, "otlp" | "access" | "alerting" | "appScrapeTargets" | "hosts">,
 ): void {
   const mode = counted.access.mode;
-  reportRuleQuota(p, "inbound", ingressRules(counted), mode === "ssh" ? [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds"), k("sshAdminCidrs")] : [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
-  reportRuleQuota(p, "outbound", egressRules(counted), [k("appScrapeTargets"), k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
+  // A pair's host group also holds the rules between the hosts and from the load balancer.
+  const pair = pairRulesForQuota(counted);
+  reportRuleQuota(p, "inbound", [...ingressRules(counted), ...pair.inbound], mode === "ssh" ? [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds"), k("sshAdminCidrs")] : [k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
+  reportRuleQuota(p, "outbound", [...egressRules(counted), ...pair.outbound], [k("appScrapeTargets"), k("otlpAllowedCidrs"), k("otlpAllowedSecurityGroupIds")]);
 }
 
 /**

@@ -32,6 +32,8 @@ export const KNOWN_KEYS = [
   "protectData",
   "vpcId",
   "subnetId",
+  "hosts",
+  "secondSubnetId",
   "instanceType",
   "architecture",
   "rootVolumeSizeGiB",
@@ -77,7 +79,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   if (isProduction && protectData === false) {
     p.add(k("protectData"), "is false, but the prd environment always protects its data; remove the key or set it to true");
   }
-  const { region, vpcId, subnetId } = readPlacement(r, p, k);
+  const { region, vpcId, subnetId, hosts, secondSubnetId } = readPlacement(r, p, k);
   const { instanceType, architecture } = readInstance(r, p, k);
   const { rootVolumeSizeGiB, dataVolume } = readVolumes(r, p, k);
   const retention = readRetention(r);
@@ -94,7 +96,7 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
   const slos = parseSlos(r.raw("slos"), k("slos"), p);
   const remoteWrite = readRemoteWrite(r, p, k);
   if (mode !== undefined) {
-    reportSecurityGroupQuota(p, k, { otlp, access: { mode, sshUser: sshUser ?? "", adminCidrs, authorizedKeys }, alerting: { receivers }, appScrapeTargets });
+    reportSecurityGroupQuota(p, k, { otlp, access: { mode, sshUser: sshUser ?? "", adminCidrs, authorizedKeys }, alerting: { receivers }, appScrapeTargets, hosts: hosts ?? 1 });
   }
   const logAlerts = parseLogAlerts(r.raw("logAlerts"), k("logAlerts"), p, slos);
   // Which digests the stack needs depends on its architecture: not asked while that is itself wrong.
@@ -114,6 +116,8 @@ export function loadStackConfig(source: ConfigSource, options: LoadOptions = { r
     region: region!,
     vpcId: vpcId!,
     subnetId: subnetId!,
+    hosts: hosts!,
+    ...(secondSubnetId !== undefined ? { secondSubnetId } : {}),
     instanceType: instanceType!,
     architecture: architecture!,
     rootVolumeSizeGiB: rootVolumeSizeGiB!,

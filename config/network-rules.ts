@@ -3,7 +3,7 @@
  * loader counts them against the security-group rule quota before anything is created.
  */
 import type { StackConfig } from "./stack-config";
-import { OTLP_PORTS } from "../layout/host-layout";
+import { ALERTMANAGER_CLUSTER_PORT, OTLP_PORTS, SERVICES } from "../layout/host-layout";
 
 /** One TCP rule of the security group (ingress or egress): a port and a CIDR or a security group. */
 export interface SecurityGroupRule {
@@ -47,4 +47,42 @@ export function egressRules(cfg: Pick<StackConfig, "alerting" | "appScrapeTarget
     for (const sg of cfg.otlp.allowedSecurityGroupIds) rules.push({ port, securityGroupId: sg, description: `scrape applications on ${port} in ${sg}` });
   }
   return rules;
+}
+
+/**
+ * A rule that exists only in an HA pair (`hosts: 2`): between the two hosts (both carry the one security group, so
+ * the rule references that group itself) or from the OTLP load balancer's security group.
+ */
+export interface PairRule {
+  description: string;
+  protocol: "tcp" | "udp";
+  port: number;
+  /** `pair`: the hosts' own security group; `loadBalancer`: the NLB's. */
+  peer: "pair" | "loadBalancer";
+}
+
+/**
+ * What the two hosts of a pair say to each other, both ways (ingress on one host is egress on the other; the host
+ * group's egress is closed but for what networkRules lists): the other Prometheus sends alerts to this Alertmanager
+ * (9093), and the Alertmanagers gossip (9094, TCP and UDP: memberlist uses both).
+ */
+export function pairPeerRules(): PairRule[] {
+  const am = SERVICES.alertmanager.ports.http;
+  return [
+    { description: `Alertmanager ${am} from the other Prometheus of the pair`, protocol: "tcp", port: am, peer: "pair" },
+    { description: `Alertmanager gossip ${ALERTMANAGER_CLUSTER_PORT}/tcp within the pair`, protocol: "tcp", port: ALERTMANAGER_CLUSTER_PORT, peer: "pair" },
+    { description: `Alertmanager gossip ${ALERTMANAGER_CLUSTER_PORT}/udp within the pair`, protocol: "udp", port: ALERTMANAGER_CLUSTER_PORT, peer: "pair" },
+  ];
+}
+
+/** OTLP through the load balancer: its listeners' traffic and its TCP health checks, from its security group. */
+export function loadBalancerIngressRules(): PairRule[] {
+  return OTLP_PORTS.map((port) => ({ description: `OTLP ${port} through the load balancer (traffic and health checks)`, protocol: "tcp", port, peer: "loadBalancer" }));
+}
+
+/** The host group's rules of a pair, ingress and egress, in the form the quota check counts (a group reference). */
+export function pairRulesForQuota(cfg: Pick<StackConfig, "hosts">): { inbound: SecurityGroupRule[]; outbound: SecurityGroupRule[] } {
+  if (cfg.hosts !== 2) return { inbound: [], outbound: [] };
+  const asRule = (r: PairRule): SecurityGroupRule => ({ description: r.description, port: r.port, securityGroupId: r.peer });
+  return { inbound: [...pairPeerRules(), ...loadBalancerIngressRules()].map(asRule), outbound: pairPeerRules().map(asRule) };
 }

@@ -11,6 +11,9 @@ export const ENVIRONMENTS = ["dev", "stg", "prd"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 export const ARCHITECTURES = ["x86_64", "arm64"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
+/** One host, or an HA pair (docs/ha-pair.md). */
+export const HOST_COUNTS = [1, 2] as const;
+export type HostCount = (typeof HOST_COUNTS)[number];
 export const ACCESS_MODES = ["ssm", "ssh"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
 export const RECEIVER_TYPES = ["slack", "pagerduty", "email", "webhook"] as const;
@@ -65,6 +68,14 @@ export interface StackConfig {
   region: string;
   vpcId: string;
   subnetId: string;
+  /**
+   * `hosts`: 1 (one host, the default) or 2, an HA pair (docs/ha-pair.md): the second host runs in `secondSubnetId`,
+   * a subnet of another availability zone, with its own data volume; an internal Network Load Balancer spreads OTLP
+   * over both collectors.
+   */
+  hosts: HostCount;
+  /** With `hosts: 2`: the second host's subnet (another availability zone than `subnetId`'s). */
+  secondSubnetId?: string;
   instanceType: string;
   architecture: Architecture;
   rootVolumeSizeGiB: number;

@@ -99,6 +99,12 @@ export const SERVICES = {
 export type ServiceName = keyof typeof SERVICES;
 
 /** The only ports reachable from the VPC: the collector's OTLP receivers (TLS). Everything else binds 127.0.0.1. */
+/**
+ * Alertmanager's gossip port (its default), TCP and UDP, open between the two hosts of a pair only (the flags name
+ * it on the host, the security-group rules in AWS).
+ */
+export const ALERTMANAGER_CLUSTER_PORT = 9094;
+
 export const OTLP_PORTS = [SERVICES.otelcol.ports.otlpGrpc, SERVICES.otelcol.ports.otlpHttp] as const;
 
 /** Every port any service listens on, for collision tests. */

@@ -99,6 +99,18 @@ const CASES: BadConfig[] = [
   { what: "a security group as vpc", set: { vpcId: "sg-00000000000000000" }, key: "vpcId", says: /not a VPC id/ },
   { what: "a subnet id that is not one", set: { subnetId: "subnet-xyz" }, key: "subnetId", says: /not a subnet id/ },
   { what: "a vpc id as subnet", set: { subnetId: "vpc-00000000000000000" }, key: "subnetId", says: /not a subnet id/ },
+  // HA pair (docs/ha-pair.md)
+  { what: "three hosts", set: { hosts: 3 }, key: "hosts", says: /3 is not allowed; allowed: 1 \(one host\) or 2/ },
+  { what: "hosts as a word", set: { hosts: "two" }, key: "hosts", says: /"two" is not allowed; allowed: 1 .* or 2/ },
+  { what: "a pair without a second subnet", set: { hosts: 2 }, key: "secondSubnetId", says: /is required with hosts: 2.*another availability zone/ },
+  {
+    what: "a pair with the same subnet twice",
+    set: { hosts: 2, secondSubnetId: "subnet-00000000000000000" },
+    key: "secondSubnetId",
+    says: /the same subnet as subnetId: .*another availability zone/,
+  },
+  { what: "a second subnet that is not one", set: { hosts: 2, secondSubnetId: "subnet-12" }, key: "secondSubnetId", says: /not a subnet id/ },
+  { what: "a second subnet for one host", set: { secondSubnetId: "subnet-00000000000000001" }, key: "secondSubnetId", says: /hosts is 1: remove it, or set hosts to 2/ },
   // instance type and architecture
   { what: "an instance size that does not exist", set: { instanceType: "t3.larg" }, key: "instanceType", says: /family t3 has sizes .*large/ },
   { what: "an unknown instance family", set: { instanceType: "zz9.large" }, key: "instanceType", says: /there is no family "zz9"/ },

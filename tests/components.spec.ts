@@ -12,6 +12,7 @@ import { lifecycleExpiryDays } from "../components/telemetry-buckets";
 import { ceilDays } from "../config/duration";
 import { DATA_DEVICE_NAME } from "../layout/host-layout";
 import { arm64Overrides, secretValues, stackConfig } from "./support/stacks";
+import { build, Built } from "./support/stack-build";
 
 const USER_DATA_LIMIT = 16 * 1024;
 
@@ -30,35 +31,6 @@ const UNTAGGABLE = new Set([
   "aws:sns/topicPolicy:TopicPolicy",
   "aws:kms/alias:Alias",
 ]);
-
-interface Built {
-  stack: MonitoringStack;
-  prefix: string;
-  of(type: string): RecordedResource[];
-  one(type: string, nameSuffix?: string): RecordedResource;
-}
-
-async function build(
-  stackName: string,
-  overrides: Record<string, unknown> = {},
-  prefix = `monitoring-hosts-${stackName}`,
-  secretOverrides: Record<string, unknown> = {},
-): Promise<Built> {
-  const stack = new MonitoringStack(prefix, { config: stackConfig(stackName, overrides, secretOverrides) });
-  await valueOf(stack.sshConfig);
-  await settle();
-  const of = (type: string) => byType(type, `${prefix}-`);
-  return {
-    stack,
-    prefix,
-    of,
-    one(type, nameSuffix = "") {
-      const found = of(type).filter((r) => r.name.endsWith(nameSuffix));
-      assert.equal(found.length, 1, `expected one ${type} ending in "${nameSuffix}", got ${found.map((r) => r.name).join(", ")}`);
-      return found[0];
-    },
-  };
-}
 
 for (const stackName of ["dev", "prd"]) {
   describe(`${stackName} stack resources`, () => {

@@ -33,11 +33,33 @@ for (const stack of ["dev", "prd"]) {
     it("keeps secrets out of every non-secret output; the automation key is a secret output", () => {
       for (const [name, o] of Object.entries<any>(result.outputs)) {
         if (o.secret) continue;
-        const text = JSON.stringify(o.value);
+        const text = JSON.stringify(o.value) ?? ""; // undefined: an output the stack does not have (a single host's pair outputs)
         for (const s of [...secretValues(stack), SENTINEL]) assert.ok(!text.includes(s), `secret in output ${name}`);
         assert.ok(!/PRIVATE KEY/.test(text), `private key in output ${name}`);
       }
       assert.equal(result.outputs.automationPrivateKey.secret, true);
+    });
+  });
+}
+
+for (const stack of ["dev", "prd"]) {
+  describe(`program (${stack}, HA pair with remoteWrite)`, () => {
+    it("exports the load balancer's DNS name as the OTLP endpoint, and each host's ids and access", () => {
+      const result = runProgram(stack, { hosts: 2, secondSubnetId: "subnet-00000000000000001", remoteWrite: { workspace: "create" } });
+      assert.equal(result.error, undefined, JSON.stringify(result.error));
+      for (const name of REQUIRED_OUTPUTS) assert.ok(result.outputs[name]?.value, `output ${name}`);
+      const dns: string = result.outputs.otlpLoadBalancerDnsName.value;
+      assert.match(dns, /\.elb\.eu-west-1\.amazonaws\.com$/);
+      assert.equal(result.outputs.otlpEndpoints.value.grpc, `https://${dns}:4317`);
+      const hosts = result.outputs.pairHosts.value;
+      assert.equal(hosts.length, 2);
+      assert.notEqual(hosts[0].instanceId, hosts[1].instanceId);
+      assert.notEqual(hosts[0].privateIp, hosts[1].privateIp);
+      // The program's stack is the mocks' ("test"): one block per host, the second's alias ending in -1.
+      assert.match(result.outputs.sshConfig.value, /^Host (monitoring-hosts-\S+)\n[\s\S]*\nHost \1-1\n/);
+      for (const [name, o] of Object.entries<any>(result.outputs)) {
+        if (!o.secret) for (const s of [...secretValues(stack), SENTINEL]) assert.ok(!JSON.stringify(o.value).includes(s), `secret in output ${name}`);
+      }
     });
   });
 }

@@ -1,7 +1,10 @@
-/** Where the host goes: `aws:region`, `vpcId`, `subnetId`. */
+/** Where the hosts go: `aws:region`, `vpcId`, `subnetId`, and for an HA pair `hosts` and `secondSubnetId`. */
 import { Region as AWS_REGIONS } from "@pulumi/aws/types/enums";
 import { ConfigProblems, didYouMean, show } from "../config-problems";
 import type { Reader } from "../reader";
+import { HOST_COUNTS, type HostCount, type StackConfig } from "../stack-config";
+
+const SUBNET_ID = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
 
 export function readPlacement(r: Reader, p: ConfigProblems, k: (key: string) => string) {
   const region = r.string("aws:region", { required: true, qualified: true });
@@ -15,8 +18,48 @@ export function readPlacement(r: Reader, p: ConfigProblems, k: (key: string) => 
     p.add(k("vpcId"), `${show(vpcId)} is not a VPC id (vpc- followed by 8 or 17 hex digits)`);
   }
   const subnetId = r.string("subnetId", { required: true });
-  if (subnetId !== undefined && !/^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/.test(subnetId)) {
+  if (subnetId !== undefined && !SUBNET_ID.test(subnetId)) {
     p.add(k("subnetId"), `${show(subnetId)} is not a subnet id (subnet- followed by 8 or 17 hex digits)`);
   }
-  return { region, vpcId, subnetId };
+  return { region, vpcId, subnetId, ...readHosts(r, p, k, subnetId) };
+}
+
+/**
+ * `hosts` (1 or 2) and, for a pair, `secondSubnetId`: a subnet id other than `subnetId`. That the two subnets lie in
+ * different availability zones needs an AWS lookup; the stack checks it at preview (pairSubnetsProblem), before the
+ * second host's resources are created.
+ */
+function readHosts(r: Reader, p: ConfigProblems, k: (key: string) => string, subnetId: string | undefined): { hosts?: HostCount; secondSubnetId?: string } {
+  const raw = r.raw("hosts");
+  const n = raw === undefined ? 1 : typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  const hosts = (HOST_COUNTS as readonly number[]).includes(n) ? (n as HostCount) : undefined;
+  if (hosts === undefined) {
+    p.add(k("hosts"), `${show(raw)} is not allowed; allowed: 1 (one host) or 2 (an HA pair in two availability zones, docs/ha-pair.md)`);
+  }
+  const secondSubnetId = r.string("secondSubnetId");
+  if (hosts === 2 && secondSubnetId === undefined) {
+    p.add(k("secondSubnetId"), "is required with hosts: 2: the second host's private subnet, in another availability zone than subnetId's");
+  } else if (hosts === 1 && secondSubnetId !== undefined) {
+    p.add(k("secondSubnetId"), "is set, but hosts is 1: remove it, or set hosts to 2 for an HA pair (docs/ha-pair.md)");
+  } else if (secondSubnetId !== undefined && !SUBNET_ID.test(secondSubnetId)) {
+    p.add(k("secondSubnetId"), `${show(secondSubnetId)} is not a subnet id (subnet- followed by 8 or 17 hex digits)`);
+  } else if (secondSubnetId !== undefined && secondSubnetId === subnetId) {
+    p.add(
+      k("secondSubnetId"),
+      `is ${secondSubnetId}, the same subnet as subnetId: the pair's second host needs a subnet in another availability zone, so one zone's outage leaves one host up`,
+    );
+  }
+  return { hosts, ...(hosts === 2 && secondSubnetId !== undefined ? { secondSubnetId } : {}) };
+}
+
+/**
+ * The pair's subnets must lie in two availability zones (otherwise one zone's outage takes both hosts): known only
+ * from AWS (the subnets' zones), so checked where the stack looks the subnets up (components/network.ts).
+ */
+export function pairSubnetsProblem(cfg: Pick<StackConfig, "project" | "subnetId" | "secondSubnetId">, zones: [string, string]): string | undefined {
+  if (zones[0] !== zones[1]) return undefined;
+  return (
+    `${cfg.project}:secondSubnetId: ${cfg.secondSubnetId} is in availability zone ${zones[1]}, like subnetId ${cfg.subnetId}: ` +
+    "the pair's two hosts need subnets in two availability zones; choose a subnet of another zone"
+  );
 }

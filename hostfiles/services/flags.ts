@@ -5,7 +5,7 @@
  */
 import type { StackConfig } from "../../config/stack-config";
 import type { HostPair } from "../../layout/host-file";
-import { GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../../layout/host-layout";
+import { ALERTMANAGER_CLUSTER_PORT, GRAFANA_HOME, SERVICES, TEXTFILE_DIR } from "../../layout/host-layout";
 import { loopback } from "./common";
 
 /**
@@ -90,9 +90,6 @@ export function nodeExporterFlags(): string[] {
 }
 
 /** Every service's flags by name, for the unit renderer and for tests. */
-/** Alertmanager's gossip port (its default), TCP and UDP, open between the two hosts of a pair only. */
-export const ALERTMANAGER_CLUSTER_PORT = 9094;
-
 export function serviceFlags(cfg: StackConfig, pair?: HostPair): Record<keyof typeof SERVICES, string[]> {
   return {
     prometheus: prometheusFlags(cfg),

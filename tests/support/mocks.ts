@@ -29,9 +29,12 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
       // A stand-in for SSM's version counter: a different value gives a different version.
       return { version: 1 + (parseInt(createHash("md5").update(JSON.stringify(inputs.value ?? "")).digest("hex").slice(0, 6), 16) % 997) };
     case "aws:ec2/networkInterface:NetworkInterface":
-      return { privateIp: name.includes("prd") ? "10.10.1.20" : "10.0.1.20" };
+      // A pair's second interface (`…-net-1`) gets the next address.
+      return { privateIp: `${name.includes("prd") ? "10.10.1" : "10.0.1"}.${name.endsWith("-net-1") ? 21 : 20}` };
     case "aws:ec2/instance:Instance":
       return { privateIp: "10.0.1.20", arn: arnOf("ec2", `instance/i-${name}`) };
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return { arn: arnOf("elasticloadbalancing", `loadbalancer/net/${name}`), dnsName: `${name}-0123456789abcdef.elb.eu-west-1.amazonaws.com` };
     case "aws:amp/workspace:Workspace":
       return { arn: arnOf("aps", `workspace/ws-mock-${name}`), prometheusEndpoint: `https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-mock-${name}/` };
     case "aws:iam/role:Role":
@@ -59,7 +62,9 @@ pulumi.runtime.setMocks(
   {
     newResource(args: pulumi.runtime.MockResourceArgs) {
       resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const id = args.type === "aws:ebs/volume:Volume" ? "vol-0123456789abcdef0" : args.type === "aws:ec2/instance:Instance" ? "i-0123456789abcdef0" : `${args.name}-id`;
+      // A pair's second host and volume (`…-1`) get ids of their own.
+      const second = /-1$/.test(args.name) ? "1" : "0";
+      const id = args.type === "aws:ebs/volume:Volume" ? `vol-0123456789abcdef${second}` : args.type === "aws:ec2/instance:Instance" ? `i-0123456789abcdef${second}` : `${args.name}-id`;
       return { id, state: { ...args.inputs, ...fakeState(args.type, args.name, args.inputs) } };
     },
     call(args: pulumi.runtime.MockCallArgs) {
@@ -71,7 +76,8 @@ pulumi.runtime.setMocks(
         case "aws:ssm/getParameter:getParameter":
           return { ...args.inputs, value: args.inputs.name.endsWith("arm64") ? "ami-0arm64000000000" : "ami-0x8664000000000", type: "String" };
         case "aws:ec2/getSubnet:getSubnet":
-          return { ...args.inputs, availabilityZone: "eu-west-1a", vpcId: "vpc-00000000000000000" };
+          // The zone follows the id's last hex digit (0, 3, 6, … → a; 1, 4, … → b): a pair test picks its subnets.
+          return { ...args.inputs, availabilityZone: subnetZone(String(args.inputs.id)), vpcId: "vpc-00000000000000000" };
         default:
           return args.inputs;
       }
@@ -81,6 +87,11 @@ pulumi.runtime.setMocks(
   "test",
   false, // preview=false: outputs resolve, so `apply` runs (with preview=true unknowns would hang the test)
 );
+
+/** The availability zone the mocks give a subnet: `subnet-…0` is in eu-west-1a, `subnet-…1` in eu-west-1b. */
+export function subnetZone(subnetId: string): string {
+  return `eu-west-1${"abc"[parseInt(subnetId.slice(-1), 16) % 3]}`;
+}
 
 /** The resolved value of an output. */
 export function valueOf<T>(o: pulumi.Output<T> | pulumi.Input<T>): Promise<T> {
