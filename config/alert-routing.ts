@@ -12,7 +12,7 @@
  *
  * This module must not import config/loader.ts (which imports it).
  */
-import { buildServiceModels, buildSloModel } from "../rules/slo-model";
+import { sloAlertNames, sloServices } from "./slo-alerts";
 import type { SloSpec } from "./slo-spec";
 import type { ConfigProblems } from "./config-problems";
 
@@ -76,12 +76,11 @@ export function routeAlert(labels: Record<string, string>, receivers: readonly R
 
 /** Every alert an SLO list generates, with the index of the SLO it belongs to (labels exactly as rendered). */
 export function sloAlertLabels(slos: SloSpec[], scrapedServices: string[]): { index: number; alert: string; labels: Record<string, string> }[] {
-  const opts = { runbookUrl: () => "", scrapedServices };
   const out: { index: number; alert: string; labels: Record<string, string> }[] = [];
   slos.forEach((spec, index) => {
-    for (const a of buildSloModel(spec, opts).alerts) out.push({ index, alert: a.alert, labels: { alertname: a.alert, ...a.labels } });
+    for (const a of sloAlertNames(spec)) out.push({ index, alert: a.alert, labels: { alertname: a.alert, ...a.labels } });
   });
-  for (const svc of buildServiceModels(slos, opts)) {
+  for (const svc of sloServices(slos, scrapedServices)) {
     if (!svc.alert) continue;
     const index = slos.findIndex((s) => s.service === svc.service);
     out.push({ index, alert: svc.alert.alert, labels: { alertname: svc.alert.alert, ...svc.alert.labels } });

@@ -22,11 +22,6 @@ export const DS = {
 
 export { MAX_UID_LENGTH, stableUid } from "../layout/dashboard-uid";
 
-/** PromQL string literal (the same quoting the SLO rules use). */
-export function q(s: string): string {
-  return JSON.stringify(s);
-}
-
 /**
  * `(expr) or vector(0)`: for counters of failures that exist only once something failed. A healthy system shows 0,
  * not "No data". The tests query the inner expression on its own too, so the metric names are still proven.

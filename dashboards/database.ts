@@ -5,13 +5,16 @@
  */
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import type { MetricConvention } from "../config/slo-spec";
-import { ALERT_NAMES, RECORDS, type SloModel } from "../rules/slo-model";
-import { baseDashboard, dashboardLink, finish, q, seriesPanel, stableUid } from "./common";
+import { ALERT_NAMES } from "../config/slo-alerts";
+import { RECORDS } from "../rules/slo-conventions";
+import type { SloModel } from "../rules/slo-model";
+import { baseDashboard, dashboardLink, finish, seriesPanel, stableUid } from "./common";
+import { q } from "../rules/promql";
 
 export const DB_DASHBOARD_UID = stableUid("database-saturation");
 
 /**
- * Pool metric names per convention. `used`, `max` and the labels are the ones rules/slo-model.ts `saturationExpr` reads
+ * Pool metric names per convention. `used`, `max` and the labels are the ones rules/slo-conventions.ts `saturationExpr` reads
  * (a test checks they agree); pending/timeouts are the OpenTelemetry semantic-convention instruments next to them.
  */
 export interface PoolMetricNames {

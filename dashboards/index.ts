@@ -12,7 +12,7 @@ import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import type { StackConfig } from "../config/stack-config";
 import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
 import type { HostFile } from "../layout/host-file";
-import { sloRuleSet, type SloRuleSet } from "../rules/slo-rules";
+import type { SloModels } from "../rules/slo-rules";
 import { databaseDashboard, DB_DASHBOARD_UID } from "./database";
 import { logsTracesDashboard, LOGS_TRACES_DASHBOARD_UID } from "./logs-traces";
 import { HOST_DASHBOARD_UID, monitoringHostDashboard } from "./monitoring-host";
@@ -28,11 +28,7 @@ export const DASHBOARD_FOLDER = "Monitoring";
 export const DASHBOARD_FOLDER_DIR = `${GRAFANA_DASHBOARDS_DIR}/${DASHBOARD_FOLDER}`;
 
 /** Every generated dashboard of a stack, in navigation order (the SLO overview first). */
-export function buildDashboards(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets">): dashboard.Dashboard[] {
-  return buildDashboardsFromModel(sloRuleSet(cfg));
-}
-
-export function buildDashboardsFromModel(set: SloRuleSet): dashboard.Dashboard[] {
+export function buildDashboards(set: SloModels): dashboard.Dashboard[] {
   const views = serviceViews(set.slos);
   const hasDb = set.slos.some((m) => m.saturation);
   const links = [
@@ -77,13 +73,13 @@ export function teamFolder(team: string): string {
   return `team-${team.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "")}`;
 }
 
-type DashboardConfig = Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets" | "alerting">;
+type DashboardConfig = Pick<StackConfig, "slos" | "alerting">;
 
 /**
  * One JSON file per dashboard, read by Grafana's file provider (no restart needed: it polls the folder): the
  * generated dashboards in their folders, and every runbook as a dashboard in the Runbooks folder.
  */
-export function dashboardFiles(cfg: DashboardConfig): HostFile[] {
+export function dashboardFiles(cfg: DashboardConfig, set: SloModels): HostFile[] {
   const file = (folder: string, d: dashboard.Dashboard): HostFile => ({
     path: `${GRAFANA_DASHBOARDS_DIR}/${folder}/${d.uid}.json`,
     content: `${JSON.stringify(d, null, 1)}\n`,
@@ -91,7 +87,7 @@ export function dashboardFiles(cfg: DashboardConfig): HostFile[] {
     owner: `root:${SERVICES.grafana.user}`,
   });
   return [
-    ...buildDashboards(cfg).map((d) => file(dashboardFolder(cfg, d.uid!), d)),
-    ...runbookDashboards(cfg).map((d) => file(RUNBOOK_FOLDER, d)),
+    ...buildDashboards(set).map((d) => file(dashboardFolder(cfg, d.uid!), d)),
+    ...runbookDashboards(cfg, set).map((d) => file(RUNBOOK_FOLDER, d)),
   ];
 }

@@ -22,12 +22,13 @@ import {
   sharedRunbooks,
   splitSections,
 } from "../rules/runbook-links";
-import { ALERT_NAMES, RUNBOOKS } from "../rules/slo-model";
-import { sloRuleSet } from "../rules/slo-rules";
+import { ALERT_NAMES } from "../config/slo-alerts";
+import { RUNBOOKS } from "../rules/slo-conventions";
+import type { SloModels } from "../rules/slo-rules";
 import { serviceFirstCommands, sloFacts, sloFirstCommands, type RouteOf } from "../rules/slo-runbook";
 import { baseDashboard, finish } from "./common";
 
-type RunbookConfig = Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets" | "alerting">;
+type RunbookConfig = Pick<StackConfig, "alerting">;
 
 const FIRST = /^First /;
 
@@ -42,10 +43,9 @@ function specialise(file: string, shared: string, title: string, facts: { headin
   return joinSections(doc);
 }
 
-/** Every runbook of a stack with its final markdown, links between runbooks pointing at `linkOf`. */
-export function renderRunbooks(cfg: RunbookConfig): RenderedRunbook[] {
+/** Every runbook of a stack with its final markdown: the shared ones, and those of its SLOs and services. */
+export function renderRunbooks(cfg: RunbookConfig, set: SloModels): RenderedRunbook[] {
   const shared = sharedRunbooks();
-  const set = sloRuleSet(cfg);
   const route: RouteOf = (labels) => routeAlert(labels, cfg.alerting.receivers).receivers;
   const out: RenderedRunbook[] = [];
   for (const [file, md] of shared) out.push({ ref: { file }, title: runbookTitle(md, file), markdown: md });
@@ -92,8 +92,8 @@ export function rewriteLinks(md: string, linkOf: (ref: RunbookRef) => string): s
 export const RUNBOOK_FOLDER = "Runbooks";
 
 /** One dashboard per runbook: a markdown text panel, tall enough to read without scrolling the panel. */
-export function runbookDashboards(cfg: RunbookConfig): dashboard.Dashboard[] {
-  return renderRunbooks(cfg).map((r) => {
+export function runbookDashboards(cfg: RunbookConfig, set: SloModels): dashboard.Dashboard[] {
+  return renderRunbooks(cfg, set).map((r) => {
     const content = rewriteLinks(r.markdown, (ref) => `/d/${runbookUid(ref)}`);
     const lines = content.split("\n").length;
     const b = baseDashboard(`Runbook: ${r.title}`, runbookUid(r.ref), ["runbook", ...(r.ref.slo ? ["slo"] : [])])

@@ -7,8 +7,10 @@ import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as table from "@grafana/grafana-foundation-sdk/table";
-import { HTTP_METRICS, seriesMatcher, type HttpMetricNames, type SloModel } from "../rules/slo-model";
-import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, q, seriesPanel, stableUid } from "./common";
+import { HTTP_METRICS, seriesMatcher, type HttpMetricNames } from "../rules/slo-conventions";
+import type { SloModel } from "../rules/slo-model";
+import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, seriesPanel, stableUid } from "./common";
+import { q } from "../rules/promql";
 
 export function serviceDashboardUid(service: string): string {
   return stableUid(`service-${service}`);

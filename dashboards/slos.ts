@@ -7,15 +7,14 @@ import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import type * as stat from "@grafana/grafana-foundation-sdk/stat";
 import type * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import { runbookUid } from "../rules/runbook-links";
-import { ALERT_NAMES, RECORDS, RUNBOOKS, type SloModel } from "../rules/slo-model";
-import type { SloRuleSet } from "../rules/slo-rules";
-import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, q, seriesPanel, stableUid, statPanel } from "./common";
+import { ALERT_NAMES } from "../config/slo-alerts";
+import { pct, RECORDS, RUNBOOKS } from "../rules/slo-conventions";
+import type { SloModel } from "../rules/slo-model";
+import type { SloModels } from "../rules/slo-rules";
+import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, seriesPanel, stableUid, statPanel } from "./common";
+import { q } from "../rules/promql";
 
 export const SLO_DASHBOARD_UID = stableUid("slo-overview");
-
-function pct(x: number): string {
-  return `${+(x * 100).toFixed(4)} %`;
-}
 
 /**
  * One 0/1 series per alert the SLO can raise: firing (1) or not (0). `or vector(0)` keeps a healthy system from
@@ -202,7 +201,7 @@ function saturationRow(d: dashboard.DashboardBuilder, m: SloModel): void {
   );
 }
 
-export function sloDashboard(set: SloRuleSet, links: { title: string; uid: string }[]): dashboard.Dashboard {
+export function sloDashboard(set: SloModels, links: { title: string; uid: string }[]): dashboard.Dashboard {
   const b = baseDashboard("SLOs and error budget", SLO_DASHBOARD_UID, ["slo"])
     .description("Generated from the stack's `slos` config (docs/dashboards.md). One row per SLO.")
     .time({ from: "now-24h", to: "now" })

@@ -4,7 +4,7 @@
  */
 import type { StackConfig } from "../config/stack-config";
 import { dashboardFiles } from "../dashboards";
-import { sloRuleFiles } from "../rules";
+import { buildSloModels, sloRuleFiles } from "../rules/slo-rules";
 import { agentFiles } from "./agent";
 import { healthCheckFiles } from "./health-checks";
 import { sshAccessFiles } from "./ssh-access";
@@ -13,7 +13,17 @@ import type { HostContext, HostFile } from "../layout/host-file";
 import { unitFiles } from "./units";
 
 export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
-  const files = [...serviceFiles(cfg, ctx), ...sloRuleFiles(cfg), ...unitFiles(cfg, ctx.pair), ...agentFiles(cfg, ctx.secretVersions), ...healthCheckFiles(), ...sshAccessFiles(cfg), ...dashboardFiles(cfg)];
+  // Built once: the SLO rules, the dashboards and the runbooks all read these models.
+  const slos = buildSloModels(cfg);
+  const files = [
+    ...serviceFiles(cfg, ctx),
+    ...sloRuleFiles(slos),
+    ...unitFiles(cfg, ctx.pair),
+    ...agentFiles(cfg, ctx.secretVersions),
+    ...healthCheckFiles(),
+    ...sshAccessFiles(cfg),
+    ...dashboardFiles(cfg, slos),
+  ];
   const seen = new Set<string>();
   for (const f of files) {
     if (!f.path.startsWith("/")) throw new Error(`host file path ${f.path} is not absolute`);

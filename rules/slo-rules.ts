@@ -9,14 +9,15 @@ import type { HostFile } from "../layout/host-file";
 import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { serviceSlug } from "../config/slo-spec";
 import { runbookUrl } from "./runbook-links";
-import { AlertModel, buildServiceModels, buildSloModel, ModelOptions, RecordModel, ServiceModel, SloModel } from "./slo-model";
+import { buildServiceModels, buildSloModel, type AlertModel, type ModelOptions, type RecordModel, type ServiceModel, type SloModel } from "./slo-model";
 
 /** The SLO window records read weeks of samples: evaluate them every 5 minutes, not every 15 seconds. */
 export const WINDOW_GROUP_INTERVAL = "5m";
 /** Records of windows of a day or more (3d) and the ticket alert on them: once a minute. */
 export const LONG_GROUP_INTERVAL = "1m";
 
-export interface SloRuleSet {
+/** The models of a stack's SLOs and of their services: built once per render, read by the rules, dashboards and runbooks. */
+export interface SloModels {
   slos: SloModel[];
   services: ServiceModel[];
 }
@@ -25,8 +26,8 @@ export function modelOptions(cfg: Pick<StackConfig, "runbookBaseUrl" | "appScrap
   return { runbookUrl: (ref) => runbookUrl(cfg, ref), scrapedServices: (cfg.appScrapeTargets ?? []).map((t) => t.service) };
 }
 
-/** The generated model of a stack's SLOs: what the rules contain and what a dashboard generator reuses. */
-export function sloRuleSet(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets">): SloRuleSet {
+/** Builds the models of a stack's SLOs: what the rules contain and what the dashboards and runbooks reuse. */
+export function buildSloModels(cfg: Pick<StackConfig, "slos" | "runbookBaseUrl" | "appScrapeTargets">): SloModels {
   const opts = modelOptions(cfg);
   return { slos: cfg.slos.map((s) => buildSloModel(s, opts)), services: buildServiceModels(cfg.slos, opts) };
 }
@@ -46,7 +47,7 @@ const alert = (a: AlertModel) => ({
 });
 
 /** The rule file contents per service, as plain objects (what is serialised). */
-export function ruleDocuments(set: SloRuleSet): { service: string; file: string; doc: { groups: unknown[] } }[] {
+export function ruleDocuments(set: SloModels): { service: string; file: string; doc: { groups: unknown[] } }[] {
   return set.services.map((svc) => {
     const groups: unknown[] = [];
     for (const m of set.slos.filter((s) => s.service === svc.service)) {
@@ -64,7 +65,7 @@ export function ruleDocuments(set: SloRuleSet): { service: string; file: string;
   });
 }
 
-export function renderRuleFiles(set: SloRuleSet): HostFile[] {
+export function sloRuleFiles(set: SloModels): HostFile[] {
   return ruleDocuments(set).map(({ service, file, doc }) => ({
     path: `${PROMETHEUS_RULES_DIR}/${file}`,
     content:

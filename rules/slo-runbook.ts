@@ -4,7 +4,9 @@
  * and the first commands with this SLO's exact selectors. rules/runbook-links.ts puts them into the shared text of
  * docs/runbooks/<file> (replacing its generic "First five minutes").
  */
-import { ALERT_NAMES, BURN_TIERS, RECORDS, RUNBOOKS, type SloModel, type ServiceModel } from "./slo-model";
+import { ALERT_NAMES, BURN_TIERS } from "../config/slo-alerts";
+import { pct, RECORDS, RUNBOOKS } from "./slo-conventions";
+import type { ServiceModel, SloModel } from "./slo-model";
 
 /** A shell word in single quotes (the commands are copied into bash). */
 export function sq(s: string): string {
@@ -18,10 +20,6 @@ const AMTOOL = "amtool --alertmanager.url=http://127.0.0.1:9093";
 function query(expr: string, labels: string[] = []): string {
   const fields = [...labels.map((l) => `\\(.metric.${l} // "")`), "\\(.value[1])"].join(" ");
   return `curl -s ${PROM}/api/v1/query --data-urlencode ${sq(`query=${expr}`)} | jq -r ${sq(`.data.result[] | "${fields}"`)}`;
-}
-
-function pct(x: number): string {
-  return `${+(x * 100).toFixed(4)} %`;
 }
 
 /** `key="value"` pairs for a silence: amtool takes them as arguments. */

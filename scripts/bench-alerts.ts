@@ -14,8 +14,10 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { stackConfig } from "../tests/support/stacks";
-import { sloRuleSet, renderRuleFiles, SloRuleSet } from "../rules";
-import { BURN_TIERS, RECORDS, q } from "../rules/slo-model";
+import { buildSloModels, sloRuleFiles, SloModels } from "../rules/slo-rules";
+import { BURN_TIERS } from "../config/slo-alerts";
+import { RECORDS } from "../rules/slo-conventions";
+import { q } from "../rules/promql";
 import { runTimeline, AlertTimeline } from "./bench/alert-sim";
 import { benchScenarios, BenchScenario } from "./bench/alert-scenarios";
 import { ALERTING_TIMING } from "../layout/host-layout";
@@ -28,7 +30,7 @@ const sec = (d: string) => parseDuration(d)!.seconds;
  * recorded request/error rates where the window exists (5m, 30m, 6h, 3d) and record 1h, 2h and 1d themselves,
  * so both rule sets see identical SLIs and the benchmark stays fast.
  */
-function referenceRules(set: SloRuleSet): string {
+function referenceRules(set: SloModels): string {
   const groups: unknown[] = [];
   for (const m of set.slos) {
     if (!m.ratio) continue;
@@ -92,8 +94,8 @@ async function main(): Promise<void> {
   const jobs = args.includes("--jobs") ? Number(args[args.indexOf("--jobs") + 1]) : Math.max(1, os.cpus().length);
 
   const cfg = stackConfig("dev");
-  const set = sloRuleSet(cfg);
-  const files = renderRuleFiles(set);
+  const set = buildSloModels(cfg);
+  const files = sloRuleFiles(set);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-alerts-"));
   const ruleFiles = files.map((f) => {
     const p = path.join(dir, path.basename(f.path));

@@ -22,7 +22,7 @@ import type { AddressInfo } from "net";
 import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderContext } from "../layout/host-file";
-import { sloRuleSet } from "../rules";
+import { buildSloModels } from "../rules/slo-rules";
 import { applicationJob, sandboxRewrite, TEST_TIMING } from "../tests/integration/sandbox";
 import { SyntheticApp } from "../tests/integration/synthetic-app";
 import { freePort, sleep, startDaemon, Daemon } from "../tests/support/daemons";
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   if (!hasTool("prometheus")) throw new Error("prometheus is not installed (apt-get install -y prometheus)");
   const cfg = stackConfig(STACK);
   const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));
-  const service = sloRuleSet(cfg).services.find((s) => s.alert)?.service ?? cfg.slos[0]?.service;
+  const service = buildSloModels(cfg).services.find((s) => s.alert)?.service ?? cfg.slos[0]?.service;
   if (!service) throw new Error(`stack ${STACK} has no SLO service`);
   const latency = cfg.slos.find((s) => s.service === service && s.kind === "latency");
   const route = cfg.slos.find((s) => s.service === service && s.selector.route);

@@ -17,7 +17,7 @@
  */
 import { ConfigError } from "../config/config-problems";
 import { StackConfig } from "../config/stack-config";
-import { sloRuleSet } from "../rules";
+import { buildSloModels } from "../rules/slo-rules";
 import { AlertingSandbox, SandboxApp } from "../tests/integration/alerting-sandbox";
 import { TEST_TIMING } from "../tests/integration/sandbox";
 import { slackMessage } from "../tests/integration/webhook-receiver";
@@ -60,7 +60,7 @@ function parseArgs(argv: string[]) {
  */
 export function localConfig(stack: string, appPort: number, service?: string): StackConfig {
   const base = renderStackConfig(stack);
-  const services = sloRuleSet(base).services.map((s) => s.service);
+  const services = buildSloModels(base).services.map((s) => s.service);
   const svc = service ?? services[0];
   if (!svc) throw new UsageError(`stack ${stack} has no SLOs: nothing to try locally (docs/slos.md)`);
   if (!services.includes(svc)) throw new UsageError(`--service ${svc}: stack ${stack} has SLOs for ${services.join(", ")} only`);

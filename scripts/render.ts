@@ -23,6 +23,7 @@ import { resolveComponents } from "../hostfiles/versions";
 import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
 import { runbookPath } from "../rules/runbook-links";
 import { AGENT } from "../hostfiles/units";
+import { buildSloModels } from "../rules/slo-rules";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 
@@ -87,7 +88,7 @@ export const RUNBOOKS_OUT = "runbooks";
 
 /** Every runbook of the stack at its published path; links between runbooks relative to the page. */
 export function publishedRunbooks(cfg: StackConfig): { path: string; markdown: string }[] {
-  return renderRunbooks(cfg).map((rb) => {
+  return renderRunbooks(cfg, buildSloModels(cfg)).map((rb) => {
     const own = runbookPath(rb.ref);
     const up = "../".repeat(own.split("/").length - 1);
     return { path: own, markdown: rewriteLinks(rb.markdown, (ref) => `${up}${runbookPath(ref)}`) };

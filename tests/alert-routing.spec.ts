@@ -10,7 +10,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError } from "../config/config-problems";
 import { StackConfig } from "../config/stack-config";
-import { routeAlert } from "../config/alert-routing";
+import { routeAlert, sloAlertLabels } from "../config/alert-routing";
 import { alertmanagerView, renderAlertmanagerConfig } from "../hostfiles/services/alertmanager";
 import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
@@ -82,6 +82,24 @@ describe("alert routing by labels (team, service, slo) with a fallback receiver"
       }
     });
   }
+
+  it("the validation checks exactly the label sets the rendered SLO rules carry (config/slo-alerts.ts is the one convention)", () => {
+    const variants: StackConfig[] = [
+      ...stacks.map(([, load]) => load()),
+      twoTeamStackConfig("dev", { appScrapeTargets: [{ service: BILLING.service, targets: ["10.0.1.5:8080"] }] }),
+      stackConfig("dev", { slos: rawStackValue<Record<string, unknown>[]>("dev", "slos").map((s) => ({ ...s, health: "none" })) }),
+    ];
+    for (const cfg of variants) {
+      const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack))
+        .filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/slo-`))
+        .flatMap((f) => (YAML.parse(f.content).groups as { rules: { alert?: string; labels?: Record<string, string> }[] }[]).flatMap((g) => g.rules))
+        .filter((r) => r.alert)
+        .map((r) => JSON.stringify({ alertname: r.alert!, ...(r.labels ?? {}) }));
+      const checked = sloAlertLabels(cfg.slos, (cfg.appScrapeTargets ?? []).map((t) => t.service)).map((a) => JSON.stringify(a.labels));
+      assert.ok(rendered.length >= cfg.slos.length * 2, `${cfg.stack}: ${rendered.length} SLO alerts`);
+      assert.deepEqual([...checked].sort(), [...rendered].sort(), cfg.stack);
+    }
+  });
 
   it("a second team's SLO alerts reach its own receiver only; the first team's and the host's go elsewhere", () => {
     for (const stack of ["dev", "prd"]) {

@@ -19,7 +19,8 @@ import { secretFiles } from "../hostfiles/secrets";
 import { alertmanagerFlags, prometheusFlags } from "../hostfiles/services/flags";
 import { parseDuration } from "../config/duration";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
-import { ALERT_NAMES, BURN_TIERS, sloRuleSet } from "../rules";
+import { ALERT_NAMES, BURN_TIERS } from "../config/slo-alerts";
+import { buildSloModels } from "../rules/slo-rules";
 import { routeAlert } from "../config/alert-routing";
 import { runbookUrl } from "../rules/runbook-links";
 import { BILLING, twoTeamStackConfig } from "./support/stacks";
@@ -165,7 +166,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     this.timeout((floor + 60) * 1000);
     stoppedAt = await sb.app.stop();
     // Every service behind the endpoint is gone: one page per service, each routed by its labels.
-    const downAlerts = sloRuleSet(sb.cfg).services.map((x) => x.alert!).filter(Boolean);
+    const downAlerts = buildSloModels(sb.cfg).services.map((x) => x.alert!).filter(Boolean);
     assert.ok(downAlerts.length >= 2);
     const pages = new Map<string, Received>();
     for (const a of downAlerts) {
@@ -225,7 +226,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     assert.equal(msg.color, "good");
     assert.ok(msg.text.includes(`Runbook: ${alert.annotations.runbook_url}`));
     // One page and one resolved notification per service.
-    const services = sloRuleSet(sb.cfg).services.filter((x) => x.alert).length;
+    const services = buildSloModels(sb.cfg).services.filter((x) => x.alert).length;
     await waitFor("every service's resolved notification", 20_000, async () => (sb.webhook.received.length === 2 * services ? true : undefined));
   });
 

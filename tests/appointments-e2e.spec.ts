@@ -32,7 +32,8 @@ import * as path from "path";
 import * as YAML from "yaml";
 import type { StackConfig } from "../config/stack-config";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
-import { ALERT_NAMES, BURN_TIERS, sloRuleSet } from "../rules";
+import { ALERT_NAMES, BURN_TIERS } from "../config/slo-alerts";
+import { buildSloModels } from "../rules/slo-rules";
 import { waitFor, sleep } from "./support/daemons";
 import { stackConfig } from "./support/stacks";
 import { requireTool } from "./support/validators";
@@ -167,7 +168,7 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
 
     // What Prometheus stored from the scrape: job/instance from the scrape config, and every SLO's presence
     // selector (the series whose absence raises SloMetricsMissing) matches the real series.
-    const models = sloRuleSet(sb.cfg).slos.filter((m) => m.service === svc());
+    const models = buildSloModels(sb.cfg).slos.filter((m) => m.service === svc());
     for (const m of models) {
       const found = await waitFor(`series for ${m.presenceSelector}`, 20_000, async () => {
         const r = await sb.query(m.presenceSelector);
@@ -187,7 +188,7 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
       assert.ok(names.has(n), `${n} not among ${[...names].join(", ")}`);
     }
     assert.match(collector, new RegExp(`^target_info\\{[^}]*job="${svc()}"[^}]*\\} 1$`, "m"));
-    const otlpModels = sloRuleSet(otlp.cfg).slos.filter((m) => m.service === svc());
+    const otlpModels = buildSloModels(otlp.cfg).slos.filter((m) => m.service === svc());
     for (const m of otlpModels) {
       const found = await waitFor(`OTLP path: series for ${m.presenceSelector}`, 20_000, async () => {
         const r = await otlp.query(m.presenceSelector);
@@ -202,7 +203,7 @@ describe("SLOs end to end with the real NestJS app and PostgreSQL: scraped direc
   it("healthy: every SLO is computed from the SDK's series, nothing about the app pending or firing, nothing sent; logs carry trace ids", async function () {
     this.timeout(60_000);
     for (const { path: p, box } of both()) {
-      const models = sloRuleSet(box.cfg).slos.filter((m) => m.service === svc());
+      const models = buildSloModels(box.cfg).slos.filter((m) => m.service === svc());
       const records = await waitFor(`${p}: every SLO's records`, 30_000, async () => {
         const ratio = await box.query(`slo:sli_error:ratio_rate5m{service="${svc()}"}`);
         const sat = await box.query(`slo:db_connections:saturation_ratio{service="${svc()}"}`);

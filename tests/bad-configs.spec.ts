@@ -15,7 +15,7 @@ import * as YAML from "yaml";
 import { resources, settle } from "./support/mocks";
 import { stackConfig, TEST_SECRETS } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
-import { renderRuleFiles, sloRuleSet } from "../rules/slo-rules";
+import { sloRuleFiles, buildSloModels } from "../rules/slo-rules";
 import { ConfigError } from "../config/config-problems";
 import { loadStackConfig } from "../config/loader";
 import { FileConfigSource } from "../config/config-source";
@@ -403,13 +403,13 @@ describe("what the '{{' rule guards against, on real promtool", () => {
     const cfg = { ...base, runbookBaseUrl: "https://wiki.example.com/{{team}}", slos: [slo] };
     const { dir, cleanup } = tempDir("bad-template-");
     try {
-      const files = renderRuleFiles(sloRuleSet(cfg));
+      const files = sloRuleFiles(buildSloModels(cfg));
       for (const f of files) fs.writeFileSync(path.join(dir, path.basename(f.path)), f.content);
       const r = run("promtool", ["check", "rules", ...files.map((f) => path.join(dir, path.basename(f.path)))]);
       assert.notEqual(r.status, 0, "promtool accepted the rule file");
       assert.match(r.stdout + r.stderr, /template/i);
       // The same files from the committed config load.
-      const good = renderRuleFiles(sloRuleSet(base));
+      const good = sloRuleFiles(buildSloModels(base));
       for (const f of good) fs.writeFileSync(path.join(dir, path.basename(f.path)), f.content);
       assert.equal(run("promtool", ["check", "rules", ...good.map((f) => path.join(dir, path.basename(f.path)))]).status, 0);
     } finally {

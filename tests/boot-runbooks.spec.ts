@@ -21,6 +21,7 @@ import { JOURNAL_GROUP, SSM_SESSION_USER } from "../hostfiles/ssh-access";
 import { STANDIN_SERVICES } from "./boot/releases";
 import { BootLab, GuestHost, missingPrerequisites } from "./boot/host";
 import { stackConfig } from "./support/stacks";
+import { buildSloModels } from "../rules/slo-rules";
 
 interface Command {
   runbook: string;
@@ -106,7 +107,7 @@ describe("boot: every runbook command runs on the booted host as on-call's login
   });
 
   it("every runbook command exits 0 for each login user, without a permission error", () => {
-    const blocks = renderRunbooks(cfg).flatMap((rb) =>
+    const blocks = renderRunbooks(cfg, buildSloModels(cfg)).flatMap((rb) =>
       splitSections(rb.markdown)
         .sections.filter((s) => !/^Connect/.test(s.heading))
         .flatMap((s) => [...s.body.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => ({ runbook: rb.ref.slo ? `${rb.ref.slo}/${rb.ref.file}` : rb.ref.service ? `${rb.ref.service}/${rb.ref.file}` : rb.ref.file, sh: m[1] }))),

@@ -40,8 +40,9 @@ import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
 import { grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/services/grafana";
 import { metaAlerts } from "../rules/meta-alerts";
 import { placeholderContext } from "../layout/host-file";
-import { RECORDS, saturationExpr, type SloModel } from "../rules/slo-model";
-import { sloRuleSet } from "../rules/slo-rules";
+import { RECORDS, saturationExpr } from "../rules/slo-conventions";
+import { type SloModel } from "../rules/slo-model";
+import { buildSloModels } from "../rules/slo-rules";
 import { HEALTHY } from "../scripts/bench/alert-sim";
 import { applicationSeries, pastAlert, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
 import { Doc, PrometheusFixture } from "./dashboards/prometheus-fixture";
@@ -104,9 +105,9 @@ describe("Grafana dashboards (dashboards/)", () => {
     for (const stack of STACKS) {
       it(`${stack}: one JSON file per dashboard in the provisioned folder, root:grafana 0644, no restart needed`, () => {
         const cfg = stackConfig(stack);
-        const files = dashboardFiles(cfg);
-        const boards = buildDashboards(cfg);
-        const runbooks = runbookDashboards(cfg);
+        const files = dashboardFiles(cfg, buildSloModels(cfg));
+        const boards = buildDashboards(buildSloModels(cfg));
+        const runbooks = runbookDashboards(cfg, buildSloModels(cfg));
         assert.equal(files.length, boards.length + runbooks.length);
         // Each generated dashboard in its folder (the shared one, or its team's), every runbook in the Runbooks folder.
         assert.deepEqual(
@@ -137,7 +138,7 @@ describe("Grafana dashboards (dashboards/)", () => {
         const cfg = stackConfig(stack);
         const ctx = placeholderContext(stack);
         const files = renderHostFiles(cfg, ctx);
-        const ours = dashboardFiles(cfg);
+        const ours = dashboardFiles(cfg, buildSloModels(cfg));
         for (const f of ours) assert.ok(files.some((x) => x.path === f.path && x.content === f.content), `${f.path} is not in renderHostFiles`);
         const bundle = renderBundle(cfg, ctx);
         const userData = renderUserData(cfg, ctx);
@@ -161,7 +162,7 @@ describe("Grafana dashboards (dashboards/)", () => {
       let boards: dashboard.Dashboard[];
       before(() => {
         cfg = stackConfig(stack);
-        boards = buildDashboards(cfg);
+        boards = buildDashboards(buildSloModels(cfg));
       });
 
       it("has the SLO overview, one dashboard per service, the database, logs/traces and host dashboards, with stable uids of at most 40 characters", () => {
@@ -177,7 +178,7 @@ describe("Grafana dashboards (dashboards/)", () => {
           ],
         );
         for (const d of boards) assert.ok(d.uid!.length <= MAX_UID_LENGTH && /^[a-z0-9-]+$/.test(d.uid!), d.uid);
-        assert.equal(JSON.stringify(buildDashboards(cfg)), JSON.stringify(boards), "deterministic");
+        assert.equal(JSON.stringify(buildDashboards(buildSloModels(cfg))), JSON.stringify(boards), "deterministic");
       });
 
       it("every panel's data source (and every query's) is a provisioned data source, by uid and type", () => {
@@ -216,7 +217,7 @@ describe("Grafana dashboards (dashboards/)", () => {
       });
 
       it("the SLO dashboard has a row per SLO, and each SLO's queries select its own recorded series", () => {
-        const set = sloRuleSet(cfg);
+        const set = buildSloModels(cfg);
         const d = boards.find((b) => b.uid === SLO_DASHBOARD_UID)!;
         const rows = (d.panels as Doc[]).filter((p) => p.type === "row").map((p) => p.title as string);
         assert.deepEqual(
@@ -244,7 +245,7 @@ describe("Grafana dashboards (dashboards/)", () => {
       });
 
       it("draws the thresholds from the SLO model: latency threshold, burn-rate tiers, saturation threshold", () => {
-        const set = sloRuleSet(cfg);
+        const set = buildSloModels(cfg);
         const lines = (d: dashboard.Dashboard, title: string) => {
           const p = dashboardPanels(d).find((x) => x.title === title);
           assert.ok(p, `${d.uid}: no panel ${title}`);
@@ -273,7 +274,7 @@ describe("Grafana dashboards (dashboards/)", () => {
 
       it("logs and traces: Loki logs of the service, TraceQL per request SLO with its route, method and threshold", () => {
         const d = boards.find((b) => b.uid === "logs-and-traces")!;
-        const set = sloRuleSet(cfg);
+        const set = buildSloModels(cfg);
         const queries = dashboardQueries(d);
         assert.ok(queries.some((q) => q.datasource.type === "loki" && q.expr === '{service_name="$service"}'));
         const traces = queries.filter((q) => q.datasource.type === "tempo");
@@ -295,8 +296,8 @@ describe("Grafana dashboards (dashboards/)", () => {
 
   describe("generated from the SLO list", () => {
     it("a new SLO gets its row and a new service its dashboards, without editing any dashboard code", () => {
-      const before = buildDashboards(stackConfig("dev"));
-      const after = buildDashboards(stackConfig("dev", { slos: [...rawSlos("dev"), ...EXTRA_SLOS] }));
+      const before = buildDashboards(buildSloModels(stackConfig("dev")));
+      const after = buildDashboards(buildSloModels(stackConfig("dev", { slos: [...rawSlos("dev"), ...EXTRA_SLOS] })));
       const slo = (ds: dashboard.Dashboard[]) => ds.find((d) => d.uid === SLO_DASHBOARD_UID)!;
       const rows = (d: dashboard.Dashboard) => (d.panels as Doc[]).filter((p) => p.type === "row").length;
       assert.equal(rows(slo(after)), rows(slo(before)) + EXTRA_SLOS.length);
@@ -319,7 +320,7 @@ describe("Grafana dashboards (dashboards/)", () => {
 
     it("a namespaced service (job `<namespace>/<name>`) is found by name and namespace in Loki and Tempo", () => {
       const slos = [{ ...rawSlos("dev")[0], service: "clinic/appointments-api" }];
-      const boards = buildDashboards(stackConfig("dev", { slos }));
+      const boards = buildDashboards(buildSloModels(stackConfig("dev", { slos })));
       const d = boards.find((b) => b.uid === "logs-and-traces")!;
       const v = (d.templating!.list as Doc[]).find((x) => x.name === "service")!;
       assert.equal(v.current.value, "appointments-api");
@@ -342,12 +343,12 @@ describe("Grafana dashboards (dashboards/)", () => {
     });
 
     it("without SLOs only the monitoring-host dashboard remains; without saturation SLOs no database dashboard", () => {
-      assert.deepEqual(buildDashboards(stackConfig("dev", { slos: [] })).map((d) => d.uid), [HOST_DASHBOARD_UID]);
+      assert.deepEqual(buildDashboards(buildSloModels(stackConfig("dev", { slos: [] }))).map((d) => d.uid), [HOST_DASHBOARD_UID]);
       const noSat = rawSlos("dev").filter((s) => s.kind !== "saturation");
-      assert.ok(!buildDashboards(stackConfig("dev", { slos: noSat })).some((d) => d.uid === "database-saturation"));
+      assert.ok(!buildDashboards(buildSloModels(stackConfig("dev", { slos: noSat }))).some((d) => d.uid === "database-saturation"));
     });
 
-    it("pool metric names agree with the saturation SLI the rules compute (rules/slo-model.ts saturationExpr)", () => {
+    it("pool metric names agree with the saturation SLI the rules compute (rules/slo-conventions.ts saturationExpr)", () => {
       for (const conv of ["otel", "otel-legacy", "postgres-exporter"] as const) {
         const e = saturationExpr(conv, "svc", "main").ratio;
         const n = POOL_METRICS[conv];
@@ -358,7 +359,7 @@ describe("Grafana dashboards (dashboards/)", () => {
     });
 
     it("the monitoring-host dashboard reads the metrics the meta-alerts read", () => {
-      const host = buildDashboards(stackConfig("dev")).find((d) => d.uid === HOST_DASHBOARD_UID)!;
+      const host = buildDashboards(buildSloModels(stackConfig("dev"))).find((d) => d.uid === HOST_DASHBOARD_UID)!;
       const text = dashboardQueries(host).map((q) => q.expr).join("\n");
       const covered = [
         "DataVolumeFillingUp",
@@ -397,7 +398,7 @@ describe("Grafana dashboards (dashboards/)", () => {
     for (const [name, cfg] of configs) {
       it(`every Prometheus panel expression parses: ${name}`, function () {
         requireTool(this, "promtool");
-        const exprs = buildDashboards(cfg()).flatMap((d) => promQueries(d).map((q) => concrete(q.expr, d)));
+        const exprs = buildDashboards(buildSloModels(cfg())).flatMap((d) => promQueries(d).map((q) => concrete(q.expr, d)));
         assert.ok(exprs.length > 50, `${exprs.length} expressions`);
         const r = promtoolCheck(exprs, tmp.dir);
         assert.equal(r.status, 0, r.output);
@@ -420,7 +421,7 @@ describe("Grafana dashboards (dashboards/)", () => {
     let prom: PrometheusFixture | undefined;
     let cfg: StackConfig;
     let boards: dashboard.Dashboard[];
-    let set: ReturnType<typeof sloRuleSet>;
+    let set: ReturnType<typeof buildSloModels>;
     let start = 0;
     let end = 0;
     const started = Date.now();
@@ -431,8 +432,8 @@ describe("Grafana dashboards (dashboards/)", () => {
       tmp = tempDir("dash-data-");
       // The dev stack plus a second service with its own team: every service's dashboards show data.
       cfg = twoTeamStackConfig("dev");
-      boards = buildDashboards(cfg);
-      set = sloRuleSet(cfg);
+      boards = buildDashboards(buildSloModels(cfg));
+      set = buildSloModels(cfg);
       end = Math.floor(Date.now() / 60_000) * 60 - 600;
       start = end - MINUTES * 60;
       prom = new PrometheusFixture(tmp.dir);

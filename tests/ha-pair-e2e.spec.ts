@@ -12,7 +12,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderContext, HostFile } from "../layout/host-file";
-import { sloRuleSet } from "../rules";
+import { buildSloModels } from "../rules/slo-rules";
 import { ALERTMANAGER_BIN, PROMETHEUS_BIN } from "./integration/alerting-sandbox";
 import { applicationJob, pairSandboxRewrite, Sandbox, TEST_TIMING } from "./integration/sandbox";
 import { SyntheticApp } from "./integration/synthetic-app";
@@ -35,7 +35,7 @@ async function getJson(url: string): Promise<any> {
 describe("HA pair on real binaries (loopback)", function () {
   this.timeout(15 * 60_000);
   const cfg = stackConfig("dev", { remoteWrite: { workspace: "ws-b226cc2a-a446-46a9-933a-ac50479a5568" } });
-  const svc = sloRuleSet(cfg).services.find((s) => s.alert)!;
+  const svc = buildSloModels(cfg).services.find((s) => s.alert)!;
   const alertname = svc.alert!.alert;
   const latency = cfg.slos.find((s) => s.service === svc.service && s.kind === "latency");
   const route = cfg.slos.find((s) => s.service === svc.service && s.selector.route);

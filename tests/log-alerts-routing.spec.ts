@@ -21,7 +21,7 @@ import { LOKI_RULES_FILE, SERVICES } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { HostFile, placeholderContext } from "../layout/host-file";
 import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT } from "../config/log-alert-defaults";
-import { sloRuleSet } from "../rules";
+import { buildSloModels } from "../rules/slo-rules";
 import { Daemon, freePort, startDaemon, stopDaemons, waitFor } from "./support/daemons";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
@@ -67,7 +67,7 @@ function lokiAlert(files: HostFile[], logAlert: string, value: number, extra: Re
 
 /** A firing SLO page of `service` with the labels the generated rule gives it. */
 function sloPage(cfg: StackConfig, service: string): Doc {
-  const slo = sloRuleSet(cfg).slos.find((m) => m.service === service && m.alerts.some((a) => a.labels.severity === "page"))!;
+  const slo = buildSloModels(cfg).slos.find((m) => m.service === service && m.alerts.some((a) => a.labels.severity === "page"))!;
   const a = slo.alerts.find((x) => x.labels.severity === "page")!;
   return { labels: { ...a.labels, alertname: a.alert, environment: cfg.environment, stack: cfg.stack }, annotations: { summary: "test" }, startsAt: new Date().toISOString() };
 }

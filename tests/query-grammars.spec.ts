@@ -33,6 +33,7 @@ import { concreteQuery, SAMPLE_SERVICE } from "./support/grafana-vars";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 import { LOKI_RULES_FILE } from "../layout/host-layout";
+import { buildSloModels } from "../rules/slo-rules";
 
 type Doc = Record<string, any>;
 type Language = "logql" | "traceql" | "promql";
@@ -81,7 +82,7 @@ function ruleExpressions(cfg: StackConfig): Shipped[] {
 }
 
 function dashboardExpressions(cfg: StackConfig): Shipped[] {
-  return buildDashboards(cfg).flatMap((d) =>
+  return buildDashboards(buildSloModels(cfg)).flatMap((d) =>
     dashboardQueries(d)
       .filter((q) => q.datasource.type === "loki" || q.datasource.type === "tempo")
       .map((q) => ({

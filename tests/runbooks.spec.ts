@@ -21,6 +21,7 @@ import { BIN_DIR, SUDO_SECURE_PATH } from "../hostfiles/ssh-access";
 import { runbookUid, runbookUrl } from "../rules/runbook-links";
 import { publishedRunbooks } from "../scripts/render";
 import { OTEL_APP_METRIC_EXPIRATION } from "../hostfiles/services/otelcol";
+import { buildSloModels } from "../rules/slo-rules";
 
 const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
 /** Runbooks linked from outside Prometheus: the CloudWatch alarms' descriptions (components/host-alarms.ts). */
@@ -64,7 +65,7 @@ describe("runbooks", () => {
     assert.ok(alerts.length > 10);
     for (const a of alerts) {
       const cfg = stackConfig(a.stack);
-      const urls = new Map(renderRunbooks(cfg).map((r) => [runbookUrl(cfg, r.ref), r]));
+      const urls = new Map(renderRunbooks(cfg, buildSloModels(cfg)).map((r) => [runbookUrl(cfg, r.ref), r]));
       assert.ok(["page", "ticket", "watchdog"].includes(a.labels.severity), `${a.alert}: severity ${a.labels.severity}`);
       assert.ok(a.annotations.summary && a.annotations.description, `${a.alert}: summary and description`);
       const rb = urls.get(a.runbookUrl);
@@ -78,7 +79,7 @@ describe("runbooks", () => {
     const byUrl = new Map(
       ["dev", "prd"].flatMap((stack) => {
         const cfg = stackConfig(stack);
-        return renderRunbooks(cfg).map((r) => [runbookUrl(cfg, r.ref), r.ref.file] as const);
+        return renderRunbooks(cfg, buildSloModels(cfg)).map((r) => [runbookUrl(cfg, r.ref), r.ref.file] as const);
       }),
     );
     const files = (a: ShippedAlert) => byUrl.get(a.runbookUrl);
@@ -173,8 +174,8 @@ describe("runbook links work by default; runbookBaseUrl for teams publishing els
   it("without runbookBaseUrl every link opens the runbook dashboard on the host's Grafana (the tunnel's port)", () => {
     const cfg = stackConfig("prd");
     assert.equal(cfg.runbookBaseUrl, undefined);
-    const dashboards = new Set(runbookDashboards(cfg).map((d) => d.uid));
-    for (const r of renderRunbooks(cfg)) {
+    const dashboards = new Set(runbookDashboards(cfg, buildSloModels(cfg)).map((d) => d.uid));
+    for (const r of renderRunbooks(cfg, buildSloModels(cfg))) {
       const url = runbookUrl(cfg, r.ref);
       assert.equal(url, `http://localhost:${SERVICES.grafana.ports.http}/d/${runbookUid(r.ref)}`);
       assert.ok(dashboards.has(runbookUid(r.ref)), url);
@@ -187,7 +188,7 @@ describe("runbook links work by default; runbookBaseUrl for teams publishing els
     const base = "https://runbooks.acme.internal/monitoring";
     const cfg = stackConfig("prd", { runbookBaseUrl: base });
     const published = new Map(publishedRunbooks(cfg).map((p) => [p.path, p.markdown]));
-    for (const r of renderRunbooks(cfg)) {
+    for (const r of renderRunbooks(cfg, buildSloModels(cfg))) {
       const url = runbookUrl(cfg, r.ref);
       assert.ok(url.startsWith(`${base}/`));
       assert.ok(published.has(url.slice(base.length + 1)), url);
@@ -215,7 +216,7 @@ describe("runbook links work by default; runbookBaseUrl for teams publishing els
 
   it("Grafana renders the text as written: no runbook contains Grafana's variable syntax or built-in macros", () => {
     for (const stack of ["dev", "prd"]) {
-      for (const d of runbookDashboards(stackConfig(stack))) {
+      for (const d of runbookDashboards(stackConfig(stack), buildSloModels(stackConfig(stack)))) {
         assert.deepEqual(d.templating?.list ?? [], [], `${d.uid} defines variables`);
         const content = String((d.panels?.[0] as { options?: { content?: string } }).options?.content);
         assert.ok(content.length > 200, d.uid);

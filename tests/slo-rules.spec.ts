@@ -8,7 +8,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../config/config-problems";
 import { StackConfig } from "../config/stack-config";
-import { sloRuleFiles, sloRuleSet, BURN_TIERS, RUNBOOKS, OTEL_DEFAULT_BUCKETS } from "../rules";
+import { sloRuleFiles, buildSloModels } from "../rules/slo-rules";
+import { BURN_TIERS } from "../config/slo-alerts";
+import { RUNBOOKS } from "../rules/slo-conventions";
+import { OTEL_DEFAULT_BUCKETS } from "../config/slo-spec";
 import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { rawStackValue, stackConfig, twoTeamStackConfig } from "./support/stacks";
 import { runbookUrl } from "../rules/runbook-links";
@@ -46,7 +49,7 @@ function problems(slos: unknown, extra: Record<string, unknown> = {}): Record<st
 
 function checkRules(ctx: Mocha.Context, cfg: StackConfig): void {
   requireTool(ctx, "promtool");
-  const files = sloRuleFiles(cfg);
+  const files = sloRuleFiles(buildSloModels(cfg));
   assert.ok(files.length > 0);
   const t = tempDir("slo-rules-");
   try {
@@ -135,7 +138,7 @@ describe("SLO config (`slos`)", () => {
 describe("SLO rule generation", () => {
   it("renders one rule file per service into the Prometheus rules dir, reloaded on change", () => {
     const cfg = twoTeamStackConfig("dev");
-    const files = sloRuleFiles(cfg);
+    const files = sloRuleFiles(buildSloModels(cfg));
     const services = [...new Set(cfg.slos.map((x) => x.service))];
     assert.ok(services.length >= 2);
     assert.deepStrictEqual(files.map((f) => f.path), services.map((svc) => `${PROMETHEUS_RULES_DIR}/slo-${svc}.yml`));
@@ -160,8 +163,8 @@ describe("SLO rule generation", () => {
         { ...DB, name: "checkout-pg", metrics: "postgres-exporter", selector: { job: "postgres" } },
       ],
     });
-    const text = sloRuleFiles(cfg).map((f) => f.content).join("\n");
-    // Either spelling of the histogram (with or without the unit suffix: rules/slo-model.ts seriesMatcher).
+    const text = sloRuleFiles(buildSloModels(cfg)).map((f) => f.content).join("\n");
+    // Either spelling of the histogram (with or without the unit suffix: rules/slo-conventions.ts seriesMatcher).
     assert.match(text, /\{__name__=~"http_server_duration\(_milliseconds\)\?_bucket", job="checkout", http_route="\/checkout", http_method="POST", le=~"500\|500\\\\\.0"\}/);
     assert.match(text, /http_status_code=~"5\.\."/);
     assert.match(text, /db_client_connections_usage\{job="checkout", state="used"\}/);
@@ -172,7 +175,7 @@ describe("SLO rule generation", () => {
   it("labels and annotates every alert: severity, slo, service, route/method, summary, description with the value, an existing runbook", () => {
     for (const stack of ["dev", "prd"]) {
       const cfg = stackConfig(stack);
-      const set = sloRuleSet(cfg);
+      const set = buildSloModels(cfg);
       const alerts = [...set.slos.flatMap((m) => m.alerts.map((a) => ({ a, m }))), ...set.services.map((s) => ({ a: s.alert!, m: undefined }))];
       assert.ok(alerts.length >= 10);
       for (const { a, m } of alerts) {
@@ -198,7 +201,7 @@ describe("SLO rule generation", () => {
 
   it("caps the bad-ratio threshold of the page tiers and keeps the Workbook's budget thresholds for tight objectives", () => {
     const cfg = stackConfig("dev", { slos: [{ ...ERRORS, objective: 95 }, { ...ERRORS, name: "b", objective: 99 }, { ...ERRORS, name: "c", objective: 99.9 }] });
-    const [o95, o99, o999] = sloRuleSet(cfg).slos.map((m) => m.ratio!.burnAlerts);
+    const [o95, o99, o999] = buildSloModels(cfg).slos.map((m) => m.ratio!.burnAlerts);
     for (const tiers of [o95, o99, o999]) {
       for (const t of tiers.filter((x) => x.severity === "page")) assert.ok(t.badRatio <= 0.15, `${t.alert}: ${t.badRatio}`);
     }
@@ -221,11 +224,11 @@ describe("SLO rule generation", () => {
   });
 
   it("uses `up` to detect a directly scraped service being down, target_info for an OTLP one", () => {
-    const pushed = sloRuleSet(stackConfig("dev")).services[0];
+    const pushed = buildSloModels(stackConfig("dev")).services[0];
     const svc = pushed.service;
     assert.strictEqual(pushed.health, "target_info");
     assert.strictEqual(pushed.alert!.expr, `max(absent(target_info{job="${svc}"}))`);
-    const scraped = sloRuleSet(stackConfig("dev", { appScrapeTargets: [{ service: svc, targets: ["10.0.1.5:8080"] }] })).services[0];
+    const scraped = buildSloModels(stackConfig("dev", { appScrapeTargets: [{ service: svc, targets: ["10.0.1.5:8080"] }] })).services[0];
     assert.strictEqual(scraped.health, "up");
     assert.strictEqual(scraped.alert!.expr, `max(up{job="${svc}"}) == 0 or max(absent(up{job="${svc}"}))`);
   });
@@ -243,7 +246,7 @@ describe("promtool unit tests of the dev SLO rules (tests/rules/dev)", () => {
   });
 
   it("test the real rendered dev rule file", () => {
-    const [rendered] = sloRuleFiles(stackConfig("dev"));
+    const [rendered] = sloRuleFiles(buildSloModels(stackConfig("dev")));
     assert.strictEqual(generated[path.basename(rendered.path)], rendered.content);
   });
 

@@ -18,7 +18,7 @@ import { GRAFANA_DASHBOARDS_DIR, PROMETHEUS_RULES_DIR, SERVICES } from "../layou
 import { renderHostFiles } from "../hostfiles/host-files";
 import { runbookUid, runbookUrl, splitSections } from "../rules/runbook-links";
 import { placeholderContext, type HostFile } from "../layout/host-file";
-import { sloRuleSet } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-rules";
 import { BILLING, twoTeamStackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -75,7 +75,7 @@ for (const stack of ["dev", "prd"]) {
       const am = YAML.parse(files.find((f) => f.path === SERVICES.alertmanager.config)!.content) as Doc;
       const routes = am.route.routes as Doc[];
       assert.ok(routes.some((r) => r.receiver === BILLING.receiver && r.matchers.includes(`team="${BILLING.team}"`)), JSON.stringify(routes));
-      for (const m of sloRuleSet(cfg).slos) {
+      for (const m of buildSloModels(cfg).slos) {
         for (const a of m.alerts) {
           const to = routeAlert({ alertname: a.alert, ...a.labels }, cfg.alerting.receivers).receivers;
           if (m.service === BILLING.service) assert.deepEqual(to, [BILLING.receiver], `${m.name} ${a.alert}`);
@@ -99,7 +99,7 @@ for (const stack of ["dev", "prd"]) {
       const slo = JSON.parse(dashFiles.find((f) => f.path.endsWith(`/${SLO_DASHBOARD_UID}.json`))!.content) as Doc;
       const runbookFiles = new Set(dashFiles.filter((f) => f.path.startsWith(`${GRAFANA_DASHBOARDS_DIR}/${RUNBOOK_FOLDER}/`)).map((f) => path.basename(f.path, ".json")));
       const panels = (slo.panels as Doc[]).filter((p) => p.type !== "row");
-      for (const m of sloRuleSet(cfg).slos) {
+      for (const m of buildSloModels(cfg).slos) {
         const own = panels.filter((p) => (p.targets as Doc[]).some((t) => String(t.expr).includes(m.seriesSelector)));
         assert.ok(own.length > 0, m.name);
         const expected = sloRunbookLinks(m);
@@ -109,8 +109,8 @@ for (const stack of ["dev", "prd"]) {
     });
 
     it("runbooks: each SLO's names its service, route, method and objective, with its exact queries, and no other service", () => {
-      const set = sloRuleSet(cfg);
-      const runbooks = renderRunbooks(cfg);
+      const set = buildSloModels(cfg);
+      const runbooks = renderRunbooks(cfg, buildSloModels(cfg));
       for (const m of set.slos) {
         const own = runbooks.filter((r) => r.ref.slo === m.name);
         assert.ok(own.length >= 2, `${m.name}: ${own.length} runbooks`);
@@ -139,7 +139,7 @@ for (const stack of ["dev", "prd"]) {
       requireTool(this, "shellcheck");
       const t = tempDir("two-teams-runbooks-");
       try {
-        const generated = renderRunbooks(cfg).filter((r) => r.ref.slo || r.ref.service);
+        const generated = renderRunbooks(cfg, buildSloModels(cfg)).filter((r) => r.ref.slo || r.ref.service);
         const exprs = [...new Set(generated.flatMap((r) => blocks(r.markdown, "sh").flatMap(promqlOf)))].filter((q) => !q.includes("__name__=~") || true);
         assert.ok(exprs.length > 10);
         const rules = path.join(t.dir, "queries.yml");
@@ -169,7 +169,7 @@ for (const stack of ["dev", "prd"]) {
     it("runbooks are served by the host's Grafana: every alert's link opens a runbook dashboard in the bundle", () => {
       assert.equal(cfg.runbookBaseUrl, undefined, "the committed stacks use the Grafana-served runbooks");
       const uids = new Set(files.filter((f) => f.path.startsWith(`${GRAFANA_DASHBOARDS_DIR}/${RUNBOOK_FOLDER}/`)).map((f) => path.basename(f.path, ".json")));
-      const set = sloRuleSet(cfg);
+      const set = buildSloModels(cfg);
       const urls = [...set.slos.flatMap((m) => m.alerts), ...set.services.map((s) => s.alert!).filter(Boolean)].map((a) => a.annotations.runbook_url);
       for (const url of urls) {
         const m = /^http:\/\/localhost:(\d+)\/d\/([a-z0-9-]+)$/.exec(url);
@@ -177,7 +177,7 @@ for (const stack of ["dev", "prd"]) {
         assert.equal(Number(m[1]), SERVICES.grafana.ports.http);
         assert.ok(uids.has(m[2]), `${url}: no runbook dashboard ${m[2]}`);
       }
-      for (const r of renderRunbooks(cfg)) assert.ok(uids.has(runbookUid(r.ref)));
+      for (const r of renderRunbooks(cfg, buildSloModels(cfg))) assert.ok(uids.has(runbookUid(r.ref)));
     });
   });
 }

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawn } from "child_process";
-import { HTTP_METRICS } from "../../rules/slo-model";
+import { HTTP_METRICS } from "../../rules/slo-conventions";
 import type { SloSpec } from "../../config/slo-spec";
 
 export interface Phase {

@@ -11,8 +11,8 @@ import * as path from "path";
 import type { StackConfig } from "../../config/stack-config";
 import { renderHostFiles } from "../../hostfiles/host-files";
 import { HostFile, placeholderContext } from "../../layout/host-file";
-import { sloRuleSet } from "../../rules";
-import type { AlertModel } from "../../rules";
+import { buildSloModels } from "../../rules/slo-rules";
+import type { AlertModel } from "../../rules/slo-model";
 import { stackConfig } from "../support/stacks";
 import { Daemon, freePort, startDaemon, waitFor } from "../support/daemons";
 import { tempDir } from "../support/validators";
@@ -75,7 +75,7 @@ async function startSyntheticApp(cfg: StackConfig): Promise<SyntheticApp> {
 }
 
 export function serviceUnderTest(cfg: StackConfig): ServiceUnderTest {
-  const svc = sloRuleSet(cfg).services.find((s) => s.alert);
+  const svc = buildSloModels(cfg).services.find((s) => s.alert);
   if (!svc || !svc.alert) throw new Error(`stack ${cfg.stack} has no SLO service with an app-down alert`);
   return { service: svc.service, serviceDown: svc.alert };
 }

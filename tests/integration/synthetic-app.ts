@@ -1,5 +1,5 @@
 /**
- * A synthetic application on 127.0.0.1 that exposes the metric contract the SLO rules read (rules/slo-model.ts
+ * A synthetic application on 127.0.0.1 that exposes the metric contract the SLO rules read (rules/slo-conventions.ts
  * HTTP_METRICS.otel and the saturation/health series), the way Prometheus sees it for the dev stack: through the
  * collector's Prometheus exporter, i.e. every series carries the application's own `job` (service.name) and
  * `instance` labels, plus `target_info`.
@@ -16,7 +16,7 @@
  */
 import * as http from "http";
 import type { AddressInfo } from "net";
-import { HTTP_METRICS } from "../../rules";
+import { HTTP_METRICS } from "../../rules/slo-conventions";
 
 export type AppMode = "healthy" | "failing" | "slow" | "stopped";
 

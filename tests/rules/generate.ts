@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { stackConfig } from "../support/stacks";
-import { sloRuleSet, renderRuleFiles, SloRuleSet } from "../../rules";
+import { buildSloModels, sloRuleFiles, SloModels } from "../../rules/slo-rules";
 import type { SloModel, AlertModel } from "../../rules/slo-model";
 import type { StackConfig } from "../../config/stack-config";
 
@@ -247,8 +247,8 @@ const alertOf = (m: SloModel, name: string) => m.alerts.find((a) => a.alert === 
 
 /** Generates every test file: name → content. */
 export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record<string, string> {
-  const set: SloRuleSet = sloRuleSet(cfg);
-  const [ruleFile] = renderRuleFiles(set);
+  const set: SloModels = buildSloModels(cfg);
+  const [ruleFile] = sloRuleFiles(set);
   const ruleName = path.basename(ruleFile.path);
   const lat = set.slos.find((s) => s.kind === "latency")!;
   const avail = set.slos.find((s) => s.kind === "availability")!;
