@@ -5,10 +5,9 @@
 import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
 import { ConfigError } from "../config/config-problems";
-import { KNOWN_KEYS, loadStackConfig } from "../config/loader";
-import { sshPublicKeyProblem, cidrProblem } from "../config/value-checks";
+import { loadStackConfig } from "../config/loader";
+import { sshPublicKeyProblem } from "../config/value-checks";
 import { FileConfigSource } from "../config/config-source";
-import { parseDuration } from "../config/duration";
 import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
 import { resolveComponents } from "../hostfiles/versions";
 import { arm64Overrides, SENTINEL, standInReleaseDigests, stackConfig, stackSource } from "./support/stacks";
@@ -211,6 +210,36 @@ describe("stack config", () => {
       assert.ok(keys.includes(`${K("alertReceivers")}[0].type`));
       assert.ok(keys.includes(`${K("alertReceivers")}[0].severities[1]`));
     });
+    it("malformed appScrapeTargets entries, every one", () => {
+      const bad = [
+        { service: "Appointments API", targets: ["10.0.1.5:8080"] },
+        { service: "x", targets: [] },
+        { service: "y", targets: ["http://10.0.1.5:8080/metrics"] },
+        { service: "z", targets: ["10.0.1.5:8080"], metricsPath: "metrics", scheme: "ftp", port: 1 },
+        { service: "x", targets: ["10.0.1.7:8080"] },
+      ];
+      assert.throws(
+        () => stackConfig("dev", { appScrapeTargets: bad }),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError);
+          const keys = e.problems.map((p) => p.key);
+          for (const k of [
+            "monitoring-hosts:appScrapeTargets[0].service",
+            "monitoring-hosts:appScrapeTargets[1].targets",
+            "monitoring-hosts:appScrapeTargets[2].targets[0]",
+            "monitoring-hosts:appScrapeTargets[3].metricsPath",
+            "monitoring-hosts:appScrapeTargets[3].scheme",
+            "monitoring-hosts:appScrapeTargets[3].port",
+            "monitoring-hosts:appScrapeTargets[].service",
+          ]) {
+            assert.ok(keys.includes(k), `no problem reported for ${k}: ${keys.join(", ")}`);
+          }
+          return true;
+        },
+      );
+      assert.throws(() => stackConfig("dev", { appScrapeTargets: { service: "x" } }), /appScrapeTargets: must be a list/);
+    });
+
     it("every problem at once, not one per run", () => {
       const found = problems("dev", { environment: "qa", instanceType: "big", dataVolumeSizeGiB: 1, metricsRetention: "x", vpcId: "vpc-1" });
       const keys = new Set(found.map((p) => p.key));
@@ -306,76 +335,5 @@ describe("stack config", () => {
       assert.equal(cfg.architecture, "x86_64");
       assert.ok(resolveComponents("x86_64", cfg.releaseDigests).every((c) => c.pinnedBy === "config/release-manifest.ts"));
     });
-  });
-
-  describe("helpers", () => {
-    it("parses durations", () => {
-      assert.equal(parseDuration("15d")?.seconds, 15 * 86400);
-      assert.equal(parseDuration("1w2d")?.seconds, 9 * 86400);
-      assert.equal(parseDuration("15"), undefined);
-      assert.equal(parseDuration("1.5d"), undefined);
-    });
-    it("accepts private networks in both families", () => {
-      assert.equal(cidrProblem("10.20.0.0/16"), undefined);
-      assert.equal(cidrProblem("2001:db8::/48"), undefined);
-      assert.match(cidrProblem("10.20.0.1") ?? "", /no prefix length/);
-    });
-  });
-});
-
-describe("stack files with encrypted secrets (offline render of a real stack)", () => {
-  const fs = require("fs") as typeof import("fs");
-  const os = require("os") as typeof import("os");
-  const path = require("path") as typeof import("path");
-
-  it("reads whole-value and --path secrets as present but unreadable, and as secret", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stackfile-"));
-    try {
-      fs.copyFileSync(path.join(__dirname, "..", "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-      const stackFile = fs.readFileSync(path.join(__dirname, "..", "Pulumi.prd.yaml"), "utf8");
-      fs.writeFileSync(
-        path.join(dir, "Pulumi.prd.yaml"),
-        stackFile +
-          "  monitoring-hosts:grafanaAdminPassword:\n    secure: v1:AAAABBBBCCCC\n" +
-          "  monitoring-hosts:alertReceiverSecrets:\n" +
-          "    oncall-pagerduty:\n      secure: v1:DDDD\n    team-slack:\n      secure: v1:EEEE\n    team-email:\n      secure: v1:FFFF\n",
-      );
-      const source = new FileConfigSource("prd", dir);
-      assert.equal(source.isSecret("monitoring-hosts:alertReceiverSecrets"), true);
-      // Loads even when secrets are required: they are present, only not decryptable here.
-      const cfg = loadStackConfig(source, { requireSecrets: true });
-      assert.equal(cfg.grafanaAdminPassword.readable, false);
-      assert.deepEqual(
-        cfg.alerting.receivers.map((r) => [r.name, r.secret?.readable]),
-        [["oncall-pagerduty", false], ["team-slack", false], ["team-email", false]],
-      );
-      assert.ok(!JSON.stringify(source.engineConfig()).includes("v1:"), "encrypted values are never passed on as values");
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-describe("Pulumi.yaml config schema", () => {
-  const YAML = require("yaml") as typeof import("yaml");
-  const fs = require("fs") as typeof import("fs");
-  const path = require("path") as typeof import("path");
-  const project = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8"));
-  /** Keys the CLI must refuse to run without (no default): the user supplies them. */
-  const REQUIRED = ["environment", "vpcId", "subnetId", "grafanaAdminPassword"];
-
-  it("declares every scalar key with a type and a description; only truly required keys lack a default", () => {
-    for (const [key, decl] of Object.entries<any>(project.config)) {
-      assert.ok(["string", "integer", "boolean", "array"].includes(decl.type), `${key}: type`);
-      assert.ok(decl.description, `${key}: description`);
-      if (decl.type === "array") assert.ok(decl.items?.type, `${key}: items`);
-      assert.equal("default" in decl, !REQUIRED.includes(key), `${key}: the CLI requires keys without a default`);
-    }
-  });
-
-  it("declares every key the loader reads except the structured ones (which the schema cannot type)", () => {
-    const known: readonly string[] = KNOWN_KEYS;
-    const structured = ["alertReceivers", "alertReceiverSecrets", "slos", "logAlerts", "appScrapeTargets", "tags", "remoteWrite", "releaseDigests"];
-    assert.deepEqual(known.filter((k) => !structured.includes(k)).sort(), Object.keys(project.config).sort());
   });
 });

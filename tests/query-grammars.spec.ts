@@ -6,7 +6,7 @@
  *   queries, and the queries quoted in docs/;
  * - PromQL in docs/ by the real `promtool check rules` (each expression a recording rule). The dashboards' PromQL is
  *   parsed by promtool in tests/dashboards.spec.ts, the rule files' by promtool in tests/slo-rules.spec.ts and
- *   tests/service-configs.spec.ts.
+ *   tests/service-configs-validators.spec.ts.
  *
  * Lezer parsers never throw: a broken query leaves error nodes (⚠) in the tree, which `syntaxErrorOffsets` finds.
  * Grafana variables are made concrete first (tests/support/grafana-vars.ts). A failure names the file (or

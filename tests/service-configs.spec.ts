@@ -1,23 +1,16 @@
 /**
- * The service config files of a host (hostfiles/services): rendered for both stacks with the placeholder context,
- * written to a temp dir mirroring host paths, then checked with the real validators (promtool, amtool, a real
- * Prometheus and Alertmanager started on loopback) where they exist, and structurally where they don't (Loki,
- * Tempo, otelcol, Grafana).
+ * The service config files of a host (hostfiles/services), rendered for both stacks with the placeholder context and
+ * read back as the services would read them: owners and modes, listeners, wiring between services, where each
+ * credential comes from. The same files go through the real validators and daemons in
+ * tests/service-configs-validators.spec.ts.
  */
 import { strict as assert } from "assert";
-import { parseDuration } from "../config/duration";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError } from "../config/config-problems";
-import { loadStackConfig } from "../config/loader";
-import { StackConfig } from "../config/stack-config";
-import { FileConfigSource } from "../config/config-source";
-import { goDuration } from "../config/duration";
+import { parseDuration, goDuration } from "../config/duration";
 import { allPorts, DATA_MOUNT, DATASOURCE_UIDS, GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, LOKI_RULES_FILE, OTLP_PORTS, PROMETHEUS_RULES_DIR, SERVICE_UNITS, SERVICES } from "../layout/host-layout";
 import { secretFiles } from "../hostfiles/secrets";
-import { serviceFiles } from "../hostfiles/services";
-import { DISCARD_RECEIVER } from "../hostfiles/services/alertmanager";
 import { MEMBERLIST_PORTS } from "../hostfiles/services/common";
 import {
   alertmanagerFlags,
@@ -29,103 +22,9 @@ import {
 import { META_ALERTS_FILE, metaAlerts } from "../rules/meta-alerts";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH, otelcolQueueBytes } from "../hostfiles/services/otelcol";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
-import { HostContext, HostFile, placeholderContext } from "../layout/host-file";
-import { stackConfig, secretValues, SENTINEL, TEST_SECRETS } from "./support/stacks";
+import { stackConfig, secretValues, SENTINEL } from "./support/stacks";
 import { runbookUrl } from "../rules/runbook-links";
-import { Daemon, freePort, startDaemon, stopDaemons, waitFor, withFlags } from "./support/daemons";
-import { requireTool, run, tempDir } from "./support/validators";
-
-const REPO = path.resolve(__dirname, "..");
-type Doc = Record<string, any>;
-
-interface Rendered {
-  stack: string;
-  cfg: StackConfig;
-  ctx: HostContext;
-  files: HostFile[];
-}
-
-function render(stack: string, cfg: StackConfig = stackConfig(stack)): Rendered {
-  const ctx = placeholderContext(stack);
-  return { stack, cfg, ctx, files: serviceFiles(cfg, ctx) };
-}
-
-function file(r: Rendered, hostPath: string): HostFile {
-  const f = r.files.find((x) => x.path === hostPath);
-  assert.ok(f, `no rendered file ${hostPath}; rendered: ${r.files.map((x) => x.path).join(", ")}`);
-  return f;
-}
-
-function yamlOf(r: Rendered, hostPath: string): Doc {
-  return YAML.parse(file(r, hostPath).content) as Doc;
-}
-
-/** Writes the files under `root` at their host paths. */
-function writeHostTree(root: string, files: HostFile[]): void {
-  for (const f of files) {
-    const p = path.join(root, f.path);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, f.content);
-  }
-}
-
-/** prometheus.yml with its rule_files glob moved under the temp root, so promtool loads the rendered rules. */
-function pointRuleFilesAt(prometheusYml: string, root: string): string {
-  const doc = YAML.parse(prometheusYml) as Doc;
-  doc.rule_files = (doc.rule_files as string[]).map((glob) => path.join(root, glob));
-  return YAML.stringify(doc);
-}
-
-/**
- * The one difference between the rendered alertmanager.yml and what Debian's amtool 0.25 can check: webhook
- * `url_file` only exists since Alertmanager 0.26 (the host runs a current release). Replaces each `url_file` with
- * a dummy `url`; nothing else.
- */
-function webhookUrlFileToUrlForAmtool025(alertmanagerYml: string): string {
-  const doc = YAML.parse(alertmanagerYml) as Doc;
-  for (const receiver of doc.receivers as Doc[]) {
-    for (const webhook of (receiver.webhook_configs ?? []) as Doc[]) {
-      if ("url_file" in webhook) {
-        delete webhook.url_file;
-        webhook.url = "https://webhook.invalid/amtool-0.25-check";
-      }
-    }
-  }
-  return YAML.stringify(doc);
-}
-
-/** Both documents without any webhook url/url_file: must be identical (the rewrite touched nothing else). */
-function withoutWebhookUrls(doc: Doc): Doc {
-  const copy = structuredClone(doc);
-  for (const receiver of copy.receivers as Doc[]) {
-    for (const webhook of (receiver.webhook_configs ?? []) as Doc[]) {
-      delete webhook.url;
-      delete webhook.url_file;
-    }
-  }
-  return copy;
-}
-
-/** A dev stack with an extra webhook receiver (neither committed stack has one). */
-function devWithWebhook(): StackConfig {
-  const devFile = YAML.parse(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")) as Doc;
-  const receivers = devFile.config["monitoring-hosts:alertReceivers"] as Doc[];
-  const secrets = TEST_SECRETS.dev;
-  return loadStackConfig(
-    new FileConfigSource(
-      "dev",
-      undefined,
-      { alertReceivers: [...receivers, { name: "ops-webhook", type: "webhook", severities: ["page", "watchdog"] }] },
-      {
-        ...secrets,
-        alertReceiverSecrets: {
-          ...(secrets.alertReceiverSecrets as Record<string, string>),
-          "ops-webhook": `https://hooks.example.com/${SENTINEL}-webhook`,
-        },
-      },
-    ),
-  );
-}
+import { APPS, devWithWebhook, Doc, file, render, Rendered, REPO, STACKS, webhookUrlFileToUrlForAmtool025, withoutWebhookUrls, yamlOf } from "./support/service-configs";
 
 function parseIni(text: string): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
@@ -212,20 +111,11 @@ function listeners(r: Rendered): Listener[] {
   return out;
 }
 
-const STACKS = ["dev", "prd"];
-
 describe("service config files (hostfiles/services)", () => {
   for (const stack of STACKS) {
     describe(`stack ${stack}`, () => {
       let r: Rendered;
-      let tmp: { dir: string; cleanup(): void };
-
-      before(() => {
-        r = render(stack);
-        tmp = tempDir(`svc-${stack}-`);
-        writeHostTree(tmp.dir, r.files);
-      });
-      after(() => tmp.cleanup());
+      before(() => (r = render(stack)));
 
       it("renders every service's files, each with owner, mode and the right reaction to a change", () => {
         const expected: Record<string, { unit: string; action: "reload" | "restart" }> = {
@@ -267,17 +157,6 @@ describe("service config files (hostfiles/services)", () => {
       });
 
       describe("Prometheus", () => {
-        it("passes `promtool check config`, with the rule files it loads", function () {
-          requireTool(this, "promtool");
-          const checked = path.join(tmp.dir, "prometheus-check.yml");
-          const original = file(r, SERVICES.prometheus.config).content;
-          fs.writeFileSync(checked, pointRuleFilesAt(original, tmp.dir));
-          const res = run("promtool", ["check", "config", checked]);
-          assert.equal(res.status, 0, res.stdout + res.stderr);
-          // The rule file was found and loaded: the meta-alerts are counted.
-          assert.match(res.stdout + res.stderr, new RegExp(`SUCCESS: ${metaAlerts().length} rules found`));
-        });
-
         it("scrapes every stack component at the address it listens on, with the alerting timing", () => {
           const doc = yamlOf(r, SERVICES.prometheus.config);
           assert.equal(doc.global.scrape_interval, "15s");
@@ -318,24 +197,6 @@ describe("service config files (hostfiles/services)", () => {
       });
 
       describe("meta-alerts", () => {
-        it("pass `promtool check rules`", function () {
-          requireTool(this, "promtool");
-          const res = run("promtool", ["check", "rules", path.join(tmp.dir, META_ALERTS_FILE)]);
-          assert.equal(res.status, 0, res.stdout + res.stderr);
-        });
-
-        it("pass the promtool unit tests (Watchdog always fires; a target down fires after its `for`; a healthy one does not)", function () {
-          requireTool(this, "promtool");
-          const dir = path.join(tmp.dir, "rule-tests");
-          fs.mkdirSync(dir, { recursive: true });
-          fs.copyFileSync(path.join(tmp.dir, META_ALERTS_FILE), path.join(dir, "meta.yml"));
-          const testYml = fs.readFileSync(path.join(REPO, "tests/meta-alerts.test.yml"), "utf8");
-          fs.writeFileSync(path.join(dir, "meta-alerts.test.yml"), testYml.replace(/RUNBOOK_BASE\/([a-z0-9-]+\.md)/g, (_, file: string) => runbookUrl(r.cfg, { file })));
-          const res = run("promtool", ["test", "rules", "meta-alerts.test.yml"], { cwd: dir });
-          assert.equal(res.status, 0, res.stdout + res.stderr);
-          assert.match(res.stdout, /SUCCESS/);
-        });
-
         it("label each alert with a routed severity and annotate summary, description ($value) and an existing runbook", () => {
           const doc = yamlOf(r, META_ALERTS_FILE);
           const rules = (doc.groups as Doc[]).flatMap((g) => g.rules as Doc[]);
@@ -367,38 +228,6 @@ describe("service config files (hostfiles/services)", () => {
       });
 
       describe("Alertmanager", () => {
-        it("passes `amtool check-config` (0.25, after the single url_file → url rewrite)", function () {
-          requireTool(this, "amtool");
-          const original = file(r, SERVICES.alertmanager.config).content;
-          const rewritten = webhookUrlFileToUrlForAmtool025(original);
-          assert.deepEqual(withoutWebhookUrls(YAML.parse(rewritten)), withoutWebhookUrls(YAML.parse(original)));
-          const p = path.join(tmp.dir, "alertmanager-check.yml");
-          fs.writeFileSync(p, rewritten);
-          const res = run("amtool", ["check-config", p]);
-          assert.equal(res.status, 0, res.stdout + res.stderr);
-        });
-
-        it("routes each severity to exactly the receivers that take it", function () {
-          requireTool(this, "amtool");
-          const p = path.join(tmp.dir, "alertmanager-routes.yml");
-          fs.writeFileSync(p, webhookUrlFileToUrlForAmtool025(file(r, SERVICES.alertmanager.config).content));
-          const routeOf = (...labels: string[]) => {
-            const res = run("amtool", ["config", "routes", "test", `--config.file=${p}`, ...labels]);
-            assert.equal(res.status, 0, res.stdout + res.stderr);
-            return res.stdout.trim().split(",").sort();
-          };
-          for (const severity of ["page", "ticket", "watchdog"] as const) {
-            const takers = r.cfg.alerting.receivers.filter((x) => x.severities.includes(severity)).map((x) => x.name);
-            const expected = takers.length > 0 ? takers.sort() : [DISCARD_RECEIVER];
-            assert.deepEqual(routeOf("alertname=X", `severity=${severity}`), expected, severity);
-          }
-          // A rule with a mistyped severity still reaches someone who takes tickets.
-          const ticketTakers = r.cfg.alerting.receivers.filter((x) => x.severities.includes("ticket")).map((x) => x.name);
-          const unknown = routeOf("alertname=X", "severity=pgae");
-          assert.equal(unknown.length, 1);
-          assert.ok(ticketTakers.includes(unknown[0]), `unknown severity went to ${unknown}`);
-        });
-
         it("reads every credential from its secret file and groups, waits and inhibits sensibly", () => {
           const doc = yamlOf(r, SERVICES.alertmanager.config);
           const secretPaths = new Set(secretFiles(r.cfg).map((s) => s.path));
@@ -703,77 +532,24 @@ describe("service config files (hostfiles/services)", () => {
   });
 
   describe("appScrapeTargets", () => {
-    const apps = [
-      { service: "appointments-api", targets: ["10.0.1.5:8080", "10.0.1.6:8080"], metricsPath: "/actuator/prometheus" },
-      { service: "billing", targets: ["billing.internal:9102"], scheme: "https" },
-    ];
-
-    it("adds one scrape job per application, named after the service", function () {
-      const r = render("dev", stackConfig("dev", { appScrapeTargets: apps }));
+    it("adds one scrape job per application, named after the service", () => {
+      const r = render("dev", stackConfig("dev", { appScrapeTargets: APPS }));
       const doc = yamlOf(r, SERVICES.prometheus.config);
       const jobs = Object.fromEntries((doc.scrape_configs as Doc[]).map((j) => [j.job_name, j]));
-      assert.deepEqual(jobs["appointments-api"].static_configs[0].targets, apps[0].targets);
+      assert.deepEqual(jobs["appointments-api"].static_configs[0].targets, APPS[0].targets);
       assert.equal(jobs["appointments-api"].metrics_path, "/actuator/prometheus");
       assert.equal(jobs.billing.scheme, "https");
       assert.ok(!("honor_labels" in jobs.billing));
-      requireTool(this, "promtool");
-      const tmp = tempDir("svc-apps-");
-      try {
-        writeHostTree(tmp.dir, r.files);
-        const p = path.join(tmp.dir, "prometheus-check.yml");
-        fs.writeFileSync(p, pointRuleFilesAt(file(r, SERVICES.prometheus.config).content, tmp.dir));
-        const res = run("promtool", ["check", "config", p]);
-        assert.equal(res.status, 0, res.stdout + res.stderr);
-      } finally {
-        tmp.cleanup();
-      }
     });
 
     it("is optional: without it only the stack's jobs exist", () => {
       const doc = yamlOf(render("prd"), SERVICES.prometheus.config);
       assert.deepEqual((doc.scrape_configs as Doc[]).map((j) => j.job_name).sort(), Object.values(STACK_JOBS).sort());
     });
-
-    it("rejects malformed entries, naming the key", () => {
-      const bad = [
-        { service: "Appointments API", targets: ["10.0.1.5:8080"] },
-        { service: "x", targets: [] },
-        { service: "y", targets: ["http://10.0.1.5:8080/metrics"] },
-        { service: "z", targets: ["10.0.1.5:8080"], metricsPath: "metrics", scheme: "ftp", port: 1 },
-        { service: "x", targets: ["10.0.1.7:8080"] },
-      ];
-      assert.throws(
-        () => stackConfig("dev", { appScrapeTargets: bad }),
-        (e: unknown) => {
-          assert.ok(e instanceof ConfigError);
-          const keys = e.problems.map((p) => p.key);
-          for (const k of [
-            "monitoring-hosts:appScrapeTargets[0].service",
-            "monitoring-hosts:appScrapeTargets[1].targets",
-            "monitoring-hosts:appScrapeTargets[2].targets[0]",
-            "monitoring-hosts:appScrapeTargets[3].metricsPath",
-            "monitoring-hosts:appScrapeTargets[3].scheme",
-            "monitoring-hosts:appScrapeTargets[3].port",
-            "monitoring-hosts:appScrapeTargets[].service",
-          ]) {
-            assert.ok(keys.includes(k), `no problem reported for ${k}: ${keys.join(", ")}`);
-          }
-          return true;
-        },
-      );
-      assert.throws(() => stackConfig("dev", { appScrapeTargets: { service: "x" } }), /appScrapeTargets: must be a list/);
-    });
-
-    it("refuses a service named like a job of the stack itself, in the config loader (before any resource)", () => {
-      assert.throws(
-        () => stackConfig("dev", { appScrapeTargets: [{ service: "loki", targets: ["10.0.1.5:3100"] }] }),
-        /monitoring-hosts:appScrapeTargets\[0\]\.service: "loki" is the name of a scrape job of the monitoring stack/,
-      );
-    });
   });
 
   describe("Alertmanager with a webhook receiver", () => {
-    it("reads the webhook URL from url_file, and only that differs from what amtool 0.25 checks", function () {
+    it("reads the webhook URL from url_file, and only that differs from what amtool 0.25 checks", () => {
       const r = render("dev", devWithWebhook());
       const doc = yamlOf(r, SERVICES.alertmanager.config);
       const webhook = (doc.receivers as Doc[]).find((x) => x.name === "ops-webhook");
@@ -788,110 +564,6 @@ describe("service config files (hostfiles/services)", () => {
       const rewritten = webhookUrlFileToUrlForAmtool025(original);
       assert.notEqual(rewritten, YAML.stringify(YAML.parse(original)), "the rewrite changed something");
       assert.deepEqual(withoutWebhookUrls(YAML.parse(rewritten)), withoutWebhookUrls(YAML.parse(original)));
-      requireTool(this, "amtool");
-      const tmp = tempDir("svc-webhook-");
-      try {
-        const p = path.join(tmp.dir, "alertmanager.yml");
-        fs.writeFileSync(p, original);
-        // Proves the rewrite is needed, so the test notices the day amtool accepts url_file.
-        assert.notEqual(run("amtool", ["check-config", p]).status, 0, "amtool 0.25 rejects url_file");
-        fs.writeFileSync(p, rewritten);
-        const res = run("amtool", ["check-config", p]);
-        assert.equal(res.status, 0, res.stdout + res.stderr);
-        const routes = run("amtool", ["config", "routes", "test", `--config.file=${p}`, "severity=watchdog"]);
-        assert.equal(routes.stdout.trim(), "ops-webhook", "a receiver that takes watchdog gets it instead of the discard route");
-      } finally {
-        tmp.cleanup();
-      }
-    });
-  });
-
-  describe("real daemons on loopback", function () {
-    this.timeout(90_000);
-    let tmp: { dir: string; cleanup(): void };
-    const daemons: Daemon[] = [];
-    before(() => (tmp = tempDir("svc-daemons-")));
-    after(async () => {
-      await stopDaemons(daemons);
-      tmp.cleanup();
-    });
-
-    it("Prometheus starts with the rendered flags and config, loads the meta-alerts, fires the Watchdog and reloads", async function () {
-      requireTool(this, "prometheus");
-      const r = render("dev");
-      writeHostTree(tmp.dir, r.files);
-      const port = await freePort();
-      const configPath = path.join(tmp.dir, "prometheus-run.yml");
-      fs.writeFileSync(configPath, pointRuleFilesAt(file(r, SERVICES.prometheus.config).content, tmp.dir));
-      const args = withFlags(prometheusFlags(r.cfg), {
-        "--config.file": configPath,
-        "--storage.tsdb.path": path.join(tmp.dir, "prometheus-data"),
-        "--web.listen-address": `127.0.0.1:${port}`,
-      });
-      // Waits (bounded, 30 s) for /-/ready; kills the daemon and reports its output when it does not get there.
-      const d = await startDaemon({ name: "prometheus", cmd: "prometheus", args, port });
-      daemons.push(d);
-      const base = d.base;
-      const rules = (await (await fetch(`${base}/api/v1/rules`)).json()) as Doc;
-      const loaded = (rules.data.groups as Doc[]).flatMap((g) => g.rules as Doc[]).map((x) => x.name);
-      assert.deepEqual(loaded.sort(), metaAlerts().map((a) => a.alert).sort());
-      await waitFor("the Watchdog to fire", 45_000, async () => {
-        const alerts = (await (await fetch(`${base}/api/v1/alerts`)).json()) as Doc;
-        return (alerts.data.alerts as Doc[]).find((a) => a.labels.alertname === "Watchdog" && a.state === "firing");
-      });
-      const reload = await fetch(`${base}/-/reload`, { method: "POST" });
-      assert.equal(reload.status, 200, "--web.enable-lifecycle allows POST /-/reload");
-    });
-
-    it("Alertmanager starts with the rendered flags and config (webhook url rewritten), clustering off, and inhibits as intended", async function () {
-      requireTool(this, "prometheus-alertmanager");
-      const r = render("prd");
-      const port = await freePort();
-      const configPath = path.join(tmp.dir, "alertmanager-run.yml");
-      fs.writeFileSync(configPath, webhookUrlFileToUrlForAmtool025(file(r, SERVICES.alertmanager.config).content));
-      const args = withFlags(alertmanagerFlags(), {
-        "--config.file": configPath,
-        "--storage.path": path.join(tmp.dir, "alertmanager-data"),
-        "--web.listen-address": `127.0.0.1:${port}`,
-      });
-      const d = await startDaemon({ name: "alertmanager", cmd: "prometheus-alertmanager", args, port });
-      daemons.push(d);
-      const base = d.base;
-      const status = (await (await fetch(`${base}/api/v2/status`)).json()) as Doc;
-      assert.equal(status.cluster.status, "disabled");
-      const receivers = (await (await fetch(`${base}/api/v2/receivers`)).json()) as Doc[];
-      assert.deepEqual(receivers.map((x) => x.name).sort(), [...r.cfg.alerting.receivers.map((x) => x.name), DISCARD_RECEIVER].sort());
-
-      // Inhibition, as the running Alertmanager applies it.
-      const alert = (labels: Record<string, string>) => ({ labels, annotations: { summary: "test" }, startsAt: new Date().toISOString() });
-      const posted = await fetch(`${base}/api/v2/alerts`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify([
-          alert({ alertname: "SloFastBurn", severity: "page", slo: "availability", service: "api" }),
-          alert({ alertname: "SloSlowBurn", severity: "ticket", slo: "availability", service: "api" }),
-          alert({ alertname: "SloSlowBurn", severity: "ticket", slo: "latency", service: "api" }),
-          alert({ alertname: "SomethingElse", severity: "ticket", service: "api" }),
-          alert({ alertname: "MonitoringTargetDown", severity: "page", job: "loki" }),
-          alert({ alertname: "LokiChunkFlushFailing", severity: "ticket", job: "loki" }),
-        ]),
-      });
-      assert.equal(posted.status, 200);
-      const state = await waitFor("the posted alerts", 10_000, async () => {
-        const alerts = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Doc[];
-        return alerts.length === 6 ? alerts : undefined;
-      });
-      const suppressed = (labels: Record<string, string>) => {
-        const a = state.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v));
-        assert.ok(a, JSON.stringify(labels));
-        return (a.status.inhibitedBy as string[]).length > 0;
-      };
-      assert.equal(suppressed({ alertname: "SloSlowBurn", slo: "availability" }), true, "a page inhibits the ticket of the same slo");
-      assert.equal(suppressed({ alertname: "SloSlowBurn", slo: "latency" }), false, "not the ticket of another slo");
-      assert.equal(suppressed({ alertname: "SomethingElse" }), false, "nor a ticket without an slo");
-      assert.equal(suppressed({ alertname: "SloFastBurn" }), false);
-      assert.equal(suppressed({ alertname: "LokiChunkFlushFailing" }), true, "a down target's other alerts follow from it");
-      assert.equal(suppressed({ alertname: "MonitoringTargetDown" }), false);
     });
   });
 });

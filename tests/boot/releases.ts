@@ -12,7 +12,7 @@
  *   started by the rendered hardened unit). It reads its rendered config file and its systemd credentials, writes
  *   a marker into its data directory and answers the host's health check on the service's port. A stand-in proves
  *   ONLY the delivery path (download, verification, install, unit, sandbox, secrets, data directory); it never
- *   proves that the real service runs with the rendered config. That is tests/service-configs.spec.ts' job, against
+ *   proves that the real service runs with the rendered config. That is tests/upstream-evidence.spec.ts' job, against
  *   the upstream sources at the pinned tags.
  */
 import { spawnSync } from "child_process";
