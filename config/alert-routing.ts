@@ -15,9 +15,7 @@
 import { sloAlertNames, sloServices } from "./slo-alerts";
 import type { SloSpec } from "./slo-spec";
 import type { ConfigProblems } from "./config-problems";
-
-export const SEVERITIES = ["page", "ticket", "watchdog"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+import { ROUTED_SEVERITIES, type RoutedSeverity } from "./severities";
 
 export interface RoutableReceiver {
   name: string;
@@ -28,7 +26,7 @@ export interface RoutableReceiver {
 
 /** One route of the tree: alerts of `severity` whose labels include `match` go to `receivers`. */
 export interface RouteGroup {
-  severity: Severity;
+  severity: RoutedSeverity;
   /** Empty for the fallback group of a severity. */
   match: Record<string, string>;
   receivers: string[];
@@ -39,7 +37,7 @@ const matchKey = (m: Record<string, string>) => JSON.stringify(Object.entries(m)
 /** The route groups in evaluation order: per severity, the distinct `match` sets (list order), then the fallback. */
 export function routeGroups(receivers: readonly RoutableReceiver[]): RouteGroup[] {
   const groups: RouteGroup[] = [];
-  for (const severity of SEVERITIES) {
+  for (const severity of ROUTED_SEVERITIES) {
     const takers = receivers.filter((r) => r.severities.includes(severity));
     const byMatch = new Map<string, RouteGroup>();
     for (const r of takers.filter((x) => x.match && Object.keys(x.match).length)) {

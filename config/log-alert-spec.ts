@@ -16,12 +16,11 @@ import { Duration, parseDuration } from "./duration";
 import { templateProblem, type SloSpec } from "./slo-spec";
 import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER, serviceSelector } from "./log-alert-defaults";
 import { logqlProblem } from "./logql";
+import { ALERT_SEVERITIES, type AlertSeverity } from "./severities";
 
 export const LOG_ALERT_MEASURES = ["count", "rate"] as const;
 /** `count`: lines in the window; `rate`: lines per second averaged over the window. */
 export type LogAlertMeasure = (typeof LOG_ALERT_MEASURES)[number];
-export const LOG_ALERT_SEVERITIES = ["page", "ticket"] as const;
-export type LogAlertSeverity = (typeof LOG_ALERT_SEVERITIES)[number];
 
 /**
  * Labels the generator sets itself (or the query result carries) on every log alert; routing labels may not reuse
@@ -48,7 +47,7 @@ export interface LogAlertSpec {
   window: Duration;
   /** How long the condition must hold (`for`). */
   for: Duration;
-  severity: LogAlertSeverity;
+  severity: AlertSeverity;
   /** Extra labels for Alertmanager routing (e.g. `team: payments`). */
   labels: Record<string, string>;
   summary: string;
@@ -174,9 +173,9 @@ function parseOne(o: Record<string, unknown>, at: string, p: ConfigProblems, bas
 
   const service = str("service", SERVICE_RE, 'the service the lines come from, as in Loki\'s service_name label (service.name), like "checkout-api"', base?.service);
   const alert = str("alert", ALERT_RE, 'an alert name in UpperCamelCase, like "CheckoutDbErrors"', base?.alert ?? alertNameOf(name));
-  const severity = (o.severity ?? base?.severity ?? "ticket") as LogAlertSeverity;
-  if (!LOG_ALERT_SEVERITIES.includes(severity)) {
-    p.add(`${at}.severity`, `${show(o.severity)} is not allowed; allowed: ${LOG_ALERT_SEVERITIES.join(", ")}${didYouMean(o.severity, LOG_ALERT_SEVERITIES)}`);
+  const severity = (o.severity ?? base?.severity ?? "ticket") as AlertSeverity;
+  if (!ALERT_SEVERITIES.includes(severity)) {
+    p.add(`${at}.severity`, `${show(o.severity)} is not allowed; allowed: ${ALERT_SEVERITIES.join(", ")}${didYouMean(o.severity, ALERT_SEVERITIES)}`);
   }
   const measure = (o.measure ?? base?.measure ?? "count") as LogAlertMeasure;
   if (!LOG_ALERT_MEASURES.includes(measure)) {

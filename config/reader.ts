@@ -3,7 +3,8 @@
  * so the loader can go on and report every problem at once.
  */
 import { ConfigSource, ENCRYPTED } from "./config-source";
-import { ConfigProblems, SecretValue, didYouMean, reportDuplicates, show } from "./config-problems";
+import { ConfigProblems, didYouMean, reportDuplicates, show } from "./config-problems";
+import { SecretValue } from "./secret-value";
 import { parseDuration, Duration } from "./duration";
 import { MAX_RETENTION_SECONDS } from "./limits";
 import { cidrProblem } from "./value-checks";

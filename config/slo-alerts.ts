@@ -3,7 +3,8 @@
  * alerts on and the routing check (config/alert-routing.ts) proves against, so the label sets the config loader
  * validates are the ones Prometheus sends. How each alert fires (burn math, PromQL, annotations) is rules/' part.
  */
-import type { AlertSeverity, HealthSignal, SloSpec } from "./slo-spec";
+import type { AlertSeverity } from "./severities";
+import type { HealthSignal, SloSpec } from "./slo-spec";
 
 /**
  * The burn-rate tiers (docs/slos.md explains the choice). Each pairs a long window (is the budget really burning?)
@@ -19,7 +20,7 @@ export interface BurnTier {
   /** The alert's name (the same for every SLO; the `slo` label tells them apart). */
   alert: string;
   /** Severity before per-SLO overrides. */
-  defaultSeverity: "page" | "ticket";
+  defaultSeverity: AlertSeverity;
   long: string;
   short: string;
   burnRate: number;

@@ -7,6 +7,7 @@
  */
 import { ConfigProblems, didYouMean, show } from "./config-problems";
 import { parseDuration, Duration } from "./duration";
+import { ALERT_SEVERITIES, type AlertSeverity } from "./severities";
 
 export const SLI_KINDS = ["latency", "availability", "saturation"] as const;
 export type SliKind = (typeof SLI_KINDS)[number];
@@ -23,9 +24,6 @@ export type MetricConvention = (typeof METRIC_CONVENTIONS)[number];
 /** How "the application is down" is detected for the service-down page (docs/slos.md). */
 export const HEALTH_SIGNALS = ["up", "target_info", "none"] as const;
 export type HealthSignal = (typeof HEALTH_SIGNALS)[number];
-
-export const ALERT_SEVERITIES = ["page", "ticket"] as const;
-export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
 /** OpenTelemetry's advisory boundaries for `http.server.request.duration`, in seconds. There is no 0.4. */
 export const OTEL_DEFAULT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];

@@ -2,9 +2,10 @@
  * The stack configuration model: what `loadStackConfig` (config/loader.ts) returns once every key has been checked.
  * Types and the closed sets of allowed values only; the checks live beside the loader.
  */
-import type { SecretValue } from "./config-problems";
+import type { SecretValue } from "./secret-value";
 import type { Duration } from "./duration";
 import type { LogAlertSpec } from "./log-alert-spec";
+import type { RoutedSeverity } from "./severities";
 import type { SloSpec } from "./slo-spec";
 
 export const ENVIRONMENTS = ["dev", "stg", "prd"] as const;
@@ -18,9 +19,6 @@ export const ACCESS_MODES = ["ssm", "ssh"] as const;
 export type AccessMode = (typeof ACCESS_MODES)[number];
 export const RECEIVER_TYPES = ["slack", "pagerduty", "email", "webhook"] as const;
 export type ReceiverType = (typeof RECEIVER_TYPES)[number];
-/** Alert severities the rules emit, plus `watchdog` for the always-firing dead-man's-switch alert. */
-export const ROUTED_SEVERITIES = ["page", "ticket", "watchdog"] as const;
-export type RoutedSeverity = (typeof ROUTED_SEVERITIES)[number];
 
 export interface AlertReceiver {
   name: string;

@@ -3,7 +3,7 @@
  * versions and the secrets manifest (parameter names only). Pulumi uploads it to S3; the host's sync step polls
  * its ETag. Deterministic: the same config renders the same bytes, so an unchanged config keeps the same ETag.
  */
-import { SecretValue } from "../config/config-problems";
+import { SecretValue } from "../config/secret-value";
 import { type StackConfig } from "../config/stack-config";
 import { renderHostFiles } from "./host-files";
 import { secretFiles } from "./secrets";

@@ -3,7 +3,8 @@
  * after the cap, and the PromQL of a burn-rate alert. The tiers themselves (names, windows, factors) are the SLO
  * alert convention in config/slo-alerts.ts.
  */
-import type { AlertSeverity, SloSpec } from "../config/slo-spec";
+import type { AlertSeverity } from "../config/severities";
+import type { SloSpec } from "../config/slo-spec";
 import { BURN_TIERS, type BurnTier } from "../config/slo-alerts";
 import { parseDuration } from "../config/duration";
 import { q } from "./promql";

@@ -2,7 +2,8 @@
  * Alerts about the monitoring stack itself, generated from a typed list into one rule file in
  * PROMETHEUS_RULES_DIR. Every alert links a runbook in docs/runbooks/ (a test checks each file exists).
  */
-import type { RoutedSeverity, StackConfig } from "../config/stack-config";
+import type { RoutedSeverity } from "../config/severities";
+import type { StackConfig } from "../config/stack-config";
 import { DATA_MOUNT, PROMETHEUS_RULES_DIR, STACK_JOBS } from "../layout/host-layout";
 import { runbookUrl } from "./runbook-links";
 import type { HostFile } from "../layout/host-file";

@@ -3,9 +3,11 @@
  * type, and a secret of the right shape for every receiver that needs one (never echoed in a message).
  */
 import { ENCRYPTED } from "../config-source";
-import { type ConfigProblems, SecretValue, didYouMean, reportDuplicates, show } from "../config-problems";
+import { type ConfigProblems, didYouMean, reportDuplicates, show } from "../config-problems";
+import { SecretValue } from "../secret-value";
 import type { LoadOptions, Reader } from "../reader";
-import { type AlertReceiver, RECEIVER_TYPES, type ReceiverType, ROUTED_SEVERITIES, type RoutedSeverity } from "../stack-config";
+import { ROUTED_SEVERITIES, type RoutedSeverity } from "../severities";
+import { type AlertReceiver, RECEIVER_TYPES, type ReceiverType } from "../stack-config";
 import { receiverSecretProblem, ssmSizeProblem } from "../value-checks";
 
 export function readReceivers(

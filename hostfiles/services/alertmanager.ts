@@ -3,7 +3,8 @@
  * to the stack's receivers (config/alert-routing.ts). Every credential is read from
  * a file under SECRETS_DIR (written at boot from SSM); none is ever written into this file.
  */
-import type { AlertReceiver, RoutedSeverity, StackConfig } from "../../config/stack-config";
+import type { RoutedSeverity } from "../../config/severities";
+import type { AlertReceiver, StackConfig } from "../../config/stack-config";
 import { rootReceiver, routeGroups } from "../../config/alert-routing";
 import { ALERTING_TIMING, SERVICES } from "../../layout/host-layout";
 import { receiverSecretPath } from "../secrets";
