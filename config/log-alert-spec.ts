@@ -13,7 +13,8 @@
  */
 import { ConfigProblems, didYouMean, show } from "./config-problems";
 import { Duration, parseDuration } from "./duration";
-import { templateProblem, type SloSpec } from "./slo-spec";
+import type { SloSpec } from "./slo-spec";
+import { templateProblem } from "./value-checks";
 import { APPLICATION_LOG_RUNBOOK, defaultLogAlerts, HOST_LOG_RUNBOOK, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER, serviceSelector } from "./log-alert-defaults";
 import { logqlProblem } from "./logql";
 import { ALERT_SEVERITIES, type AlertSeverity } from "./severities";

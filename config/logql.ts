@@ -34,19 +34,20 @@ export function markErrors(text: string, offsets: number[]): string {
 }
 
 /** What a query must be: a log query (`{…} | …`, lines) or a metric query (`sum(count_over_time(…))`, numbers). */
-export type LogqlKind = "log" | "metric";
+export type LogqlQueryType = "log" | "metric";
 
 /**
- * Why `expr` is not a valid LogQL query of `kind`, or undefined. Beyond the grammar it checks what Loki's own parser
- * also refuses (pkg/logql/syntax): a stream selector needs at least one matcher that cannot match the empty string.
+ * Why `expr` is not a valid LogQL query of `queryType`, or undefined. Beyond the grammar it checks what Loki's own
+ * parser also refuses (pkg/logql/syntax): a stream selector needs at least one matcher that cannot match the empty
+ * string.
  */
-export function logqlProblem(expr: string, kind: LogqlKind): string | undefined {
+export function logqlProblem(expr: string, queryType: LogqlQueryType): string | undefined {
   const errors = syntaxErrorOffsets(logqlParser, expr);
   if (errors.length) return `is not valid LogQL (syntax error at ⚠: ${markErrors(expr, errors)})`;
   const tree = logqlParser.parse(expr);
   const top = tree.topNode.firstChild?.firstChild;
-  const want = kind === "log" ? "LogExpr" : "MetricExpr";
-  if (top?.name !== want) return `is a LogQL ${top?.name === "LogExpr" ? "log" : "metric"} query; a ${kind} query is needed here`;
+  const want = queryType === "log" ? "LogExpr" : "MetricExpr";
+  if (top?.name !== want) return `is a LogQL ${top?.name === "LogExpr" ? "log" : "metric"} query; a ${queryType} query is needed here`;
   let selectors = 0;
   let problem: string | undefined;
   tree.iterate({

@@ -8,6 +8,7 @@
 import { ConfigProblems, didYouMean, show } from "./config-problems";
 import { parseDuration, Duration } from "./duration";
 import { ALERT_SEVERITIES, type AlertSeverity } from "./severities";
+import { templateProblem } from "./value-checks";
 
 export const SLI_KINDS = ["latency", "availability", "saturation"] as const;
 export type SliKind = (typeof SLI_KINDS)[number];
@@ -114,14 +115,6 @@ const ALERTING_FIELDS = ["pageSeverity", "ticketSeverity", "saturationSeverity",
  */
 export function serviceSlug(service: string): string {
   return service.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-}
-
-/**
- * Prometheus expands alert labels and annotations as Go templates: a `{{` in a value that lands there (description,
- * route, pool, routing labels) makes the rule file fail to load.
- */
-export function templateProblem(v: string): string | undefined {
-  return v.includes("{{") ? `contains "{{", which Prometheus reads as the start of a template in alert labels and annotations (the rule file would not load)` : undefined;
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -106,3 +106,11 @@ export function receiverSecretProblem(type: ReceiverType, value: string): string
   if (type === "pagerduty" && !/^[A-Za-z0-9]{32}$/.test(value)) return "must be a 32-character PagerDuty Events API v2 routing key; value not shown";
   return undefined;
 }
+
+/**
+ * Prometheus expands alert labels and annotations as Go templates: a `{{` in a value that lands there (description,
+ * route, pool, routing labels) makes the rule file fail to load.
+ */
+export function templateProblem(v: string): string | undefined {
+  return v.includes("{{") ? `contains "{{", which Prometheus reads as the start of a template in alert labels and annotations (the rule file would not load)` : undefined;
+}

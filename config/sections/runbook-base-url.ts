@@ -6,8 +6,7 @@ import type { ConfigProblems } from "../config-problems";
 import { ALARM_DESCRIPTION_MAX_CHARS, hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "../host-alarm-text";
 import type { Reader } from "../reader";
 import { show } from "../config-problems";
-import { templateProblem } from "../slo-spec";
-import { isPlaceholderUrl } from "../value-checks";
+import { isPlaceholderUrl, templateProblem } from "../value-checks";
 
 export function readRunbookBaseUrl(
   r: Reader,
