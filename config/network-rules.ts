@@ -64,14 +64,20 @@ export interface PairRule {
 /**
  * What the two hosts of a pair say to each other, both ways (ingress on one host is egress on the other; the host
  * group's egress is closed but for what networkRules lists): the other Prometheus sends alerts to this Alertmanager
- * (9093), and the Alertmanagers gossip (9094, TCP and UDP: memberlist uses both).
+ * (9093), the Alertmanagers gossip (9094, TCP and UDP: memberlist uses both), and the two Loki are one ring.
  */
 export function pairPeerRules(): PairRule[] {
   const am = SERVICES.alertmanager.ports.http;
+  const loki = SERVICES.loki.ports;
   return [
     { description: `Alertmanager ${am} from the other Prometheus of the pair`, protocol: "tcp", port: am, peer: "pair" },
     { description: `Alertmanager gossip ${ALERTMANAGER_CLUSTER_PORT}/tcp within the pair`, protocol: "tcp", port: ALERTMANAGER_CLUSTER_PORT, peer: "pair" },
     { description: `Alertmanager gossip ${ALERTMANAGER_CLUSTER_PORT}/udp within the pair`, protocol: "udp", port: ALERTMANAGER_CLUSTER_PORT, peer: "pair" },
+    // The two Loki form one ring (docs/ha-pair.md): memberlist gossip, and gRPC between distributors, ingesters,
+    // queriers, schedulers and the compactor.
+    { description: `Loki memberlist ${loki.memberlist}/tcp within the pair`, protocol: "tcp", port: loki.memberlist, peer: "pair" },
+    { description: `Loki memberlist ${loki.memberlist}/udp within the pair`, protocol: "udp", port: loki.memberlist, peer: "pair" },
+    { description: `Loki gRPC ${loki.grpc} within the pair`, protocol: "tcp", port: loki.grpc, peer: "pair" },
   ];
 }
 

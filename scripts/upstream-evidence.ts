@@ -141,8 +141,8 @@ function extract(service: EvidenceService, mirror: string, at?: string): void {
   const unresolved = new Set<string>();
   if (at) {
     const checked = new Set<string>();
-    for (const { stack, cfg } of evidenceStacks()) {
-      for (const r of renderedForEvidence(stack, cfg).filter((x) => x.service === service && x.document)) {
+    for (const { stack, cfg, pair } of evidenceStacks()) {
+      for (const r of renderedForEvidence(stack, cfg, pair).filter((x) => x.service === service && x.document)) {
         const root = roots[r.document!];
         const doc = ev.documents[r.document!];
         const dir = root && gitDir(mirror, ev.sources[root.src].repo);
@@ -161,8 +161,8 @@ function extract(service: EvidenceService, mirror: string, at?: string): void {
     process.exitCode = unresolved.size > 0 ? 1 : 0;
     return;
   }
-  for (const { stack, cfg } of evidenceStacks()) {
-    for (const r of renderedForEvidence(stack, cfg).filter((x) => x.service === service && x.document)) {
+  for (const { stack, cfg, pair } of evidenceStacks()) {
+    for (const r of renderedForEvidence(stack, cfg, pair).filter((x) => x.service === service && x.document)) {
       const root = roots[r.document!];
       const doc = ev.documents[r.document!];
       if (!root || !doc) continue;

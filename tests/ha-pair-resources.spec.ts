@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
 import { resources, settle, subnetZone, valueOf } from "./support/mocks";
 import { build, Built } from "./support/stack-build";
 import { stackConfig } from "./support/stacks";
@@ -83,10 +84,30 @@ for (const stackName of ["dev", "prd"]) {
           const am = bundle.files.filter((f) => f.path.includes("alertmanager")).map((f) => f.content).join("\n");
           assert.ok(am.includes(`--cluster.peer=${peer}:${ALERTMANAGER_CLUSTER_PORT}`), `host ${host} peers with ${peer}`);
           assert.ok(am.includes(`--cluster.listen-address=${self}:${ALERTMANAGER_CLUSTER_PORT}`));
+          // Loki: one ring over memberlist, gRPC on the host's own address (the peer dials it), HTTP on loopback.
+          const loki = YAML.parse(fileOf(bundle, SERVICES.loki.config));
+          assert.equal(loki.common.ring.kvstore.store, "memberlist");
+          assert.equal(loki.common.instance_addr, self);
+          assert.equal(loki.common.replication_factor, 1);
+          assert.deepEqual(loki.memberlist, { bind_addr: [self], bind_port: SERVICES.loki.ports.memberlist, join_members: [`${peer}:${SERVICES.loki.ports.memberlist}`] });
+          assert.deepEqual([loki.server.grpc_listen_address, loki.server.http_listen_address], [self, "127.0.0.1"]);
+          assert.equal(loki.ingester.autoforget_unhealthy, true);
+          // Tempo: a monolith per host, each over its own prefix of the shared bucket.
+          const tempo = YAML.parse(fileOf(bundle, SERVICES.tempo.config));
+          assert.equal(tempo.storage.trace.s3.prefix, `host-${host}`);
+          assert.deepEqual(tempo.memberlist.bind_addr, ["127.0.0.1"], "the two Tempo never gossip");
         });
         const userData = b.of("aws:ec2/instance:Instance").sort((x, y) => x.name.localeCompare(y.name)).map((i) => i.inputs.userData as string);
         assert.ok(userData[0].includes(bundleObjectKey(cfg, 0)) && !userData[0].includes(bundleObjectKey(cfg, 1)));
         assert.ok(userData[1].includes(bundleObjectKey(cfg, 1)));
+      });
+
+      it("Grafana runs on both hosts with the same provisioning, data sources and dashboards", () => {
+        const [a, b2] = b.of("aws:s3/bucketObjectv2:BucketObjectv2").sort((x, y) => x.name.localeCompare(y.name)).map(bundleOf);
+        const grafana = (x: Bundle) => x.files.filter((f) => f.path.startsWith("/etc/grafana/") || f.path.includes("/grafana/dashboards/"));
+        assert.ok(grafana(a).length > 3);
+        assert.deepEqual(grafana(b2), grafana(a));
+        assert.ok(b2.files.some((f) => f.path.includes("grafana.service")), "the second host runs Grafana too");
       });
 
       it("one instance role reads exactly the two bundles", () => {
@@ -108,6 +129,10 @@ for (const stackName of ["dev", "prd"]) {
           ["tcp", SERVICES.alertmanager.ports.http],
           ["tcp", ALERTMANAGER_CLUSTER_PORT],
           ["udp", ALERTMANAGER_CLUSTER_PORT],
+          // Loki's ring (docs/ha-pair.md, "Loki"): gossip and gRPC.
+          ["tcp", SERVICES.loki.ports.memberlist],
+          ["udp", SERVICES.loki.ports.memberlist],
+          ["tcp", SERVICES.loki.ports.grpc],
         ];
         for (const direction of ["in", "out"]) {
           const rules = pairRules.filter((r) => r.name.includes(`-pair-${direction}-`));
@@ -121,7 +146,10 @@ for (const stackName of ["dev", "prd"]) {
         }
         // Nothing else of the hosts' group names these ports.
         const others = b.of("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => !r.name.includes("-net-pair-"));
-        for (const r of others) assert.ok(![SERVICES.alertmanager.ports.http, ALERTMANAGER_CLUSTER_PORT].includes(r.inputs.fromPort), r.name);
+        for (const r of others) {
+          const pairPorts: number[] = [SERVICES.alertmanager.ports.http, ALERTMANAGER_CLUSTER_PORT, SERVICES.loki.ports.memberlist, SERVICES.loki.ports.grpc];
+          assert.ok(!pairPorts.includes(r.inputs.fromPort), r.name);
+        }
       });
 
       it("an internal NLB in both subnets, with its own security group, cross-zone, TCP listeners passing TLS through to both hosts", () => {

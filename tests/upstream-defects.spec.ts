@@ -44,9 +44,9 @@ function needsTotalMemory(config: Doc): boolean {
 }
 
 describe("defects the upstream sources show (issue 10)", () => {
-  for (const { name, stack, cfg } of evidenceStacks()) {
+  for (const { name, stack, cfg, pair } of evidenceStacks()) {
     describe(`stack ${name}`, () => {
-      const rendered = renderedForEvidence(stack, cfg);
+      const rendered = renderedForEvidence(stack, cfg, pair);
       const yamlOf = (p: string): Doc => YAML.parse(rendered.find((r) => r.path === p)!.content) as Doc;
       const otelcolUnit = unitFiles(cfg).find((u) => path.basename(u.path) === SERVICE_UNITS.otelcol)!.content;
 

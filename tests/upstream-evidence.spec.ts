@@ -95,9 +95,9 @@ describe("upstream evidence (services with no binary here)", () => {
     });
   });
 
-  for (const { name, stack, cfg } of evidenceStacks()) {
+  for (const { name, stack, cfg, pair } of evidenceStacks()) {
     describe(`stack ${name}`, () => {
-      const rendered = renderedForEvidence(stack, cfg);
+      const rendered = renderedForEvidence(stack, cfg, pair);
 
       it("checks every config file of these services (or says why a file holds no keys)", () => {
         for (const r of rendered) {

@@ -19,6 +19,8 @@ export interface LokiConfigView {
   /** Added to every alert the ruler sends, like Prometheus' external labels (so routing sees the same labels). */
   externalLabels: Record<string, string>;
   alertmanagerUrl: string;
+  /** A pair host's own and its peer's addresses (docs/ha-pair.md): the two Loki processes form one ring. */
+  pair?: { selfIp: string; peerIp: string };
 }
 
 /** Share of the data volume in use at which Loki's WAL refuses more writes (below DataVolumeAlmostFull's 95 %). */
@@ -32,23 +34,42 @@ export function lokiView(cfg: StackConfig, ctx: HostContext): LokiConfigView {
     retentionPeriod: goDuration(cfg.retention.logs),
     externalLabels: { environment: cfg.environment, stack: cfg.stack },
     alertmanagerUrl: `http://${loopback(SERVICES.alertmanager.ports.http)}`,
+    ...(ctx.pair ? { pair: { selfIp: ctx.pair.selfIp, peerIp: ctx.pair.peerIp } } : {}),
+  };
+}
+
+/**
+ * How the two Loki of a pair share the bucket: one ring over memberlist (docs/ha-pair.md, "Loki"). Both are whole
+ * single binaries; the ring makes them one Loki: each stream has one ingester (replication factor 1: with 2, dskit
+ * needs both replicas to write, `minSuccess = RF/2 + 1`), queriers and rulers ask both ingesters, and the compactor
+ * ring lets exactly one of them compact and apply retention. gRPC and gossip listen on the host's own address (the
+ * other host dials them); HTTP stays on loopback (collector, Grafana and health checks are local).
+ */
+function lokiPair(pair: NonNullable<LokiConfigView["pair"]>) {
+  const port = MEMBERLIST_PORTS.loki;
+  return {
+    grpcListenAddress: pair.selfIp,
+    instanceAddr: pair.selfIp,
+    ring: { kvstore: { store: "memberlist" } },
+    memberlist: { bind_addr: [pair.selfIp], bind_port: port, join_members: [`${pair.peerIp}:${port}`] },
   };
 }
 
 export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
   const dir = view.dataDir;
   const ports = SERVICES.loki.ports;
+  const pair = view.pair ? lokiPair(view.pair) : undefined;
   return {
     // One tenant ("fake"): the collector is the only writer and Grafana the only reader, both local.
     auth_enabled: false,
-    server: dskitServer(ports),
+    server: pair ? { ...dskitServer(ports), grpc_listen_address: pair.grpcListenAddress } : dskitServer(ports),
     common: {
       // Without it the WAL and the compactor work in relative paths (the unit's working directory).
       path_prefix: dir,
       replication_factor: 1,
-      instance_addr: LOOPBACK,
-      // One process: rings live in memory, no gossip needed.
-      ring: { kvstore: { store: "inmemory" } },
+      instance_addr: pair ? pair.instanceAddr : LOOPBACK,
+      // One process: rings live in memory, no gossip needed (a pair: one ring over memberlist, lokiPair).
+      ring: pair ? pair.ring : { kvstore: { store: "inmemory" } },
       // No keys: the AWS SDK takes the instance role's credentials from IMDSv2.
       storage: { s3: { region: view.region, bucketnames: view.bucket } },
     },
@@ -74,6 +95,9 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
       // Loki bounds its WAL by disk usage, not bytes: above this share of the data volume in use it throttles
       // writes instead of filling the disk (pkg/ingester/wal.go `disk_full_threshold`, default 0.90).
       wal: { enabled: true, dir: `${dir}/wal`, disk_full_threshold: LOKI_WAL_DISK_FULL_THRESHOLD },
+      // A pair: a host that stops heartbeating leaves the ring after the ring's heartbeat timeout, so the streams it
+      // owned go to the other host instead of failing until it returns (its WAL is replayed when it does).
+      ...(pair ? { autoforget_unhealthy: true } : {}),
     },
     compactor: {
       working_directory: `${dir}/compactor`,
@@ -98,7 +122,7 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
       enable_alertmanager_v2: true,
       external_labels: view.externalLabels,
     },
-    memberlist: { bind_addr: [LOOPBACK], bind_port: MEMBERLIST_PORTS.loki },
+    memberlist: pair ? pair.memberlist : { bind_addr: [LOOPBACK], bind_port: MEMBERLIST_PORTS.loki },
     analytics: { reporting_enabled: false },
   };
 }

@@ -17,6 +17,16 @@ export interface TempoConfigView {
   dataDir: string;
   blockRetention: string;
   prometheusRemoteWriteUrl: string;
+  /**
+   * A pair host's own prefix in the shared bucket (docs/ha-pair.md, "Tempo"): each host's Tempo is a monolith of its
+   * own over its own objects, because Tempo 3 does not support two `-target=all` instances on one store.
+   */
+  objectPrefix?: string;
+}
+
+/** The prefix of a pair host's Tempo objects in the shared bucket. */
+export function tempoPairPrefix(index: number): string {
+  return `host-${index}`;
 }
 
 export function tempoView(cfg: StackConfig, ctx: HostContext): TempoConfigView {
@@ -26,6 +36,7 @@ export function tempoView(cfg: StackConfig, ctx: HostContext): TempoConfigView {
     dataDir: SERVICES.tempo.dataDir,
     blockRetention: goDuration(cfg.retention.traces),
     prometheusRemoteWriteUrl: `http://${loopback(SERVICES.prometheus.ports.http)}/api/v1/write`,
+    ...(ctx.pair ? { objectPrefix: tempoPairPrefix(ctx.pair.index) } : {}),
   };
 }
 
@@ -87,7 +98,13 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
       trace: {
         backend: "s3",
         // No keys: the instance role's credentials come from IMDSv2.
-        s3: { bucket: view.bucket, region: view.region, endpoint: `s3.${view.region}.amazonaws.com` },
+        s3: {
+          bucket: view.bucket,
+          // A pair host's objects live under its own prefix (tempodb/backend/s3 `prefix`: every key is nested below it).
+          ...(view.objectPrefix ? { prefix: view.objectPrefix } : {}),
+          region: view.region,
+          endpoint: `s3.${view.region}.amazonaws.com`,
+        },
         wal: { path: `${dir}/wal` },
       },
     },

@@ -8,7 +8,7 @@ import { GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DATASOURCES_FILE, LOKI_RULES_
 import { serviceFiles } from "../../hostfiles/services";
 import { serviceFlags } from "../../hostfiles/services/flags";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
-import { placeholderContext } from "../../layout/host-file";
+import { type HostPair, placeholderContext } from "../../layout/host-file";
 import { COMPONENTS } from "../../config/release-manifest";
 import { arm64Overrides, stackConfig } from "./stacks";
 
@@ -39,7 +39,8 @@ export const NOT_CONFIG: Record<string, string> = {
  * Every stack the evidence test renders: the committed dev and prd, each also on the other architecture (the
  * service configs must not depend on it, and the test proves they are accepted either way).
  */
-export function evidenceStacks(): { name: string; stack: string; cfg: StackConfig }[] {
+export function evidenceStacks(): { name: string; stack: string; cfg: StackConfig; pair?: HostPair }[] {
+  const pairCfg = stackConfig("prd", { hosts: 2, secondSubnetId: "subnet-00000000000000001" });
   return [
     { name: "dev (x86_64)", stack: "dev", cfg: stackConfig("dev") },
     { name: "dev on arm64", stack: "dev", cfg: stackConfig("dev", arm64Overrides("t4g.large")) },
@@ -47,6 +48,9 @@ export function evidenceStacks(): { name: string; stack: string; cfg: StackConfi
     { name: "prd on arm64", stack: "prd", cfg: stackConfig("prd", arm64Overrides("m7g.xlarge")) },
     // remoteWrite adds the AMP data source, the plugin it needs and the units' network (docs/remote-write.md).
     { name: "prd with remoteWrite", stack: "prd", cfg: stackConfig("prd", { remoteWrite: { workspace: "create" } }) },
+    // An HA pair's hosts (docs/ha-pair.md): Loki's ring over memberlist, Tempo's own prefix per host.
+    { name: "prd pair, host 0", stack: "prd", cfg: pairCfg, pair: { index: 0, selfIp: "10.10.1.20", peerIp: "10.10.2.20" } },
+    { name: "prd pair, host 1", stack: "prd", cfg: pairCfg, pair: { index: 1, selfIp: "10.10.2.20", peerIp: "10.10.1.20" } },
   ];
 }
 
@@ -59,8 +63,8 @@ export interface RenderedForEvidence {
 }
 
 /** The files of the evidence services for one stack (with the placeholder context, as `npm run render` does). */
-export function renderedForEvidence(stack: string, cfg: StackConfig): RenderedForEvidence[] {
-  const files = serviceFiles(cfg, placeholderContext(stack));
+export function renderedForEvidence(stack: string, cfg: StackConfig, pair?: HostPair): RenderedForEvidence[] {
+  const files = serviceFiles(cfg, { ...placeholderContext(stack), ...(pair ? { pair } : {}) });
   const owners = Object.fromEntries(EVIDENCE_SERVICES.map((s) => [SERVICES[s].user, s])) as Record<string, EvidenceService>;
   return files.flatMap((f) => {
     const service = owners[f.owner.split(":")[1]];
