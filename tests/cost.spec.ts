@@ -52,6 +52,20 @@ describe("npm run cost", () => {
       assert.equal(m.items.find((i) => /editors/.test(i.what))?.usd, 2);
     });
 
+    it(`(${stack}) an HA pair (hosts: 2) counts two hosts, their volumes and alarms, and the NLB`, () => {
+      const single = selfManagedEstimate(stackConfig(stack), USAGE, unitPrices(table));
+      const cfg = stackConfig(stack, { hosts: 2, secondSubnetId: "subnet-00000000000000001" });
+      const e = selfManagedEstimate(cfg, USAGE, unitPrices(table));
+      const q = (est: typeof e, re: RegExp) => est.items.find((i) => re.test(i.what))?.quantity;
+      for (const re of [/always on/, /root volume/, /gp3 data volume/, /IOPS above/, /throughput above/, /status-check alarms/]) {
+        assert.equal(q(e, re), 2 * (q(single, re) as number), String(re));
+      }
+      assert.equal(q(e, /internal NLB/), HOURS_PER_MONTH);
+      assert.equal(q(single, /internal NLB/), undefined);
+      // Both hosts write one set of logs and traces to the shared buckets: S3 does not double.
+      assert.equal(q(e, /^S3/), q(single, /^S3/));
+    });
+
     it(`(${stack}) names every price the table lacks and counts nothing for it`, () => {
       const cfg = stackConfig(stack);
       const e = selfManagedEstimate(cfg, USAGE, table);

@@ -72,8 +72,8 @@ export interface Estimate {
 }
 
 /** Hosts in the stack. One until the HA pair lands; read from the config then. */
-export function hostCount(cfg: StackConfig): number {
-  return (cfg as StackConfig & { hosts?: number }).hosts ?? 1;
+export function hostCount(cfg: Pick<StackConfig, "hosts">): number {
+  return cfg.hosts;
 }
 
 const days = (d: Duration) => d.seconds / 86400;
