@@ -5,8 +5,6 @@ import { egressRules, ingressRules, SecurityGroupRule, pairPeerRules } from "../
 import { pairSubnetsProblem } from "../config/sections/placement";
 import { resourceTags } from "../config/tags";
 
-export { egressRules, ingressRules } from "../config/network-rules";
-
 export interface MonitoringNetworkArgs {
   config: StackConfig;
   /** With `hosts: 2`: the second host's subnet, checked to lie in another zone (checkedSecondSubnet). */

@@ -7,7 +7,7 @@ import { byType, FAKE_ACCOUNT, isSecretValue, plain, RecordedResource, resources
 import { OTLP_CLIENT_CA_PATH } from "../hostfiles/services/otelcol";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { dataProtection } from "../components/data-protection";
-import { ingressRules } from "../components/network";
+import { ingressRules } from "../config/network-rules";
 import { lifecycleExpiryDays } from "../components/telemetry-buckets";
 import { ceilDays } from "../config/duration";
 import { DATA_DEVICE_NAME } from "../layout/host-layout";

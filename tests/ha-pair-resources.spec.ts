@@ -11,7 +11,7 @@ import { build, Built } from "./support/stack-build";
 import { stackConfig } from "./support/stacks";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { bundleObjectKey } from "../components/host-config-bundle";
-import { ingressRules } from "../components/network";
+import { ingressRules } from "../config/network-rules";
 import { OTLP_HEALTH_CHECK } from "../components/otlp-load-balancer";
 import { ALERTMANAGER_CLUSTER_PORT, DATA_DEVICE_NAME, OTLP_PORTS, SERVICES } from "../layout/host-layout";
 
