@@ -3,26 +3,16 @@ import * as aws from "@pulumi/aws";
 import type { StackConfig } from "../config/stack-config";
 import { SecureBucket } from "./secure-bucket";
 import { resourceTags } from "../config/tags";
+import { bundleObjectKey } from "../layout/host-file";
 
 export interface HostConfigBundleArgs {
   config: StackConfig;
-  /**
-   * Renders a host's bundle (host 0, and host 1 of a pair); it gets the bucket's name because the bundle names its
-   * own location.
-   */
-  render: (bucketName: pulumi.Output<string>, host: number) => pulumi.Input<string>;
+  /** Every host's rendered bundle (hostfiles/bundle.ts `renderBundle`), host 0 first (host 1 is a pair's second). */
+  contents: pulumi.Input<string>[];
 }
 
 /** Days an overwritten bundle stays retrievable, to roll a host back to an earlier config by hand. */
 export const BUNDLE_HISTORY_DAYS = 30;
-
-/**
- * S3 key of a host's bundle (host 1 is a pair's second host). The host's user data names this key, so it never
- * changes with the bundle's content.
- */
-export function bundleObjectKey(cfg: Pick<StackConfig, "stack">, host = 0): string {
-  return host === 0 ? `hosts/${cfg.stack}/bundle.json` : `hosts/${cfg.stack}/${host}/bundle.json`;
-}
 
 /**
  * The private bucket holding the host's config bundle (every file that goes onto the host but user data). Pulumi
@@ -41,7 +31,7 @@ export class HostConfigBundle extends pulumi.ComponentResource {
   constructor(name: string, args: HostConfigBundleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:storage:HostConfigBundle", name, {}, opts);
     const cfg = args.config;
-    this.objectKey = bundleObjectKey(cfg);
+    this.objectKey = bundleObjectKey(cfg.stack);
     this.bucket = new SecureBucket(
       name,
       {
@@ -53,12 +43,12 @@ export class HostConfigBundle extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.objectKeys = Array.from({ length: cfg.hosts }, (_, host) => bundleObjectKey(cfg, host));
+    this.objectKeys = args.contents.map((_, host) => bundleObjectKey(cfg.stack, host));
     this.objects = this.objectKeys.map((key, host) => {
       const n = host === 0 ? name : `${name}-${host}`;
       return new aws.s3.BucketObjectv2(
         n,
-        { bucket: this.bucket.name, key, content: args.render(this.bucket.name, host), contentType: "application/json", tags: resourceTags(cfg, n) },
+        { bucket: this.bucket.name, key, content: args.contents[host], contentType: "application/json", tags: resourceTags(cfg, n) },
         { parent: this },
       );
     });

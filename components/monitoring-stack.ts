@@ -7,7 +7,7 @@ import { DataVolume } from "./data-volume";
 import { DataVolumeBackups } from "./data-volume-backups";
 import { DeployVerification } from "./deploy-verification";
 import { HostAlarms } from "./host-alarms";
-import { HostConfigBundle, bundleObjectKey } from "./host-config-bundle";
+import { HostConfigBundle } from "./host-config-bundle";
 import { HostIdentity } from "./host-identity";
 import { HostSecrets } from "./host-secrets";
 import { MonitoringHost } from "./monitoring-host";
@@ -19,7 +19,7 @@ import { SERVICES } from "../layout/host-layout";
 import { renderBundle } from "../hostfiles/bundle";
 import { renderUserData } from "../hostfiles/user-data";
 import { secretParameterPrefix } from "../hostfiles/secrets";
-import type { HostContext } from "../layout/host-file";
+import type { BundleContext } from "../layout/host-file";
 
 export interface PairHostAccess {
   host: number;
@@ -109,41 +109,23 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
     const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
 
-    const certificates = pulumi.all([tls.caCertPem, tls.serverCertPem, tls.clientCaBundlePem]);
-    // What host `host` (0, or 1 of a pair) is told: its own volume, address and bundle key, and in a pair both addresses.
-    const context = (configBucket: pulumi.Input<string>, host: number): pulumi.Output<HostContext> =>
+    // Each renderer gets what it reads (layout/host-file.ts). A host's bundle: the buckets, certificates, secret
+    // versions, the automation key (authorised next to the on-call engineers' keys; public keys only), the AMP
+    // endpoint and, in a pair, its index and both addresses.
+    const bundleContext = (host: number): pulumi.Output<BundleContext> =>
       pulumi
-        .all([buckets.loki.name, buckets.tempo.name, configBucket, dataVolumes[host].volumeId, pulumi.all(privateIps), certificates, secrets.versions, amp?.prometheusEndpoint])
-        .apply(([lokiBucket, tempoBucket, bucket, dataVolumeId, ips, [otlpCaCertPem, otlpServerCertPem, otlpClientCaPem], secretVersions, ampWorkspaceUrl]) => ({
+        .all([buckets.loki.name, buckets.tempo.name, tls.serverCertPem, tls.clientCaBundlePem, automationKey.publicKeyOpenssh, secrets.versions, amp?.prometheusEndpoint, pulumi.all(privateIps)])
+        .apply(([lokiBucket, tempoBucket, otlpServerCertPem, otlpClientCaPem, automationPublicKey, secretVersions, ampWorkspaceUrl, ips]) => ({
           lokiBucket,
           tempoBucket,
-          configBucket: bucket,
-          configObjectKey: bundleObjectKey(cfg, host),
-          dataVolumeId,
-          privateIp: ips[host],
-          otlpCaCertPem,
           otlpServerCertPem,
           otlpClientCaPem,
+          automationPublicKey,
           secretVersions,
           ...(ampWorkspaceUrl ? { ampWorkspaceUrl } : {}),
           ...(ips.length === 2 ? { pair: { index: host, selfIp: ips[host], peerIp: ips[1 - host] } } : {}),
         }));
-
-    // The host's view of the config: the automation key is authorised next to the on-call engineers' keys (public
-    // keys only; they travel in the bundle, so rotating one never touches user data).
-    const withAutomationKey = (key: string): StackConfig => ({
-      ...cfg,
-      access: { ...cfg.access, authorizedKeys: [...cfg.access.authorizedKeys, key] },
-    });
-    const bundle = new HostConfigBundle(
-      `${name}-config`,
-      {
-        config: cfg,
-        render: (bucketName, host) =>
-          pulumi.all([automationKey.publicKeyOpenssh, context(bucketName, host)]).apply(([key, ctx]) => renderBundle(withAutomationKey(key), ctx)),
-      },
-      child,
-    );
+    const bundle = new HostConfigBundle(`${name}-config`, { config: cfg, contents: privateIps.map((_, host) => bundleContext(host).apply((ctx) => renderBundle(cfg, ctx))) }, child);
     const identity = new HostIdentity(
       `${name}-host`,
       {
@@ -166,7 +148,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
             networkInterfaceId: eni.id,
             instanceProfileName: identity.instanceProfile.name,
             dataVolumeId: dataVolumes[i].volumeId,
-            userData: context(bundle.bucket.name, i).apply((ctx) => renderUserData(cfg, ctx)),
+            // User data: where this host's bundle is and which volume holds its data.
+            userData: pulumi
+              .all([bundle.bucket.name, dataVolumes[i].volumeId])
+              .apply(([configBucket, dataVolumeId]) => renderUserData(cfg, { configBucket, configObjectKey: bundle.objectKeys[i], dataVolumeId })),
             bootDependencies: [bundle, secrets],
           },
           child,

@@ -3,21 +3,15 @@
  * written) and the manifests they read (host.env, services.tsv, versions.tsv, secrets.tsv). The manifests are
  * tab-separated or shell-quoted text so the scripts need no JSON parser.
  */
-import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../config/stack-config";
 import { OTLP_SERVER_CERT_PATH } from "./services/otelcol";
 import { CONFIG_ROOT, DATA_DEVICE_NAME, DATA_FS_LABEL, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, SYNC_USER, TEXTFILE_DIR } from "../layout/host-layout";
 import { secretFiles } from "./secrets";
-import { TEMPLATES_DIR } from "./templates";
+import { hostScript } from "./templates";
 import type { HostFile } from "../layout/host-file";
 import { AGENT, enabledUnits, UNIT_DIR } from "./units";
 import { versionsTsv } from "./versions";
-
-/** A host script, verbatim from templates/host/. */
-export function hostScript(name: "monitoring-sync.sh" | "monitoring-apply.sh" | "monitoring-secrets.sh" | "prometheus-start.sh"): string {
-  return fs.readFileSync(path.join(TEMPLATES_DIR, "host", name), "utf8");
-}
 
 /** Every certificate the host serves to other machines: the apply step publishes their expiry (meta-alerts). */
 export const SERVED_CERTIFICATES = [OTLP_SERVER_CERT_PATH];

@@ -21,7 +21,6 @@ import { renderServiceUnit, ServiceUnitSpec } from "./units";
 import type { Architecture, StackConfig } from "../config/stack-config";
 import { otlpClientParameters } from "../config/otlp-client-parameters";
 import { SERVICES } from "../layout/host-layout";
-import { placeholderContext } from "../layout/host-file";
 import { durableDelivery, MEMORY_LIMITER, QUEUE_STORAGE, queueStorage } from "./services/otelcol";
 import { COMPONENTS, OperatorDigests, RELEASE_ARCH, ReleaseArch, releaseDigestKey } from "../config/release-manifest";
 import { resolveComponents } from "./versions";
@@ -68,6 +67,9 @@ export interface AppAgentView {
   releaseDigests: OperatorDigests;
 }
 
+/** The gateway address of an offline render (`placeholder`): an address, so the files parse; install.sh refuses it. */
+const PLACEHOLDER_GATEWAY_IP = "10.0.0.10";
+
 /**
  * The agent of one application (`client`, an entry of `otlpClients`; default: the only one) forwarding to the
  * monitoring host at `gatewayIp` (the stack output `privateIp`; a placeholder offline).
@@ -81,7 +83,7 @@ export function appAgentView(cfg: Pick<StackConfig, "project" | "stack" | "regio
   if (!clients.includes(client)) {
     throw new Error(`--client ${client}: not in ${cfg.project}:otlpClients (${clients.join(", ") || "empty"}); only those applications get a client certificate the monitoring host accepts`);
   }
-  const gatewayIp = o.gatewayIp ?? placeholderContext(cfg.stack).privateIp;
+  const gatewayIp = o.gatewayIp ?? PLACEHOLDER_GATEWAY_IP;
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(gatewayIp) || gatewayIp.split(".").some((n) => Number(n) > 255)) {
     throw new Error(`--gateway ${gatewayIp}: must be the monitoring host's private IPv4 address (stack output privateIp; its certificate names that IP)`);
   }

@@ -3,11 +3,11 @@
  * versions and the secrets manifest (parameter names only). Pulumi uploads it to S3; the host's sync step polls
  * its ETag. Deterministic: the same config renders the same bytes, so an unchanged config keeps the same ETag.
  */
-import { SecretValue } from "../config/secret-value";
 import { type StackConfig } from "../config/stack-config";
 import { renderHostFiles } from "./host-files";
 import { secretFiles } from "./secrets";
-import type { HostContext, HostFile } from "../layout/host-file";
+import type { BundleContext, HostFile } from "../layout/host-file";
+import { assertNoSecrets } from "./leak-check";
 import { resolveComponents, ResolvedComponent } from "./versions";
 
 export const BUNDLE_SCHEMA_VERSION = 1;
@@ -23,7 +23,7 @@ export interface Bundle {
   files: HostFile[];
 }
 
-export function buildBundle(cfg: StackConfig, ctx: HostContext): Bundle {
+export function buildBundle(cfg: StackConfig, ctx: BundleContext): Bundle {
   const files = [...renderHostFiles(cfg, ctx)].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
@@ -36,31 +36,13 @@ export function buildBundle(cfg: StackConfig, ctx: HostContext): Bundle {
   };
 }
 
-export function renderBundle(cfg: StackConfig, ctx: HostContext): string {
-  const text = `${JSON.stringify(buildBundle(cfg, ctx), null, 1)}\n`;
+export function renderBundle(cfg: StackConfig, ctx: BundleContext): string {
+  return bundleJson(cfg, buildBundle(cfg, ctx));
+}
+
+/** The bundle as uploaded; for a caller that also needs the built bundle's files (it builds it once). */
+export function bundleJson(cfg: StackConfig, bundle: Bundle): string {
+  const text = `${JSON.stringify(bundle, null, 1)}\n`;
   assertNoSecrets(cfg, text, "config bundle");
   return text;
-}
-
-/**
- * Every secret value readable in this config; a rendered artefact containing one is a leak. Found by walking the
- * config for SecretValue objects, so a secret added to the config later is covered without a change here.
- */
-export function readableSecretValues(cfg: StackConfig): string[] {
-  const found: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof SecretValue) {
-      if (v.readable && v.reveal().length >= 8) found.push(v.reveal());
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === "object") Object.values(v).forEach(walk);
-  };
-  walk(cfg);
-  return found;
-}
-
-/** Defence in depth: refuses to emit an artefact that contains a secret value, without printing it. */
-export function assertNoSecrets(cfg: StackConfig, text: string, what: string): void {
-  if (readableSecretValues(cfg).some((v) => text.includes(v))) {
-    throw new Error(`${what} would contain a secret value; secrets must only be referenced by file path`);
-  }
 }

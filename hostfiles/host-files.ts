@@ -9,10 +9,10 @@ import { agentFiles } from "./agent";
 import { healthCheckFiles } from "./health-checks";
 import { sshAccessFiles } from "./ssh-access";
 import { serviceFiles } from "./services";
-import type { HostContext, HostFile } from "../layout/host-file";
+import type { BundleContext, HostFile } from "../layout/host-file";
 import { unitFiles } from "./units";
 
-export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+export function renderHostFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
   // Built once: the SLO rules, the dashboards and the runbooks all read these models.
   const slos = buildSloModels(cfg);
   const files = [
@@ -21,7 +21,7 @@ export function renderHostFiles(cfg: StackConfig, ctx: HostContext): HostFile[] 
     ...unitFiles(cfg, ctx.pair),
     ...agentFiles(cfg, ctx.secretVersions),
     ...healthCheckFiles(),
-    ...sshAccessFiles(cfg),
+    ...sshAccessFiles(cfg, ctx.automationPublicKey),
     ...dashboardFiles(cfg, slos),
   ];
   const seen = new Set<string>();

@@ -52,8 +52,9 @@ export function loginGroupsTsv(cfg: StackConfig): string {
   return [...new Set([cfg.access.sshUser, SSM_SESSION_USER])].map((u) => `${u}\t${JOURNAL_GROUP}\n`).join("");
 }
 
-export function sshAccessFiles(cfg: StackConfig): HostFile[] {
-  const keys = cfg.access.authorizedKeys.map((k) => k.trim()).filter((k) => k.length > 0);
+/** `automationPublicKey`: the stack's automation key (BundleContext), authorised next to on-call's keys. */
+export function sshAccessFiles(cfg: StackConfig, automationPublicKey?: string): HostFile[] {
+  const keys = [...cfg.access.authorizedKeys, automationPublicKey ?? ""].map((k) => k.trim()).filter((k) => k.length > 0);
   return [
     { path: SSHD_DROP_IN, content: sshdDropIn(), mode: "0600", owner: "root:root", onChange: { unit: "sshd.service", action: "reload" } },
     // sudo reads /etc/sudoers.d at every call: no reload. 0440 root:root is what sudo demands of its files.

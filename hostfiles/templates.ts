@@ -11,6 +11,11 @@ export const TEMPLATES_DIR = path.resolve(__dirname, "..", "templates");
 /** systemd unit templates (the user keeps units in systemd/, templates for everything else in templates/). */
 export const SYSTEMD_DIR = path.resolve(__dirname, "..", "systemd");
 
+/** A host script, verbatim from templates/host/ (not a template: shipped as written). */
+export function hostScript(name: "monitoring-sync.sh" | "monitoring-apply.sh" | "monitoring-secrets.sh" | "prometheus-start.sh"): string {
+  return fs.readFileSync(path.join(TEMPLATES_DIR, "host", name), "utf8");
+}
+
 const hb = Handlebars.create();
 // Indent a pre-serialised block under a YAML key: {{indent block 4}}.
 hb.registerHelper("indent", (text: string, spaces: number) =>

@@ -4,11 +4,10 @@
  * do not change with the host's configuration, so a config change never stops or replaces the instance.
  */
 import type { StackConfig } from "../config/stack-config";
-import { hostScript } from "./agent";
-import { assertNoSecrets } from "./bundle";
+import { assertNoSecrets } from "./leak-check";
 import { BIN_ROOT, CONFIG_ROOT, STATE_DIR, SYNC_USER } from "../layout/host-layout";
-import { renderTemplate, yamlBlock } from "./templates";
-import type { HostContext } from "../layout/host-file";
+import { hostScript, renderTemplate, yamlBlock } from "./templates";
+import type { UserDataContext } from "../layout/host-file";
 import { AGENT } from "./units";
 
 /** EC2's limit on user data. */
@@ -20,7 +19,7 @@ export const AMI_DEFAULT_USER = "ec2-user";
 const SAFE_VALUE = /^[A-Za-z0-9._\/:@+-]+$/;
 
 /** bootstrap.env: read by the scripts (sourced) and by the agent units (EnvironmentFile=). */
-export function bootstrapEnv(cfg: StackConfig, ctx: HostContext): string {
+export function bootstrapEnv(cfg: StackConfig, ctx: UserDataContext): string {
   const vars: Record<string, string> = {
     STACK: cfg.stack,
     ARCHITECTURE: cfg.architecture,
@@ -63,7 +62,7 @@ export const PER_BOOT_BOOTSTRAP = "/var/lib/cloud/scripts/per-boot/50-monitoring
  */
 export const HOST_PACKAGES = ["jq"];
 
-export function renderUserData(cfg: StackConfig, ctx: HostContext): string {
+export function renderUserData(cfg: StackConfig, ctx: UserDataContext): string {
   const files = yamlBlock([
     { path: `${CONFIG_ROOT}/bootstrap.env`, owner: "root:root", permissions: "0644", content: bootstrapEnv(cfg, ctx) },
     { path: AGENT.syncScript, owner: "root:root", permissions: "0755", content: hostScript("monitoring-sync.sh") },

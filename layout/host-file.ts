@@ -17,26 +17,25 @@ export interface HostFile {
   onChange?: { unit: string; action: "reload" | "restart" };
 }
 
-/**
- * Values that exist only once AWS resources do. Under `pulumi up` they are the real ids (resolved with
- * `pulumi.all(...).apply`); the offline render uses `placeholderContext`, whose values are marked as such.
+/*
+ * Values that exist only once AWS resources do, split by the one renderer that reads them. Under `pulumi up` they
+ * are the real ids (resolved with `pulumi.all(...).apply` in components/monitoring-stack.ts); the offline render
+ * uses the placeholder contexts below, whose values are marked as such.
  */
-export interface HostContext {
-  /** Buckets (names) for Loki, Tempo and the host's config bundle. */
+
+/** What the host's files in the config bundle (hostfiles/bundle.ts) need from AWS. */
+export interface BundleContext {
+  /** Buckets (names) Loki and Tempo store their chunks and blocks in. */
   lokiBucket: string;
   tempoBucket: string;
-  configBucket: string;
-  /** S3 key of the config bundle in `configBucket`. */
-  configObjectKey: string;
-  /** EBS volume id of the data volume (vol-…), to find its device by id on Nitro instances. */
-  dataVolumeId: string;
-  /** Stable private IP of the host's network interface (the OTLP endpoint applications use). */
-  privateIp: string;
-  /** PEM of the CA that signed the OTLP server certificate, and the server certificate itself (public). */
-  otlpCaCertPem: string;
+  /** PEM of the OTLP server certificate (public), and the per-application client CAs (concatenated PEM) the OTLP receivers verify senders against. */
   otlpServerCertPem: string;
-  /** The per-application client CAs (concatenated PEM) the OTLP receivers verify senders against. */
   otlpClientCaPem: string;
+  /**
+   * The stack's automation ssh public key (components/automation-key.ts), authorised next to the on-call engineers'
+   * keys (hostfiles/ssh-access.ts). Absent offline: the key exists only under `pulumi up`.
+   */
+  automationPublicKey?: string;
   /**
    * Version of each secret's SSM parameter, by SecretFile id (hostfiles/secrets.ts). A rotated secret changes the
    * bundle, so the host fetches that exact version and restarts only the unit that reads it. Unknown offline.
@@ -54,24 +53,48 @@ export interface HostContext {
   pair?: HostPair;
 }
 
+/**
+ * What user data (hostfiles/user-data.ts) needs: where the bundle is and which volume holds the data. None of it
+ * changes with the host's configuration, so a config change never stops or replaces the instance.
+ */
+export interface UserDataContext {
+  /** Bucket (name) and S3 key of the config bundle. */
+  configBucket: string;
+  configObjectKey: string;
+  /** EBS volume id of the data volume (vol-…), to find its device by id on Nitro instances. */
+  dataVolumeId: string;
+}
+
 export interface HostPair {
   index: number;
   selfIp: string;
   peerIp: string;
 }
 
-/** Context for rendering without AWS: every value says it is a placeholder. */
-export function placeholderContext(stack: string): HostContext {
+/** Bundle context for rendering without AWS: every value says it is a placeholder. */
+export function placeholderBundleContext(stack: string): BundleContext {
   return {
     lokiBucket: `placeholder-${stack}-loki-bucket`,
     tempoBucket: `placeholder-${stack}-tempo-bucket`,
-    configBucket: `placeholder-${stack}-config-bucket`,
-    configObjectKey: `hosts/${stack}/bundle.json`,
-    dataVolumeId: "vol-00000000000000000",
-    privateIp: "10.0.0.10",
-    otlpCaCertPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (created by pulumi up)\n-----END CERTIFICATE-----\n",
     otlpServerCertPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (created by pulumi up)\n-----END CERTIFICATE-----\n",
     otlpClientCaPem: "-----BEGIN CERTIFICATE-----\nPLACEHOLDER (per-application client CAs, created by pulumi up)\n-----END CERTIFICATE-----\n",
+  };
+}
+
+/**
+ * S3 key of a host's bundle (host 1 is a pair's second host). User data names this key, so it never changes with
+ * the bundle's content.
+ */
+export function bundleObjectKey(stack: string, host = 0): string {
+  return host === 0 ? `hosts/${stack}/bundle.json` : `hosts/${stack}/${host}/bundle.json`;
+}
+
+/** User-data context for rendering without AWS: every value says it is a placeholder. */
+export function placeholderUserDataContext(stack: string): UserDataContext {
+  return {
+    configBucket: `placeholder-${stack}-config-bucket`,
+    configObjectKey: bundleObjectKey(stack),
+    dataVolumeId: "vol-00000000000000000",
   };
 }
 

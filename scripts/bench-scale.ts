@@ -21,7 +21,7 @@ import * as path from "path";
 import type { AddressInfo } from "net";
 import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { buildSloModels } from "../rules/slo-rules";
 import { applicationJob, sandboxRewrite, TEST_TIMING } from "../tests/integration/sandbox";
 import { SyntheticApp } from "../tests/integration/synthetic-app";
@@ -92,7 +92,7 @@ const scalar = async (prom: Daemon, expr: string) => Number((await query(prom, e
 async function main(): Promise<void> {
   if (!hasTool("prometheus")) throw new Error("prometheus is not installed (apt-get install -y prometheus)");
   const cfg = stackConfig(STACK);
-  const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));
+  const rendered = renderHostFiles(cfg, placeholderBundleContext(cfg.stack));
   const service = buildSloModels(cfg).services.find((s) => s.alert)?.service ?? cfg.slos[0]?.service;
   if (!service) throw new Error(`stack ${STACK} has no SLO service`);
   const latency = cfg.slos.find((s) => s.service === service && s.kind === "latency");

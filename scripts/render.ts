@@ -14,10 +14,9 @@ import { loadStackConfig } from "../config/loader";
 import { StackConfig } from "../config/stack-config";
 import { FileConfigSource } from "../config/config-source";
 import { PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
-import { renderBundle } from "../hostfiles/bundle";
-import { renderHostFiles } from "../hostfiles/host-files";
+import { buildBundle, bundleJson } from "../hostfiles/bundle";
 import { renderUserData } from "../hostfiles/user-data";
-import { placeholderContext, HostFile } from "../layout/host-file";
+import { placeholderBundleContext, placeholderUserDataContext, HostFile } from "../layout/host-file";
 import { COMPONENTS } from "../config/release-manifest";
 import { resolveComponents } from "../hostfiles/versions";
 import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
@@ -54,12 +53,12 @@ export function renderStackConfig(stack: string, overrides: Record<string, unkno
 export function renderStack(stack: string, dir: string = PROJECT_DIR): Rendered {
   const source = new FileConfigSource(stack, dir);
   const cfg = loadStackConfig(source, { requireSecrets: false });
-  const ctx = placeholderContext(stack);
+  const bundle = buildBundle(cfg, placeholderBundleContext(stack));
   return {
     cfg,
-    files: renderHostFiles(cfg, ctx),
-    userData: renderUserData(cfg, ctx),
-    bundle: renderBundle(cfg, ctx),
+    files: bundle.files,
+    userData: renderUserData(cfg, placeholderUserDataContext(stack)),
+    bundle: bundleJson(cfg, bundle),
     missingSecrets: missingSecrets(source, cfg),
   };
 }

@@ -14,7 +14,7 @@ import { routeAlert, sloAlertLabels } from "../config/alert-routing";
 import { alertmanagerView, renderAlertmanagerConfig } from "../hostfiles/services/alertmanager";
 import { PROMETHEUS_RULES_DIR } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { BILLING, rawStackValue, receiverSecrets, stackConfig, twoTeamStackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -23,7 +23,7 @@ const SLOS = "monitoring-hosts:slos";
 
 /** Label sets of every alert rule the stack renders (SLO rules and the host's own alerts). */
 function renderedAlertLabels(cfg: StackConfig): Record<string, string>[] {
-  return renderHostFiles(cfg, placeholderContext(cfg.stack))
+  return renderHostFiles(cfg, placeholderBundleContext(cfg.stack))
     .filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`))
     .flatMap((f) => (YAML.parse(f.content).groups as { rules: { alert?: string; labels?: Record<string, string> }[] }[]).flatMap((g) => g.rules))
     .filter((r) => r.alert)
@@ -90,7 +90,7 @@ describe("alert routing by labels (team, service, slo) with a fallback receiver"
       stackConfig("dev", { slos: rawStackValue<Record<string, unknown>[]>("dev", "slos").map((s) => ({ ...s, health: "none" })) }),
     ];
     for (const cfg of variants) {
-      const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack))
+      const rendered = renderHostFiles(cfg, placeholderBundleContext(cfg.stack))
         .filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/slo-`))
         .flatMap((f) => (YAML.parse(f.content).groups as { rules: { alert?: string; labels?: Record<string, string> }[] }[]).flatMap((g) => g.rules))
         .filter((r) => r.alert)

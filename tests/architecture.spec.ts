@@ -65,4 +65,15 @@ describe("architecture: floors", () => {
     assert.deepStrictEqual(upward.filter((u) => !KNOWN_UPWARD.includes(u)), [], "new imports that run back up a floor");
     assert.deepStrictEqual(KNOWN_UPWARD.filter((u) => !upward.includes(u)), [], "fixed: remove from KNOWN_UPWARD");
   });
+
+  it("user data loads none of the renderers it does not use (no rule or dashboard generation for its leak check)", () => {
+    const seen = new Set<string>();
+    const visit = (f: string) => {
+      if (seen.has(f)) return;
+      seen.add(f);
+      importsOf(f).forEach(visit);
+    };
+    visit("hostfiles/user-data.ts");
+    assert.deepStrictEqual([...seen].filter((f) => /^(rules|dashboards)\/|^hostfiles\/(bundle|host-files|agent)\.ts$/.test(f)), []);
+  });
 });

@@ -39,7 +39,7 @@ import { renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
 import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
 import { grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/services/grafana";
 import { metaAlerts } from "../rules/meta-alerts";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext, placeholderUserDataContext } from "../layout/host-file";
 import { RECORDS, saturationExpr } from "../rules/slo-conventions";
 import { type SloModel } from "../rules/slo-model";
 import { buildSloModels } from "../rules/slo-rules";
@@ -136,12 +136,13 @@ describe("Grafana dashboards (dashboards/)", () => {
 
       it(`${stack}: the dashboards travel in the S3 bundle, not in the user data, which stays under 16 KB`, () => {
         const cfg = stackConfig(stack);
-        const ctx = placeholderContext(stack);
+        const ctx = placeholderBundleContext(stack);
         const files = renderHostFiles(cfg, ctx);
         const ours = dashboardFiles(cfg, buildSloModels(cfg));
         for (const f of ours) assert.ok(files.some((x) => x.path === f.path && x.content === f.content), `${f.path} is not in renderHostFiles`);
         const bundle = renderBundle(cfg, ctx);
-        const userData = renderUserData(cfg, ctx);
+        const udCtx = placeholderUserDataContext(stack);
+        const userData = renderUserData(cfg, udCtx);
         const dashBytes = ours.reduce((a, f) => a + Buffer.byteLength(f.content), 0);
         const userBytes = Buffer.byteLength(userData);
         console.log(`      ${stack}: ${ours.length} dashboards, ${dashBytes} bytes; bundle ${Buffer.byteLength(bundle)} bytes (S3); user data ${userBytes} bytes`);
@@ -150,8 +151,8 @@ describe("Grafana dashboards (dashboards/)", () => {
         assert.ok(dashBytes > USER_DATA_LIMIT_BYTES, "the dashboards alone would not fit user data: they must go through the bundle");
         assert.ok(userBytes < USER_DATA_LIMIT_BYTES);
         // User data does not depend on the dashboards: the same with none.
-        assert.equal(renderUserData(stackConfig(stack, { slos: [] }), ctx), renderUserData(stackConfig(stack, { slos: [] }), ctx));
-        assert.equal(userData, renderUserData(stackConfig(stack, { slos: [...rawSlos(stack), ...EXTRA_SLOS] }), ctx));
+        assert.equal(userData, renderUserData(stackConfig(stack, { slos: [] }), udCtx));
+        assert.equal(userData, renderUserData(stackConfig(stack, { slos: [...rawSlos(stack), ...EXTRA_SLOS] }), udCtx));
       });
     }
   });

@@ -1,6 +1,6 @@
 /**
  * The HA pair's alerting on real binaries (Prometheus 2.42 and Alertmanager 0.25 here), all on 127.0.0.1: each
- * host's files rendered with its pair context (hostfiles: `HostContext.pair`) run two Prometheus and two clustered
+ * host's files rendered with its pair context (hostfiles: `BundleContext.pair`) run two Prometheus and two clustered
  * Alertmanagers (sandbox changes: tests/integration/sandbox.ts `pairSandboxRewrite`). Both Prometheus scrape the
  * same application and send to both Alertmanagers; a local Prometheus with the remote-write receiver stands in for
  * AMP. Shown: one notification per alert while both are up; the page still arrives with one Alertmanager killed;
@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
-import { placeholderContext, HostFile } from "../layout/host-file";
+import { placeholderBundleContext, HostFile } from "../layout/host-file";
 import { buildSloModels } from "../rules/slo-rules";
 import { ALERTMANAGER_BIN, PROMETHEUS_BIN } from "./integration/alerting-sandbox";
 import { applicationJob, pairSandboxRewrite, Sandbox, TEST_TIMING } from "./integration/sandbox";
@@ -41,7 +41,7 @@ const cfg = stackConfig("dev", { remoteWrite: { workspace: "ws-b226cc2a-a446-46a
 const svc = buildSloModels(cfg).services.find((s) => s.alert)!;
 const alertname = svc.alert!.alert;
 /** Each host's files, rendered once with its pair context (pure: every pair below runs the same files). */
-const files = [0, 1].map((i) => renderHostFiles(cfg, { ...placeholderContext(cfg.stack), pair: { index: i, selfIp: IPS[i], peerIp: IPS[1 - i] } })) as [HostFile[], HostFile[]];
+const files = [0, 1].map((i) => renderHostFiles(cfg, { ...placeholderBundleContext(cfg.stack), pair: { index: i, selfIp: IPS[i], peerIp: IPS[1 - i] } })) as [HostFile[], HostFile[]];
 
 /**
  * One HA pair on loopback: the application both Prometheus scrape, the webhook receiver standing in for Slack, two

@@ -10,7 +10,7 @@ import { resources, settle, subnetZone, valueOf } from "./support/mocks";
 import { build, Built } from "./support/stack-build";
 import { stackConfig } from "./support/stacks";
 import { MonitoringStack } from "../components/monitoring-stack";
-import { bundleObjectKey } from "../components/host-config-bundle";
+import { bundleObjectKey } from "../layout/host-file";
 import { ingressRules } from "../config/network-rules";
 import { OTLP_HEALTH_CHECK } from "../components/otlp-load-balancer";
 import { ALERTMANAGER_CLUSTER_PORT, DATA_DEVICE_NAME, OTLP_PORTS, SERVICES } from "../layout/host-layout";
@@ -74,7 +74,7 @@ for (const stackName of ["dev", "prd"]) {
 
       it("each host's bundle and user data render its own side of the pair (addresses from the interfaces)", () => {
         const objects = b.of("aws:s3/bucketObjectv2:BucketObjectv2").sort((x, y) => x.name.localeCompare(y.name));
-        assert.deepEqual(objects.map((o) => o.inputs.key), [bundleObjectKey(cfg, 0), bundleObjectKey(cfg, 1)]);
+        assert.deepEqual(objects.map((o) => o.inputs.key), [bundleObjectKey(cfg.stack, 0), bundleObjectKey(cfg.stack, 1)]);
         objects.forEach((o, host) => {
           const bundle = bundleOf(o);
           const [self, peer] = [ips[host], ips[1 - host]];
@@ -98,8 +98,8 @@ for (const stackName of ["dev", "prd"]) {
           assert.deepEqual(tempo.memberlist.bind_addr, ["127.0.0.1"], "the two Tempo never gossip");
         });
         const userData = b.of("aws:ec2/instance:Instance").sort((x, y) => x.name.localeCompare(y.name)).map((i) => i.inputs.userData as string);
-        assert.ok(userData[0].includes(bundleObjectKey(cfg, 0)) && !userData[0].includes(bundleObjectKey(cfg, 1)));
-        assert.ok(userData[1].includes(bundleObjectKey(cfg, 1)));
+        assert.ok(userData[0].includes(bundleObjectKey(cfg.stack, 0)) && !userData[0].includes(bundleObjectKey(cfg.stack, 1)));
+        assert.ok(userData[1].includes(bundleObjectKey(cfg.stack, 1)));
       });
 
       it("Grafana runs on both hosts with the same provisioning, data sources and dashboards", () => {
@@ -115,7 +115,7 @@ for (const stackName of ["dev", "prd"]) {
         const read = policy.Statement.find((s: { Sid: string }) => s.Sid === "ConfigBundleRead");
         assert.deepEqual(
           read.Resource.map((r: string) => r.split(":::")[1].replace(/^[^/]+\//, "")),
-          [bundleObjectKey(cfg, 0), bundleObjectKey(cfg, 1)],
+          [bundleObjectKey(cfg.stack, 0), bundleObjectKey(cfg.stack, 1)],
         );
         assert.equal(b.of("aws:ec2/instance:Instance").filter((i) => i.inputs.iamInstanceProfile === `${b.prefix}-host`).length, 2);
       });

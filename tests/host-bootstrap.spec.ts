@@ -9,18 +9,19 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { StackConfig } from "../config/stack-config";
-import { hostEnv, hostScript, servicesTsv } from "../hostfiles/agent";
+import { hostEnv, servicesTsv } from "../hostfiles/agent";
 import { nodeExporterFlags } from "../hostfiles/services/flags";
 import { OTLP_SERVER_CERT_PATH } from "../hostfiles/services/otelcol";
 import { freePort, startDaemon, stopAll, withFlags } from "./support/daemons";
-import { assertNoSecrets, buildBundle, readableSecretValues, renderBundle } from "../hostfiles/bundle";
+import { buildBundle, renderBundle } from "../hostfiles/bundle";
+import { assertNoSecrets, readableSecretValues } from "../hostfiles/leak-check";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { DATA_DEVICE_NAME, DATA_FS_LABEL, SERVICES, SYNC_USER, XFS_LABEL_MAX } from "../layout/host-layout";
-import { placeholderContext, HostContext } from "../layout/host-file";
+import { placeholderBundleContext, placeholderUserDataContext } from "../layout/host-file";
 import { AGENT } from "../hostfiles/units";
 import { AUTHORIZED_KEYS_DIR, SSHD_DROP_IN, sshdDropIn } from "../hostfiles/ssh-access";
 import { bootstrapEnv, PER_BOOT_BOOTSTRAP, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
-import { renderTemplate } from "../hostfiles/templates";
+import { hostScript, renderTemplate } from "../hostfiles/templates";
 import { shellScripts } from "../scripts/render";
 import { COMPONENTS, unpinnedReleases } from "../config/release-manifest";
 import { arm64Overrides, secretValues, stackConfig, standInReleaseDigests } from "./support/stacks";
@@ -47,8 +48,9 @@ const writeFiles = (userData: string) => (YAML.parse(userData) as { write_files:
 for (const stack of ["dev", "prd"]) {
   describe(`user data (${stack})`, () => {
     const cfg = stackConfig(stack);
-    const ctx = placeholderContext(stack);
-    const userData = renderUserData(cfg, ctx);
+    const ctx = placeholderBundleContext(stack);
+    const udCtx = placeholderUserDataContext(stack);
+    const userData = renderUserData(cfg, udCtx);
     let tmp: ReturnType<typeof tempDir>;
     before(() => (tmp = tempDir()));
     after(() => tmp.cleanup());
@@ -83,9 +85,9 @@ for (const stack of ["dev", "prd"]) {
 
     it("names the bundle, the region and the data volume, and bootstraps from a per-boot script", () => {
       const env = writeFiles(userData).find((f) => f.path.endsWith("/bootstrap.env"))!;
-      assert.match(env.content, new RegExp(`^CONFIG_BUCKET=${ctx.configBucket}$`, "m"));
-      assert.match(env.content, new RegExp(`^CONFIG_KEY=${ctx.configObjectKey}$`, "m"));
-      assert.match(env.content, new RegExp(`^DATA_VOLUME_ID=${ctx.dataVolumeId}$`, "m"));
+      assert.match(env.content, new RegExp(`^CONFIG_BUCKET=${udCtx.configBucket}$`, "m"));
+      assert.match(env.content, new RegExp(`^CONFIG_KEY=${udCtx.configObjectKey}$`, "m"));
+      assert.match(env.content, new RegExp(`^DATA_VOLUME_ID=${udCtx.dataVolumeId}$`, "m"));
       assert.match(env.content, new RegExp(`^AWS_REGION=${cfg.region}$`, "m"));
       const doc = YAML.parse(userData) as { runcmd?: unknown };
       assert.equal(doc.runcmd, undefined, "no once-only runcmd: a failed first boot must be retried at the next boot");
@@ -109,30 +111,26 @@ for (const stack of ["dev", "prd"]) {
 }
 
 describe("user data stability", () => {
-  const ctx = placeholderContext("dev");
+  const ctx = placeholderBundleContext("dev");
+  const udCtx = placeholderUserDataContext("dev");
 
+  // The OTLP certificate, the telemetry buckets, secret versions and the automation key are not even in user data's
+  // context (UserDataContext): a change of them cannot reach it.
   it("does not change when only service configs change (the bundle does)", () => {
     const a = stackConfig("dev");
     const b = stackConfig("dev", { metricsRetention: "9d", logsRetention: "3d" });
     assert.notEqual(renderBundle(a, ctx), renderBundle(b, ctx));
-    assert.equal(renderUserData(a, ctx), renderUserData(b, ctx));
-  });
-
-  it("does not change with the OTLP certificate or the telemetry buckets", () => {
-    const cfg = stackConfig("dev");
-    const other: HostContext = { ...ctx, otlpServerCertPem: "-----BEGIN CERTIFICATE-----\nROTATED\n-----END CERTIFICATE-----\n", lokiBucket: "other-loki" };
-    assert.notEqual(renderBundle(cfg, ctx), renderBundle(cfg, other));
-    assert.equal(renderUserData(cfg, ctx), renderUserData(cfg, other));
+    assert.equal(renderUserData(a, udCtx), renderUserData(b, udCtx));
   });
 
   it("does change with what it names: the data volume", () => {
     const cfg = stackConfig("dev");
-    assert.notEqual(renderUserData(cfg, ctx), renderUserData(cfg, { ...ctx, dataVolumeId: "vol-0123456789abcdef0" }));
+    assert.notEqual(renderUserData(cfg, udCtx), renderUserData(cfg, { ...udCtx, dataVolumeId: "vol-0123456789abcdef0" }));
   });
 
   it("renders the same bundle bytes for the same config (stable ETag)", () => {
     const cfg = stackConfig("prd");
-    assert.equal(renderBundle(cfg, placeholderContext("prd")), renderBundle(stackConfig("prd"), placeholderContext("prd")));
+    assert.equal(renderBundle(cfg, placeholderBundleContext("prd")), renderBundle(stackConfig("prd"), placeholderBundleContext("prd")));
   });
 });
 
@@ -173,24 +171,26 @@ describe("per-boot bootstrap", () => {
 });
 
 describe("SSH access", () => {
-  const ctx = placeholderContext("dev");
+  const ctx = placeholderBundleContext("dev");
   const keys = [ed25519Key("alice@oncall"), ed25519Key("bob@oncall")];
-  const bundleFile = (cfg: StackConfig, p: string) => renderHostFiles(cfg, ctx).find((f) => f.path === p);
+  const udCtx = placeholderUserDataContext("dev");
+  const bundleFile = (cfg: StackConfig, p: string, c = ctx) => renderHostFiles(cfg, c).find((f) => f.path === p);
 
   it("keeps keys out of user data: rotating a key never changes it (no stop/start of the instance)", () => {
-    const without = renderUserData(stackConfig("dev"), ctx);
-    const withKeys = renderUserData(stackConfig("dev", { sshAuthorizedKeys: keys }), ctx);
+    const without = renderUserData(stackConfig("dev"), udCtx);
+    const withKeys = renderUserData(stackConfig("dev", { sshAuthorizedKeys: keys }), udCtx);
     assert.equal(withKeys, without);
     assert.ok(!withKeys.includes(keys[0].split(" ")[1]));
   });
 
-  it("delivers the keys in the bundle, one per line, for the login user, and reloads sshd for its drop-in", () => {
+  it("delivers the keys in the bundle, one per line, for the login user, the automation key last, and reloads sshd for its drop-in", () => {
     const cfg = stackConfig("dev", { sshAuthorizedKeys: keys });
-    const withAutomationKey: StackConfig = { ...cfg, access: { ...cfg.access, authorizedKeys: [...keys, `${keys[0]}\n`] } };
-    const file = bundleFile(withAutomationKey, `${AUTHORIZED_KEYS_DIR}/ec2-user`);
+    const automationKey = ed25519Key("automation");
+    // As tls.PrivateKey gives it: with a trailing newline.
+    const file = bundleFile(cfg, `${AUTHORIZED_KEYS_DIR}/ec2-user`, { ...ctx, automationPublicKey: `${automationKey}\n` });
     assert.ok(file, "authorized_keys file for ec2-user");
     const lines = file.content.split("\n").filter((l) => l && !l.startsWith("#"));
-    assert.deepEqual(lines, [...keys, keys[0]]);
+    assert.deepEqual(lines, [...keys, automationKey]);
     assert.equal(file.owner, "root:root");
     const dropIn = bundleFile(cfg, SSHD_DROP_IN);
     assert.deepEqual(dropIn?.onChange, { unit: "sshd.service", action: "reload" });
@@ -220,7 +220,7 @@ describe("SSH access", () => {
 
   it("creates another login user (without keys: they come from the bundle), keeping the default user", function () {
     const cfg: StackConfig = stackConfig("dev", { sshAuthorizedKeys: keys, sshUser: "oncall" });
-    const userData = renderUserData(cfg, ctx);
+    const userData = renderUserData(cfg, udCtx);
     const doc = YAML.parse(userData) as { users: (string | { name: string; ssh_authorized_keys?: string[] })[] };
     assert.equal(doc.users[0], "default");
     const user = doc.users[1] as { name: string; ssh_authorized_keys?: string[] };
@@ -486,7 +486,7 @@ cp "${served}/\${url##*/}" "$out"`,
     const archive = `pretend this is ${u.artifact}\n`;
     const operatorSha = createHash("sha256").update(archive).digest("hex");
     const cfg = stackConfig("dev", { ...arm64Overrides("t4g.large"), releaseDigests: { ...standInReleaseDigests("arm64"), [u.key]: operatorSha } });
-    const bundle = buildBundle(cfg, placeholderContext("dev"));
+    const bundle = buildBundle(cfg, placeholderBundleContext("dev"));
     assert.deepEqual(
       bundle.versions.filter((v) => v.name === u.name).map((v) => [v.artifact, v.sha256, v.pinnedBy]),
       [[u.artifact, operatorSha, "releaseDigests"]],
@@ -842,7 +842,7 @@ describe("sync: a poll against fake aws and curl", () => {
     const t = tempDir("monhost-poll-");
     try {
       const cfg = stackConfig("prd");
-      const bundle = buildBundle(cfg, placeholderContext("prd"));
+      const bundle = buildBundle(cfg, placeholderBundleContext("prd"));
       const served = path.join(t.dir, "served");
       fs.mkdirSync(served);
       // TEST ONLY: stand-in archives, so the bundle's versions.tsv pins their digests (column 6) instead of the
@@ -853,7 +853,7 @@ describe("sync: a poll against fake aws and curl", () => {
         fs.writeFileSync(path.join(served, c.artifact), body);
         stand.set(c.name, createHash("sha256").update(body).digest("hex"));
       }
-      const doc = JSON.parse(renderBundle(cfg, placeholderContext("prd")));
+      const doc = JSON.parse(renderBundle(cfg, placeholderBundleContext("prd")));
       const tsv = doc.files.find((f: { path: string }) => f.path.endsWith("/versions.tsv"));
       tsv.content = (tsv.content as string).replace(/^([^\t\n]+)((?:\t[^\t\n]*){4})\t[^\t\n]+/gm, (_m, name: string, mid: string) => `${name}${mid}\t${stand.get(name)}`);
       for (const [name, sha] of stand) assert.ok((tsv.content as string).includes(`\t${sha}\t`), name);
@@ -938,13 +938,13 @@ describe("sync: bundle unpacking", () => {
     try {
       const cfg = stackConfig("dev");
       const bundlePath = path.join(t.dir, "bundle.json");
-      fs.writeFileSync(bundlePath, renderBundle(cfg, placeholderContext("dev")));
+      fs.writeFileSync(bundlePath, renderBundle(cfg, placeholderBundleContext("dev")));
       const fakeBin = path.join(t.dir, "bin");
       fs.mkdirSync(fakeBin);
       const out = path.join(t.dir, "out");
       let res = runScriptFunction("monitoring-sync.sh", `unpack_bundle "${bundlePath}" "${out}"`, {}, fakeBin);
       assert.equal(res.status, 0, res.stderr);
-      const bundle = buildBundle(cfg, placeholderContext("dev"));
+      const bundle = buildBundle(cfg, placeholderBundleContext("dev"));
       const rows = fs.readFileSync(path.join(out, "files.tsv"), "utf8").trim().split("\n");
       assert.equal(rows.length, bundle.files.length);
       for (const f of bundle.files) {
@@ -968,8 +968,8 @@ describe("host scripts", () => {
     it(`(${stack}) every shell script of the bundle and of the user data passes shellcheck`, function () {
       requireTool(this, "shellcheck");
       const cfg = stackConfig(stack);
-      const ctx = placeholderContext(stack);
-      const scripts = shellScripts({ cfg, files: buildBundle(cfg, ctx).files, userData: renderUserData(cfg, ctx), bundle: "", missingSecrets: [] });
+      const ctx = placeholderBundleContext(stack);
+      const scripts = shellScripts({ cfg, files: buildBundle(cfg, ctx).files, userData: renderUserData(cfg, placeholderUserDataContext(stack)), bundle: "", missingSecrets: [] });
       const names = scripts.map((x) => x.name);
       for (const p of [AGENT.syncScript, AGENT.applyScript, AGENT.secretsScript, `user-data:${AGENT.syncScript}`]) assert.ok(names.includes(p), p);
       const t = tempDir();
@@ -1075,7 +1075,7 @@ describe("sync: talking to AWS (fake aws)", () => {
     fs.mkdirSync(bin);
     fs.mkdirSync(path.join(t.dir, "state", "sync"), { recursive: true });
     envFile = path.join(t.dir, "bootstrap.env");
-    fs.writeFileSync(envFile, bootstrapEnv(stackConfig("dev"), { ...placeholderContext("dev"), configBucket: "wrong-bucket-name" }).replace(/^STATE_DIR=.*$/m, `STATE_DIR=${t.dir}/state`));
+    fs.writeFileSync(envFile, bootstrapEnv(stackConfig("dev"), { ...placeholderUserDataContext("dev"), configBucket: "wrong-bucket-name" }).replace(/^STATE_DIR=.*$/m, `STATE_DIR=${t.dir}/state`));
   });
   afterEach(() => t.cleanup());
 

@@ -19,7 +19,7 @@ import * as YAML from "yaml";
 import type { StackConfig } from "../config/stack-config";
 import { LOKI_RULES_FILE, SERVICES } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
-import { HostFile, placeholderContext } from "../layout/host-file";
+import { HostFile, placeholderBundleContext } from "../layout/host-file";
 import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT } from "../config/log-alert-defaults";
 import { buildSloModels } from "../rules/slo-rules";
 import { Daemon, freePort, startDaemon, stopDaemons, waitFor } from "./support/daemons";
@@ -75,7 +75,7 @@ function sloPage(cfg: StackConfig, service: string): Doc {
 describe("log alerts on the real Alertmanager: routing, inhibition, silences", function () {
   this.timeout(60_000);
   const cfg = routingConfig();
-  const files = renderHostFiles(cfg, placeholderContext(cfg.stack));
+  const files = renderHostFiles(cfg, placeholderBundleContext(cfg.stack));
   let tmp: { dir: string; cleanup(): void };
   let webhook: WebhookReceiver;
   let am: Daemon | undefined;

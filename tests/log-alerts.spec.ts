@@ -20,7 +20,7 @@ import { DATA_MOUNT, LOKI_RULER, LOKI_RULES_FILE, SERVICE_UNITS, SERVICES } from
 import { alertmanagerFlags } from "../hostfiles/services/flags";
 import { serviceFiles } from "../hostfiles/services";
 import { unitFiles } from "../hostfiles/units";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT, HOST_LOG_NAMESPACE, HOST_LOG_SERVICES, LOG_ALERT_DEFAULT_FILTER } from "../config/log-alert-defaults";
 import { logqlProblem } from "../config/logql";
 import { logAlertExpr } from "../rules/log-alert-rules";
@@ -88,7 +88,7 @@ const configs: [string, () => StackConfig][] = [
 ];
 
 function rendered(cfg: StackConfig) {
-  const files = serviceFiles(cfg, placeholderContext(cfg.stack));
+  const files = serviceFiles(cfg, placeholderBundleContext(cfg.stack));
   const get = (p: string) => {
     const f = files.find((x) => x.path === p);
     assert.ok(f, `${p} is not rendered`);

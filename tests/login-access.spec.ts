@@ -8,11 +8,11 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { hostScript } from "../hostfiles/agent";
+import { hostScript } from "../hostfiles/templates";
 import { CONFIG_ROOT } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { BIN_DIR, JOURNAL_GROUP, SSM_SESSION_USER, SUDO_SECURE_PATH, SUDOERS_DROP_IN } from "../hostfiles/ssh-access";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -36,7 +36,7 @@ describe("login access: sudo finds the host's tools, on-call's users read the jo
       requireTool(this, "visudo");
       requireTool(this, "sudo");
       const cfg = stackConfig(stack);
-      const file = renderHostFiles(cfg, placeholderContext(stack)).find((f) => f.path === SUDOERS_DROP_IN);
+      const file = renderHostFiles(cfg, placeholderBundleContext(stack)).find((f) => f.path === SUDOERS_DROP_IN);
       assert.ok(file, `no ${SUDOERS_DROP_IN} in the bundle`);
       assert.equal(file.mode, "0440");
       assert.equal(file.owner, "root:root");
@@ -72,7 +72,7 @@ describe("login access: sudo finds the host's tools, on-call's users read the jo
     requireTool(this, "useradd");
     requireTool(this, "usermod");
     const cfg = stackConfig("dev", { sshUser: "oncall" });
-    const tsv = renderHostFiles(cfg, placeholderContext("dev")).find((f) => f.path === `${CONFIG_ROOT}/login-groups.tsv`);
+    const tsv = renderHostFiles(cfg, placeholderBundleContext("dev")).find((f) => f.path === `${CONFIG_ROOT}/login-groups.tsv`);
     assert.ok(tsv);
     assert.deepEqual(tsv.content.trim().split("\n"), [`oncall\t${JOURNAL_GROUP}`, `${SSM_SESSION_USER}\t${JOURNAL_GROUP}`]);
     const t = tempDir("login-groups-");

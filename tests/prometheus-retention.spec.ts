@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { hostScript } from "../hostfiles/agent";
+import { hostScript } from "../hostfiles/templates";
 import { SERVICES } from "../layout/host-layout";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, prometheusFlags } from "../hostfiles/services/flags";
 import { AGENT, unitFiles } from "../hostfiles/units";

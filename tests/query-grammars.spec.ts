@@ -27,7 +27,7 @@ import type { StackConfig } from "../config/stack-config";
 import { buildDashboards, dashboardQueries } from "../dashboards";
 import { grafanaDatasources } from "../hostfiles/services/grafana";
 import { serviceFiles } from "../hostfiles/services";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { logqlProblem, markErrors, syntaxErrorOffsets } from "../config/logql";
 import { concreteQuery, SAMPLE_SERVICE } from "./support/grafana-vars";
 import { stackConfig } from "./support/stacks";
@@ -75,7 +75,7 @@ function problemsOf(items: Shipped[], language: "logql" | "traceql"): string[] {
 // Where expressions live
 
 function ruleExpressions(cfg: StackConfig): Shipped[] {
-  const file = serviceFiles(cfg, placeholderContext(cfg.stack)).find((f) => f.path === LOKI_RULES_FILE)!;
+  const file = serviceFiles(cfg, placeholderBundleContext(cfg.stack)).find((f) => f.path === LOKI_RULES_FILE)!;
   return (YAML.parse(file.content).groups as Doc[]).flatMap((g) =>
     (g.rules as Doc[]).map((r) => ({ where: `${LOKI_RULES_FILE} group ${g.name} alert ${r.alert}`, language: "logql" as const, expr: r.expr })),
   );

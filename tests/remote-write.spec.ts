@@ -15,7 +15,7 @@ import { renderHostFiles } from "../hostfiles/host-files";
 import { GRAFANA_DATASOURCES_FILE, SERVICES } from "../layout/host-layout";
 import { AMP_DATASOURCE_PLUGIN } from "../hostfiles/services/grafana";
 import { REMOTE_WRITE_ALERTS_FILE, REMOTE_WRITE_QUEUE, remoteWriteAlertFiles, AMP_INGEST_SAMPLES_PER_SECOND } from "../hostfiles/services/remote-write";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -41,7 +41,7 @@ const PROMETHEUS_KEYS = {
 };
 
 function files(stack: string, overrides: Record<string, unknown> = {}) {
-  return new Map(renderHostFiles(stackConfig(stack, overrides), placeholderContext(stack)).map((f) => [f.path, f.content]));
+  return new Map(renderHostFiles(stackConfig(stack, overrides), placeholderBundleContext(stack)).map((f) => [f.path, f.content]));
 }
 
 describe("remoteWrite: Prometheus to Amazon Managed Service for Prometheus", () => {

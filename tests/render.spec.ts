@@ -5,11 +5,12 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { assertNoSecrets, buildBundle, renderBundle } from "../hostfiles/bundle";
+import { buildBundle, renderBundle } from "../hostfiles/bundle";
+import { assertNoSecrets } from "../hostfiles/leak-check";
 import { CONFIG_ROOT, SERVICES, ServiceName } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { serviceFiles } from "../hostfiles/services";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext } from "../layout/host-file";
 import { unitFiles } from "../hostfiles/units";
 import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
 import { resolveComponents, versionsTsv } from "../hostfiles/versions";
@@ -23,7 +24,7 @@ describe("renderHostFiles and the bundle", () => {
   for (const stack of ["dev", "prd"]) {
     it(`(${stack}) holds the service configs, units and agent files, each path once, and nothing secret`, () => {
       const cfg = stackConfig(stack);
-      const ctx = placeholderContext(stack);
+      const ctx = placeholderBundleContext(stack);
       const files = renderHostFiles(cfg, ctx);
       const paths = files.map((f) => f.path);
       assert.equal(new Set(paths).size, paths.length);
@@ -45,7 +46,7 @@ describe("renderHostFiles and the bundle", () => {
 
   it("lists secrets by SSM parameter name only", () => {
     const cfg = stackConfig("prd");
-    const secretsTsv = renderHostFiles(cfg, placeholderContext("prd")).find((f) => f.path === `${CONFIG_ROOT}/secrets.tsv`)!;
+    const secretsTsv = renderHostFiles(cfg, placeholderBundleContext("prd")).find((f) => f.path === `${CONFIG_ROOT}/secrets.tsv`)!;
     const rows = secretsTsv.content.trim().split("\n").map((r) => r.split("\t"));
     assert.deepEqual(
       rows.map((r) => r[0]),
@@ -68,7 +69,7 @@ describe("renderHostFiles and the bundle", () => {
 });
 
 function bundleSecrets(cfg: ReturnType<typeof stackConfig>) {
-  return buildBundle(cfg, placeholderContext(cfg.stack)).secrets;
+  return buildBundle(cfg, placeholderBundleContext(cfg.stack)).secrets;
 }
 
 describe("pinned versions", () => {

@@ -10,13 +10,13 @@ import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { renderUserData } from "../hostfiles/user-data";
 import { LOKI_RULES_FILE, PROMETHEUS_RULES_DIR } from "../layout/host-layout";
-import { placeholderContext } from "../layout/host-file";
+import { placeholderBundleContext, placeholderUserDataContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
 import { ConfigError } from "../config/config-problems";
 import { tunnelCommands } from "../components/access-info";
 import { renderRunbooks, runbookDashboards } from "../dashboards/runbooks";
 import { SERVICES } from "../layout/host-layout";
-import { hostScript } from "../hostfiles/agent";
+import { hostScript } from "../hostfiles/templates";
 import { BIN_DIR, SUDO_SECURE_PATH } from "../hostfiles/ssh-access";
 import { runbookUid, runbookUrl } from "../rules/runbook-links";
 import { publishedRunbooks } from "../scripts/render";
@@ -45,7 +45,7 @@ interface ShippedAlert {
 function shippedAlerts(stack: string, overrides: Record<string, unknown> = {}): ShippedAlert[] {
   const cfg = stackConfig(stack, overrides);
   // Prometheus' rule files and Loki's (log alerts).
-  const files = renderHostFiles(cfg, placeholderContext(stack)).filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`) || f.path === LOKI_RULES_FILE);
+  const files = renderHostFiles(cfg, placeholderBundleContext(stack)).filter((f) => f.path.startsWith(`${PROMETHEUS_RULES_DIR}/`) || f.path === LOKI_RULES_FILE);
   assert.ok(files.length >= 2, "meta-alerts and SLO rules are both shipped");
   return files.flatMap((f) =>
     (YAML.parse(f.content).groups as any[]).flatMap((g) =>
@@ -125,7 +125,7 @@ describe("runbooks", () => {
 
   it("every systemctl/journalctl command names a unit the host has", () => {
     const units = new Set(
-      renderHostFiles(stackConfig("dev"), placeholderContext("dev"))
+      renderHostFiles(stackConfig("dev"), placeholderBundleContext("dev"))
         .filter((f) => f.path.startsWith("/etc/systemd/system/"))
         .map((f) => path.basename(f.path).replace(/\.service$/, "")),
     );
@@ -144,7 +144,7 @@ describe("runbooks", () => {
   it("the host has the tools the runbooks' commands use beyond the base image (jq)", () => {
     const usesJq = runbooks.some((f) => /\|\s*jq\b/.test(fs.readFileSync(path.join(RUNBOOK_DIR, f), "utf8")));
     assert.ok(usesJq, "the runbooks parse API output with jq");
-    const userData = YAML.parse(renderUserData(stackConfig("dev"), placeholderContext("dev")));
+    const userData = YAML.parse(renderUserData(stackConfig("dev"), placeholderUserDataContext("dev")));
     assert.ok(userData.packages.includes("jq"), "cloud-init installs jq");
   });
 

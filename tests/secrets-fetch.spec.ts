@@ -5,7 +5,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { hostScript, secretsTsv } from "../hostfiles/agent";
+import { secretsTsv } from "../hostfiles/agent";
+import { hostScript } from "../hostfiles/templates";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 

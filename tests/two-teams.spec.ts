@@ -17,7 +17,7 @@ import { SLO_DASHBOARD_UID, sloRunbookLinks } from "../dashboards/slos";
 import { GRAFANA_DASHBOARDS_DIR, PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { runbookUid, runbookUrl, splitSections } from "../rules/runbook-links";
-import { placeholderContext, type HostFile } from "../layout/host-file";
+import { placeholderBundleContext, type HostFile } from "../layout/host-file";
 import { buildSloModels } from "../rules/slo-rules";
 import { BILLING, twoTeamStackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
@@ -41,7 +41,7 @@ for (const stack of ["dev", "prd"]) {
     const services = () => [...new Set(cfg.slos.map((s) => s.service))];
     before(() => {
       cfg = twoTeamStackConfig(stack);
-      files = renderHostFiles(cfg, placeholderContext(stack));
+      files = renderHostFiles(cfg, placeholderBundleContext(stack));
     });
 
     it("rules: one rule file per service, each with its own SLOs and routing labels; promtool accepts them", function () {

@@ -5,7 +5,7 @@
 import type { StackConfig } from "../../config/stack-config";
 import { AMP_DATASOURCE_UID, configDir, DATASOURCE_UIDS, GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_HOME, GRAFANA_PROVISIONING_DIR, SERVICES } from "../../layout/host-layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
 import { loopback, TRACE_ID_LABEL } from "./common";
 import { ampWorkspaceUrl } from "./remote-write";
@@ -77,7 +77,7 @@ export function traceToLogsQuery(): string {
  * With `remoteWrite`: the AMP workspace, signed with SigV4 by the AWS SDK's default credential chain (the instance
  * role; `default` is in Grafana's default [aws] allowed_auth_providers).
  */
-export function ampDatasource(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl">): Datasource {
+export function ampDatasource(cfg: StackConfig, ctx: Pick<BundleContext, "ampWorkspaceUrl">): Datasource {
   return {
     name: "Amazon Managed Prometheus",
     type: AMP_DATASOURCE_PLUGIN.id,
@@ -89,7 +89,7 @@ export function ampDatasource(cfg: StackConfig, ctx: Pick<HostContext, "ampWorks
   };
 }
 
-export function grafanaDatasources(cfg?: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): Datasource[] {
+export function grafanaDatasources(cfg?: StackConfig, ctx: Pick<BundleContext, "ampWorkspaceUrl"> = {}): Datasource[] {
   const s = SERVICES;
   const u = DATASOURCE_UIDS;
   const amp = cfg?.remoteWrite ? [ampDatasource(cfg, ctx)] : [];
@@ -177,7 +177,7 @@ export function grafanaDashboardProviders(): Record<string, unknown>[] {
   ];
 }
 
-export function grafanaFiles(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl"> = {}): HostFile[] {
+export function grafanaFiles(cfg: StackConfig, ctx: Pick<BundleContext, "ampWorkspaceUrl"> = {}): HostFile[] {
   return [
     configFile("grafana", SERVICES.grafana.config, renderTemplate("services/grafana.ini.hbs", grafanaIniView(cfg)), "restart"),
     configFile(

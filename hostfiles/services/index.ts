@@ -3,7 +3,7 @@
  * only thing read). The systemd units take their command-line flags from ./flags.
  */
 import type { StackConfig } from "../../config/stack-config";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { alertmanagerFiles } from "./alertmanager";
 import { grafanaFiles } from "./grafana";
 import { lokiFiles } from "./loki";
@@ -19,7 +19,7 @@ export { serviceFlags, prometheusFlags, alertmanagerFlags, lokiFlags, tempoFlags
 export { MEMBERLIST_PORTS } from "./common";
 export { SERVICE_UNITS } from "../../layout/host-layout";
 
-export function serviceFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+export function serviceFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
   const files = [
     ...prometheusFiles(cfg, ctx),
     ...metaAlertFiles(cfg),

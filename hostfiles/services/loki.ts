@@ -2,7 +2,7 @@
 import type { StackConfig } from "../../config/stack-config";
 import { goDuration } from "../../config/duration";
 import { DATA_MOUNT, LOKI_RULER, SERVICES } from "../../layout/host-layout";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
 import { dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
 import { configFile } from "../../layout/host-file";
@@ -26,7 +26,7 @@ export interface LokiConfigView {
 /** Share of the data volume in use at which Loki's WAL refuses more writes (below DataVolumeAlmostFull's 95 %). */
 export const LOKI_WAL_DISK_FULL_THRESHOLD = 0.85;
 
-export function lokiView(cfg: StackConfig, ctx: HostContext): LokiConfigView {
+export function lokiView(cfg: StackConfig, ctx: BundleContext): LokiConfigView {
   return {
     region: cfg.region,
     bucket: ctx.lokiBucket,
@@ -127,7 +127,7 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
   };
 }
 
-export function lokiFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+export function lokiFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
   const content = renderTemplate("services/loki.yaml.hbs", { config: yamlBlock(lokiConfig(lokiView(cfg, ctx))) });
   return [configFile("loki", SERVICES.loki.config, content, "restart")];
 }

@@ -10,7 +10,7 @@
 import type { StackConfig } from "../../config/stack-config";
 import { configDir, SERVICE_UNITS, SERVICES } from "../../layout/host-layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
 import { LOOPBACK, loopback } from "./common";
 import { STACK_JOBS } from "./prometheus";
@@ -217,7 +217,7 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
   };
 }
 
-export function otelcolFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+export function otelcolFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
   const content = renderTemplate("services/otelcol.yaml.hbs", { config: yamlBlock(otelcolConfig(otelcolView(cfg))) });
   return [
     configFile("otelcol", SERVICES.otelcol.config, content, "restart"),

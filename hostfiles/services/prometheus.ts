@@ -1,7 +1,7 @@
 /** prometheus.yml: what Prometheus scrapes, where its rules are and where alerts go. */
 import type { AppScrapeTarget, StackConfig } from "../../config/stack-config";
 import { ALERTING_TIMING, PROMETHEUS_RULES_DIR, SERVICES, STACK_JOBS } from "../../layout/host-layout";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
 import { loopback } from "./common";
 import { ampHaLabels, DROP_REPLICA_LABEL, remoteWriteEntries } from "./remote-write";
@@ -49,7 +49,7 @@ function appJob(app: AppScrapeTarget): ScrapeConfig {
 /** Name of this Prometheus among its replicas (the `__replica__` label AMP deduplicates by). One host: `0`. */
 export const SINGLE_REPLICA = "0";
 
-export function prometheusView(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl" | "pair"> = {}): PrometheusConfigView {
+export function prometheusView(cfg: StackConfig, ctx: Pick<BundleContext, "ampWorkspaceUrl" | "pair"> = {}): PrometheusConfigView {
   const svc = SERVICES;
   const pair = ctx.pair;
   // Each replica of a pair says which it is (`__replica__`, the name AMP deduplicates by); with remote write AMP also
@@ -97,6 +97,6 @@ export function renderPrometheusConfig(view: PrometheusConfigView): string {
   });
 }
 
-export function prometheusFiles(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl" | "pair"> = {}): HostFile[] {
+export function prometheusFiles(cfg: StackConfig, ctx: Pick<BundleContext, "ampWorkspaceUrl" | "pair"> = {}): HostFile[] {
   return [configFile("prometheus", SERVICES.prometheus.config, renderPrometheusConfig(prometheusView(cfg, ctx)), "reload")];
 }

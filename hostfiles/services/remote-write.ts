@@ -6,7 +6,7 @@
  */
 import type { StackConfig } from "../../config/stack-config";
 import { PROMETHEUS_RULES_DIR } from "../../layout/host-layout";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
 import { alertRuleGroups, MetaAlertGroup } from "../../rules/meta-alerts";
 import { configFile } from "../../layout/host-file";
@@ -45,7 +45,7 @@ export const REMOTE_WRITE_QUEUE = {
 } as const;
 
 /** The workspace's Prometheus endpoint (`…/workspaces/<id>/`), as aws.amp.Workspace's prometheusEndpoint has it. */
-export function ampWorkspaceUrl(cfg: Pick<StackConfig, "region" | "remoteWrite">, ctx: Pick<HostContext, "ampWorkspaceUrl">): string {
+export function ampWorkspaceUrl(cfg: Pick<StackConfig, "region" | "remoteWrite">, ctx: Pick<BundleContext, "ampWorkspaceUrl">): string {
   if (ctx.ampWorkspaceUrl) return ctx.ampWorkspaceUrl;
   const id = cfg.remoteWrite?.workspaceId ?? "placeholder-workspace-created-by-pulumi-up";
   return `https://aps-workspaces.${cfg.region}.amazonaws.com/workspaces/${id}/`;
@@ -67,7 +67,7 @@ export function ampHaLabels(cfg: Pick<StackConfig, "project" | "stack">, replica
 export const DROP_REPLICA_LABEL = [{ action: "labeldrop", regex: "__replica__" }];
 
 /** The remote_write list of prometheus.yml; SigV4 with only the region: credentials come from the instance role. */
-export function remoteWriteEntries(cfg: StackConfig, ctx: Pick<HostContext, "ampWorkspaceUrl">): Record<string, unknown>[] {
+export function remoteWriteEntries(cfg: StackConfig, ctx: Pick<BundleContext, "ampWorkspaceUrl">): Record<string, unknown>[] {
   return [
     {
       name: REMOTE_WRITE_NAME,

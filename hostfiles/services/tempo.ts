@@ -6,7 +6,7 @@
 import type { StackConfig } from "../../config/stack-config";
 import { goDuration } from "../../config/duration";
 import { SERVICES } from "../../layout/host-layout";
-import type { HostContext, HostFile } from "../../layout/host-file";
+import type { BundleContext, HostFile } from "../../layout/host-file";
 import { renderTemplate, yamlBlock } from "../templates";
 import { dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS, TRACE_ID_LABEL } from "./common";
 import { configFile } from "../../layout/host-file";
@@ -29,7 +29,7 @@ export function tempoPairPrefix(index: number): string {
   return `host-${index}`;
 }
 
-export function tempoView(cfg: StackConfig, ctx: HostContext): TempoConfigView {
+export function tempoView(cfg: StackConfig, ctx: BundleContext): TempoConfigView {
   return {
     region: cfg.region,
     bucket: ctx.tempoBucket,
@@ -123,7 +123,7 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
   };
 }
 
-export function tempoFiles(cfg: StackConfig, ctx: HostContext): HostFile[] {
+export function tempoFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
   const content = renderTemplate("services/tempo.yaml.hbs", { config: yamlBlock(tempoConfig(tempoView(cfg, ctx))) });
   return [configFile("tempo", SERVICES.tempo.config, content, "restart")];
 }

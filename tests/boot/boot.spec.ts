@@ -25,7 +25,7 @@ import { strict as assert } from "assert";
 import { StackConfig } from "../../config/stack-config";
 import { buildBundle } from "../../hostfiles/bundle";
 import { DATA_FS_LABEL, DATA_MOUNT, SERVICE_UNITS, ServiceName, SERVICES } from "../../layout/host-layout";
-import { placeholderContext } from "../../layout/host-file";
+import { placeholderUserDataContext } from "../../layout/host-file";
 import { enabledUnits } from "../../hostfiles/units";
 import { stackConfig } from "../support/stacks";
 import { BootLab, GuestHost, missingPrerequisites } from "./host";
@@ -208,7 +208,7 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
           const j = journalSince(host, c, "monitoring-sync.service");
           return /cannot read s3:\/\//.test(j) && j;
         });
-        assert.match(log, new RegExp(`cannot read s3://${host.ctx.configBucket}/${host.ctx.configObjectKey}`));
+        assert.match(log, new RegExp(`cannot read s3://${host.userDataCtx.configBucket}/${host.userDataCtx.configObjectKey}`));
         assert.match(log, /s3:GetObject/);
         assert.match(log, /\(403\)|Forbidden|AccessDenied/);
       } finally {
@@ -292,7 +292,7 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
   describe("a wrong bucket", () => {
     it("names the bucket, the key and the permission in the journal within 2 minutes of boot", () => {
       const cfg = stackConfig("dev");
-      const host = lab.host({ cfg, ctx: { ...placeholderContext(cfg.stack), configBucket: "boot-test-no-such-bucket" }, bucketExists: false });
+      const host = lab.host({ cfg, userDataCtx: { ...placeholderUserDataContext(cfg.stack), configBucket: "boot-test-no-such-bucket" }, bucketExists: false });
       const started = Date.now();
       host.boot();
       try {

@@ -38,7 +38,7 @@ import { renderBundle } from "../../hostfiles/bundle";
 import { DATA_DEVICE_NAME, DATA_MOUNT } from "../../layout/host-layout";
 import { secretFiles } from "../../hostfiles/secrets";
 import { AMI_DEFAULT_USER, renderUserData } from "../../hostfiles/user-data";
-import { HostContext, placeholderContext } from "../../layout/host-file";
+import { BundleContext, placeholderBundleContext, placeholderUserDataContext, UserDataContext } from "../../layout/host-file";
 import { buildReleases, DEBIAN_ALERTMANAGER_ASSETS, StandInReleases, withStandInDigests } from "./releases";
 import { ensureLowerDir } from "./rootfs";
 
@@ -267,8 +267,9 @@ export interface DataVolume {
 
 export interface HostOptions {
   cfg: StackConfig;
-  /** Defaults to the offline placeholder context of the stack (bucket and volume names marked as placeholders). */
-  ctx?: HostContext;
+  /** Default to the offline placeholder contexts of the stack (bucket and volume names marked as placeholders). */
+  ctx?: BundleContext;
+  userDataCtx?: UserDataContext;
   volume?: DataVolume;
   /** Instance id in the NoCloud meta-data; a new one makes cloud-init treat the boot as a new instance. */
   instanceId?: string;
@@ -281,7 +282,8 @@ export interface HostOptions {
 /** A guest root (an overlay over the cached rootfs) and the container booted on it. */
 export class GuestHost {
   readonly cfg: StackConfig;
-  readonly ctx: HostContext;
+  readonly ctx: BundleContext;
+  readonly userDataCtx: UserDataContext;
   readonly volume: DataVolume;
   readonly name: string;
   readonly root: string;
@@ -300,7 +302,8 @@ export class GuestHost {
     opts: HostOptions,
     private readonly cleanups: Cleanups,
   ) {
-    this.ctx = opts.ctx ?? placeholderContext(opts.cfg.stack);
+    this.ctx = opts.ctx ?? placeholderBundleContext(opts.cfg.stack);
+    this.userDataCtx = opts.userDataCtx ?? placeholderUserDataContext(opts.cfg.stack);
     this.volume = opts.volume ?? lab.volume();
     this.instanceId = opts.instanceId ?? `i-boot${Date.now().toString(16)}`;
     this.name = `mh-${this.instanceId.slice(-10)}`;
@@ -316,7 +319,7 @@ export class GuestHost {
     const pub = fs.readFileSync(`${this.sshKey}.pub`, "utf8").trim();
     this.cfg = { ...opts.cfg, access: { ...opts.cfg.access, authorizedKeys: [...opts.cfg.access.authorizedKeys, pub] } };
     this.etag = this.upload(this.cfg);
-    if (opts.bucketExists === false) lab.removeBucket(this.ctx.configBucket);
+    if (opts.bucketExists === false) lab.removeBucket(this.userDataCtx.configBucket);
     this.lab.setParameters(Object.fromEntries(secretFiles(this.cfg).map((s) => [s.parameter, fakeSecret(s.parameter)])));
     this.prepareRoot(opts.uidShift ?? 0);
   }
@@ -324,7 +327,7 @@ export class GuestHost {
   /** Renders and uploads the bundle of `cfg` (a config change is `host.upload(changedCfg)`); returns its ETag. */
   upload(cfg: StackConfig): string {
     const { digests } = this.lab.releases(cfg.architecture);
-    this.etag = this.lab.putObject(this.ctx.configBucket, this.ctx.configObjectKey, withStandInDigests(renderBundle(cfg, this.ctx), digests));
+    this.etag = this.lab.putObject(this.userDataCtx.configBucket, this.userDataCtx.configObjectKey, withStandInDigests(renderBundle(cfg, this.ctx), digests));
     return this.etag;
   }
 
@@ -348,8 +351,8 @@ export class GuestHost {
       const region = this.cfg.region;
       const names = new Set([
         ...this.lab.releases(this.cfg.architecture).hosts,
-        `${this.ctx.configBucket}.s3.${region}.amazonaws.com`,
-        `${this.ctx.configBucket}.s3.amazonaws.com`,
+        `${this.userDataCtx.configBucket}.s3.${region}.amazonaws.com`,
+        `${this.userDataCtx.configBucket}.s3.amazonaws.com`,
         `s3.${region}.amazonaws.com`,
         `ssm.${region}.amazonaws.com`,
       ]);
@@ -375,7 +378,7 @@ export class GuestHost {
         ].join("\n"),
       );
       w("var/lib/cloud/seed/nocloud/meta-data", `instance-id: ${this.instanceId}\nlocal-hostname: ${this.name}\n`);
-      w("var/lib/cloud/seed/nocloud/user-data", renderUserData(this.cfg, this.ctx));
+      w("var/lib/cloud/seed/nocloud/user-data", renderUserData(this.cfg, this.userDataCtx));
       fs.mkdirSync(path.join(this.root, DEBIAN_ALERTMANAGER_ASSETS), { recursive: true });
       sh("cp", ["-a", `${DEBIAN_ALERTMANAGER_ASSETS}/.`, path.join(this.root, DEBIAN_ALERTMANAGER_ASSETS)]);
       for (let i = 0; i < uidShift; i++) sh("chroot", [this.root, "useradd", "--system", "--no-create-home", `boot-uid-shift-${i}`]);

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../../config/stack-config";
 import { renderHostFiles } from "../../hostfiles/host-files";
-import { HostFile, placeholderContext } from "../../layout/host-file";
+import { HostFile, placeholderBundleContext } from "../../layout/host-file";
 import { buildSloModels } from "../../rules/slo-rules";
 import type { AlertModel } from "../../rules/slo-model";
 import { stackConfig } from "../support/stacks";
@@ -116,7 +116,7 @@ export class AlertingSandbox<A extends SandboxApp = SyntheticApp> {
         cfg = o.cfg ?? stackConfig(o.stack ?? "dev");
         app = (await startSyntheticApp(cfg)) as unknown as A;
       }
-      const rendered = renderHostFiles(cfg, placeholderContext(cfg.stack));
+      const rendered = renderHostFiles(cfg, placeholderBundleContext(cfg.stack));
       const sut = serviceUnderTest(cfg);
       const ports = { prometheus: o.ports?.prometheus ?? (await freePort()), alertmanager: o.ports?.alertmanager ?? (await freePort()), app: app.port };
       const receiverUrls = Object.fromEntries(cfg.alerting.receivers.map((r) => [r.name, webhook.url(r.name)]));

@@ -8,7 +8,7 @@ import { GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DATASOURCES_FILE, LOKI_RULES_
 import { serviceFiles } from "../../hostfiles/services";
 import { serviceFlags } from "../../hostfiles/services/flags";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH } from "../../hostfiles/services/otelcol";
-import { type HostPair, placeholderContext } from "../../layout/host-file";
+import { type HostPair, placeholderBundleContext } from "../../layout/host-file";
 import { COMPONENTS } from "../../config/release-manifest";
 import { arm64Overrides, stackConfig } from "./stacks";
 
@@ -64,7 +64,7 @@ export interface RenderedForEvidence {
 
 /** The files of the evidence services for one stack (with the placeholder context, as `npm run render` does). */
 export function renderedForEvidence(stack: string, cfg: StackConfig, pair?: HostPair): RenderedForEvidence[] {
-  const files = serviceFiles(cfg, { ...placeholderContext(stack), ...(pair ? { pair } : {}) });
+  const files = serviceFiles(cfg, { ...placeholderBundleContext(stack), ...(pair ? { pair } : {}) });
   const owners = Object.fromEntries(EVIDENCE_SERVICES.map((s) => [SERVICES[s].user, s])) as Record<string, EvidenceService>;
   return files.flatMap((f) => {
     const service = owners[f.owner.split(":")[1]];

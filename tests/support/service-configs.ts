@@ -10,7 +10,7 @@ import { loadStackConfig } from "../../config/loader";
 import type { StackConfig } from "../../config/stack-config";
 import { FileConfigSource } from "../../config/config-source";
 import { serviceFiles } from "../../hostfiles/services";
-import { HostContext, HostFile, placeholderContext } from "../../layout/host-file";
+import { BundleContext, HostFile, placeholderBundleContext } from "../../layout/host-file";
 import { stackConfig, SENTINEL, TEST_SECRETS } from "./stacks";
 
 export const REPO = path.resolve(__dirname, "../..");
@@ -27,12 +27,12 @@ export const APPS = [
 export interface Rendered {
   stack: string;
   cfg: StackConfig;
-  ctx: HostContext;
+  ctx: BundleContext;
   files: HostFile[];
 }
 
 export function render(stack: string, cfg: StackConfig = stackConfig(stack)): Rendered {
-  const ctx = placeholderContext(stack);
+  const ctx = placeholderBundleContext(stack);
   return { stack, cfg, ctx, files: serviceFiles(cfg, ctx) };
 }
 
