@@ -71,7 +71,7 @@ describe("URNs: every resource of the last deployment is found again (its URN, o
   this.timeout(180_000);
   for (const v of URN_VARIANTS) {
     it(`${v.id}: no resource would be replaced`, () => {
-      const old = new Set<string>(JSON.parse(fs.readFileSync(path.join(FIXTURES, `urns-${v.id}.json`), "utf8")));
+      const old = new Set<string>(JSON.parse(fs.readFileSync(path.join(FIXTURES, `urns-${v.fixture ?? v.id}.json`), "utf8")));
       const regs = registrations(v.stack, v.overrides);
       assert.equal(new Set(regs.map((r) => r.urn)).size, regs.length, "two resources with one URN");
       const { claimed, errors } = matchOldResources(old, regs);

@@ -11,7 +11,8 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Registration } from "./urn-child";
 
-export const URN_VARIANTS: { id: string; stack: string; overrides: Record<string, unknown> }[] = [
+/** `fixture`: the recorded URNs to compare with, when not the variant's own (urns-<id>.json). */
+export const URN_VARIANTS: { id: string; fixture?: string; stack: string; overrides: Record<string, unknown> }[] = [
   { id: "dev", stack: "dev", overrides: {} },
   { id: "prd", stack: "prd", overrides: {} },
   // remoteWrite (docs/remote-write.md): an existing workspace (dev), a created one (prd), as tests/remote-write.spec.ts.
@@ -20,6 +21,9 @@ export const URN_VARIANTS: { id: string; stack: string; overrides: Record<string
   // No deploy verification command, ssh access instead of SSM (tests/components.spec.ts).
   { id: "dev-no-verify", stack: "dev", overrides: { verifyDeploy: false } },
   { id: "dev-ssh", stack: "dev", overrides: { accessMode: "ssh", sshAdminCidrs: ["192.168.10.0/24"] } },
+  // A single host becoming an HA pair (docs/ha-pair.md) keeps every resource it had: the pair only adds.
+  { id: "dev-pair", fixture: "dev", stack: "dev", overrides: { hosts: 2, secondSubnetId: "subnet-00000000000000001" } },
+  { id: "prd-pair", fixture: "prd", stack: "prd", overrides: { hosts: 2, secondSubnetId: "subnet-00000000000000001" } },
 ];
 
 /** Every resource the program registers for a stack with overrides, in registration order. */
@@ -36,7 +40,7 @@ export function registrations(stack: string, overrides: Record<string, unknown> 
 if (require.main === module) {
   const [flag, dir] = process.argv.slice(2);
   if (flag !== "--record" || !dir) throw new Error("usage: npx tsx tests/support/urns.ts --record <directory>");
-  for (const v of URN_VARIANTS) {
+  for (const v of URN_VARIANTS.filter((x) => !x.fixture)) {
     const urns = registrations(v.stack, v.overrides).map((r) => r.urn).sort();
     fs.writeFileSync(path.join(dir, `urns-${v.id}.json`), JSON.stringify(urns, null, 2) + "\n");
     console.log(`urns-${v.id}.json: ${urns.length} URNs`);
