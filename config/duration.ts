@@ -24,3 +24,11 @@ export function ceilDays(d: Duration): number {
 export function goDuration(d: Duration): string {
   return d.seconds % 3600 === 0 ? `${d.seconds / 3600}h` : `${d.seconds}s`;
 }
+
+/** `5m`, `90s`, `2h`: a duration in the largest unit that divides it, as Prometheus rules and LogQL ranges take it. */
+export function promDuration(seconds: number): string {
+  if (seconds === 0) return "0s";
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}

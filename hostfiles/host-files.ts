@@ -17,7 +17,7 @@ export function renderHostFiles(cfg: StackConfig, ctx: BundleContext): HostFile[
   const slos = buildSloModels(cfg);
   const files = [
     ...serviceFiles(cfg, ctx),
-    ...sloRuleFiles(slos),
+    ...sloRuleFiles(cfg, slos),
     ...unitFiles(cfg, ctx.pair),
     ...agentFiles(cfg, ctx.secretVersions),
     ...healthCheckFiles(),

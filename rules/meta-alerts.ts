@@ -1,35 +1,14 @@
 /**
- * Alerts about the monitoring stack itself, generated from a typed list into one rule file in
- * PROMETHEUS_RULES_DIR. Every alert links a runbook in docs/runbooks/ (a test checks each file exists).
+ * Alerts about the monitoring stack itself, declared as rule groups (rules/rule-file.ts) and written into one rule
+ * file in PROMETHEUS_RULES_DIR. Every alert links a runbook in docs/runbooks/ (a test checks each file exists).
  */
-import type { RoutedSeverity } from "../config/severities";
 import type { StackConfig } from "../config/stack-config";
 import { DATA_MOUNT, PROMETHEUS_RULES_DIR, STACK_JOBS } from "../layout/host-layout";
-import { runbookUrl } from "./runbook-links";
-import type { HostFile } from "../layout/host-file";
-import { renderTemplate, yamlBlock } from "../hostfiles/templates";
+import { configFile, type HostFile } from "../layout/host-file";
 import { otelcolRate } from "./otelcol-metrics";
-import { configFile } from "../layout/host-file";
+import { alertsOf, ruleFileText, type AlertRule, type RuleGroup } from "./rule-file";
 
 export const META_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/meta.yml`;
-
-export interface MetaAlert {
-  alert: string;
-  severity: RoutedSeverity;
-  expr: string;
-  /** How long the condition must hold; omitted: fires at the first evaluation. */
-  for?: string;
-  summary: string;
-  /** Go template; `{{ $value }}` is the measured value. */
-  description: string;
-  /** File name under docs/runbooks/, without `.md`. */
-  runbook: string;
-}
-
-export interface MetaAlertGroup {
-  name: string;
-  alerts: MetaAlert[];
-}
 
 const stackJobs = Object.values(STACK_JOBS).join("|");
 const dataFs = `node_filesystem_avail_bytes{mountpoint="${DATA_MOUNT}",fstype!="rootfs"}`;
@@ -40,81 +19,95 @@ const rootFsSize = `node_filesystem_size_bytes{mountpoint="/",fstype!="rootfs"}`
 export const CERT_NOT_AFTER = `monitoring_host_certificate_not_after_seconds{job="${STACK_JOBS.node}"}`;
 export const CERT_TICKET_DAYS = 30;
 export const CERT_PAGE_DAYS = 7;
-export const META_ALERT_GROUPS: MetaAlertGroup[] = [
+export const META_ALERT_GROUPS: RuleGroup[] = [
   {
     name: "monitoring-host.availability",
-    alerts: [
+    rules: [
       {
         alert: "Watchdog",
-        severity: "watchdog",
+        labels: { severity: "watchdog" },
         expr: "vector(1)",
-        summary: "Always firing: proves Prometheus → Alertmanager → receiver works",
-        description:
-          "This alert fires all the time (value {{ $value }}). A dead man's switch outside this host must alarm when it stops arriving.",
-        runbook: "watchdog",
+        annotations: {
+          summary: "Always firing: proves Prometheus → Alertmanager → receiver works",
+          description:
+            "This alert fires all the time (value {{ $value }}). A dead man's switch outside this host must alarm when it stops arriving.",
+        },
+        runbook: { file: "watchdog.md" },
       },
       {
         alert: "MonitoringTargetDown",
-        severity: "page",
+        labels: { severity: "page" },
         expr: `up{job=~"${stackJobs}"} == 0`,
         for: "5m",
-        summary: "{{ $labels.job }} on the monitoring host cannot be scraped",
-        description:
-          "Prometheus has failed to scrape {{ $labels.job }} ({{ $labels.instance }}) for 5 minutes (up = {{ $value }}). Telemetry handled by it may be lost.",
-        runbook: "monitoring-target-down",
+        annotations: {
+          summary: "{{ $labels.job }} on the monitoring host cannot be scraped",
+          description:
+            "Prometheus has failed to scrape {{ $labels.job }} ({{ $labels.instance }}) for 5 minutes (up = {{ $value }}). Telemetry handled by it may be lost.",
+        },
+        runbook: { file: "monitoring-target-down.md" },
       },
       {
         alert: "ApplicationScrapeTargetDown",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `up{job!~"${stackJobs}"} == 0`,
         for: "10m",
-        summary: "Application scrape target {{ $labels.job }} ({{ $labels.instance }}) is down",
-        description:
-          "Prometheus has failed to scrape {{ $labels.instance }} of {{ $labels.job }} for 10 minutes (up = {{ $value }}): no metrics from it.",
-        runbook: "application-scrape-target-down",
+        annotations: {
+          summary: "Application scrape target {{ $labels.job }} ({{ $labels.instance }}) is down",
+          description:
+            "Prometheus has failed to scrape {{ $labels.instance }} of {{ $labels.job }} for 10 minutes (up = {{ $value }}): no metrics from it.",
+        },
+        runbook: { file: "application-scrape-target-down.md" },
       },
     ],
   },
   {
     name: "monitoring-host.data-volume",
-    alerts: [
+    rules: [
       {
         alert: "DataVolumeFillingUp",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `(${dataFs} / ${dataFsSize} < 0.20) and predict_linear(${dataFs}[6h], 4 * 86400) < 0`,
         for: "30m",
-        summary: "The data volume {{ $labels.mountpoint }} will be full within 4 days",
-        description: "Only {{ $value | humanizePercentage }} of the data volume is free, and at the rate of the last 6 hours it is full within 4 days.",
-        runbook: "data-volume-filling-up",
+        annotations: {
+          summary: "The data volume {{ $labels.mountpoint }} will be full within 4 days",
+          description: "Only {{ $value | humanizePercentage }} of the data volume is free, and at the rate of the last 6 hours it is full within 4 days.",
+        },
+        runbook: { file: "data-volume-filling-up.md" },
       },
       {
         alert: "DataVolumeAlmostFull",
-        severity: "page",
+        labels: { severity: "page" },
         expr: `${dataFs} / ${dataFsSize} < 0.05`,
         for: "5m",
-        summary: "The data volume {{ $labels.mountpoint }} is almost full",
-        description: "Only {{ $value | humanizePercentage }} of the data volume is free. Prometheus, Loki and Tempo stop writing when it is full.",
-        runbook: "data-volume-almost-full",
+        annotations: {
+          summary: "The data volume {{ $labels.mountpoint }} is almost full",
+          description: "Only {{ $value | humanizePercentage }} of the data volume is free. Prometheus, Loki and Tempo stop writing when it is full.",
+        },
+        runbook: { file: "data-volume-almost-full.md" },
       },
       // The root volume holds the OS, the journal, the host agent's state and the downloaded release archives
       // (/var/lib/monitoring-host): when it is full, bundles and upgrades can no longer be applied.
       {
         alert: "RootVolumeFillingUp",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `${rootFs} / ${rootFsSize} < 0.15`,
         for: "30m",
-        summary: "The root volume has less than 15 % free",
-        description: "Only {{ $value | humanizePercentage }} of the root volume (/) is free. When it is full, new config bundles and releases cannot be applied.",
-        runbook: "root-volume-low-on-space",
+        annotations: {
+          summary: "The root volume has less than 15 % free",
+          description: "Only {{ $value | humanizePercentage }} of the root volume (/) is free. When it is full, new config bundles and releases cannot be applied.",
+        },
+        runbook: { file: "root-volume-low-on-space.md" },
       },
       {
         alert: "RootVolumeAlmostFull",
-        severity: "page",
+        labels: { severity: "page" },
         expr: `${rootFs} / ${rootFsSize} < 0.05`,
         for: "5m",
-        summary: "The root volume is almost full",
-        description: "Only {{ $value | humanizePercentage }} of the root volume (/) is free: config changes, upgrades and the journal stop working when it is full.",
-        runbook: "root-volume-low-on-space",
+        annotations: {
+          summary: "The root volume is almost full",
+          description: "Only {{ $value | humanizePercentage }} of the root volume (/) is free: config changes, upgrades and the journal stop working when it is full.",
+        },
+        runbook: { file: "root-volume-low-on-space.md" },
       },
     ],
   },
@@ -122,147 +115,175 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
     // The apply step writes each served certificate's notAfter (0 when unreadable) for node_exporter's textfile
     // collector (templates/host/monitoring-apply.sh). `pulumi up` renews the OTLP certificate in its second year.
     name: "monitoring-host.certificates",
-    alerts: [
+    rules: [
       {
         alert: "HostCertificateExpiringSoon",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `${CERT_NOT_AFTER} - time() < ${CERT_TICKET_DAYS} * 86400`,
         for: "1h",
-        summary: `The certificate {{ $labels.path }} expires within ${CERT_TICKET_DAYS} days`,
-        description:
-          "{{ $labels.path }} expires in {{ $value | humanizeDuration }}. Any `pulumi up` of the stack renews it; OTLP senders are refused once it has expired.",
-        runbook: "host-certificate-expiring",
+        annotations: {
+          summary: `The certificate {{ $labels.path }} expires within ${CERT_TICKET_DAYS} days`,
+          description:
+            "{{ $labels.path }} expires in {{ $value | humanizeDuration }}. Any `pulumi up` of the stack renews it; OTLP senders are refused once it has expired.",
+        },
+        runbook: { file: "host-certificate-expiring.md" },
       },
       {
         alert: "HostCertificateExpiring",
-        severity: "page",
+        labels: { severity: "page" },
         expr: `${CERT_NOT_AFTER} - time() < ${CERT_PAGE_DAYS} * 86400`,
-        summary: `The certificate {{ $labels.path }} expires within ${CERT_PAGE_DAYS} days (or has expired)`,
-        description:
-          "{{ $labels.path }} expires in {{ $value | humanizeDuration }} (negative: expired; a value near -55 years: unreadable). Applications cannot send telemetry once it has expired.",
-        runbook: "host-certificate-expiring",
+        annotations: {
+          summary: `The certificate {{ $labels.path }} expires within ${CERT_PAGE_DAYS} days (or has expired)`,
+          description:
+            "{{ $labels.path }} expires in {{ $value | humanizeDuration }} (negative: expired; a value near -55 years: unreadable). Applications cannot send telemetry once it has expired.",
+        },
+        runbook: { file: "host-certificate-expiring.md" },
       },
       {
         alert: "HostCertificateExpiryUnknown",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `absent(${CERT_NOT_AFTER})`,
         for: "30m",
-        summary: "The expiry of the host's certificates is not measured",
-        description:
-          "No monitoring_host_certificate_not_after_seconds series for 30 minutes (value {{ $value }}): the apply step did not write its textfile, or node_exporter does not read it. Certificate expiry would go unnoticed.",
-        runbook: "host-certificate-expiring",
+        annotations: {
+          summary: "The expiry of the host's certificates is not measured",
+          description:
+            "No monitoring_host_certificate_not_after_seconds series for 30 minutes (value {{ $value }}): the apply step did not write its textfile, or node_exporter does not read it. Certificate expiry would go unnoticed.",
+        },
+        runbook: { file: "host-certificate-expiring.md" },
       },
     ],
   },
   {
     name: "monitoring-host.prometheus",
-    alerts: [
+    rules: [
       {
         alert: "PrometheusWalCorruption",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: "increase(prometheus_tsdb_wal_corruptions_total[1h]) > 0",
-        summary: "Prometheus found a corrupted WAL",
-        description: "{{ $value }} WAL corruptions in the last hour: recent samples were lost on replay.",
-        runbook: "prometheus-wal-corruption",
+        annotations: {
+          summary: "Prometheus found a corrupted WAL",
+          description: "{{ $value }} WAL corruptions in the last hour: recent samples were lost on replay.",
+        },
+        runbook: { file: "prometheus-wal-corruption.md" },
       },
       {
         alert: "PrometheusTsdbCompactionsFailing",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: "increase(prometheus_tsdb_compactions_failed_total[3h]) > 0",
-        summary: "Prometheus TSDB compactions are failing",
-        description: "{{ $value }} compactions failed in the last 3 hours; the head block grows and memory with it.",
-        runbook: "prometheus-tsdb-compactions-failing",
+        annotations: {
+          summary: "Prometheus TSDB compactions are failing",
+          description: "{{ $value }} compactions failed in the last 3 hours; the head block grows and memory with it.",
+        },
+        runbook: { file: "prometheus-tsdb-compactions-failing.md" },
       },
       {
         alert: "PrometheusRuleEvaluationFailures",
-        severity: "page",
+        labels: { severity: "page" },
         expr: "increase(prometheus_rule_evaluation_failures_total[5m]) > 0",
         for: "10m",
-        summary: "Prometheus fails to evaluate rules in {{ $labels.rule_group }}",
-        description: "{{ $value }} rule evaluations failed in 5 minutes: alerts of that group may not fire.",
-        runbook: "prometheus-rule-evaluation-failures",
+        annotations: {
+          summary: "Prometheus fails to evaluate rules in {{ $labels.rule_group }}",
+          description: "{{ $value }} rule evaluations failed in 5 minutes: alerts of that group may not fire.",
+        },
+        runbook: { file: "prometheus-rule-evaluation-failures.md" },
       },
       {
         alert: "PrometheusNotificationsFailing",
-        severity: "page",
+        labels: { severity: "page" },
         expr: "rate(prometheus_notifications_errors_total[5m]) > 0",
         for: "10m",
-        summary: "Prometheus cannot send alerts to Alertmanager",
-        description: "{{ $value | humanize }} errors per second sending alerts to {{ $labels.alertmanager }}: alerts are not delivered.",
-        runbook: "prometheus-notifications-failing",
+        annotations: {
+          summary: "Prometheus cannot send alerts to Alertmanager",
+          description: "{{ $value | humanize }} errors per second sending alerts to {{ $labels.alertmanager }}: alerts are not delivered.",
+        },
+        runbook: { file: "prometheus-notifications-failing.md" },
       },
       {
         alert: "AlertmanagerNotificationsFailing",
-        severity: "page",
+        labels: { severity: "page" },
         expr: "rate(alertmanager_notifications_failed_total[5m]) > 0",
         for: "10m",
-        summary: "Alertmanager cannot deliver notifications through {{ $labels.integration }}",
-        description: "{{ $value | humanize }} failed notifications per second through {{ $labels.integration }}: a receiver gets no alerts.",
-        runbook: "alertmanager-notifications-failing",
+        annotations: {
+          summary: "Alertmanager cannot deliver notifications through {{ $labels.integration }}",
+          description: "{{ $value | humanize }} failed notifications per second through {{ $labels.integration }}: a receiver gets no alerts.",
+        },
+        runbook: { file: "alertmanager-notifications-failing.md" },
       },
     ],
   },
   {
     name: "monitoring-host.collector",
-    alerts: [
+    rules: [
       {
         alert: "CollectorRefusingData",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `sum by (job, receiver) (${otelcolRate("otelcol_receiver_refused", "5m")}) > 0`,
         for: "10m",
-        summary: "The collector refuses incoming telemetry on {{ $labels.receiver }}",
-        description: "{{ $value | humanize }} items per second are refused (usually the memory limiter): senders retry or drop them.",
-        runbook: "collector-refusing-data",
+        annotations: {
+          summary: "The collector refuses incoming telemetry on {{ $labels.receiver }}",
+          description: "{{ $value | humanize }} items per second are refused (usually the memory limiter): senders retry or drop them.",
+        },
+        runbook: { file: "collector-refusing-data.md" },
       },
       {
         alert: "CollectorExportFailing",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: `sum by (job, exporter) (${otelcolRate("otelcol_exporter_send_failed", "5m")}) > 0`,
         for: "15m",
-        summary: "The collector fails to export to {{ $labels.exporter }}",
-        description: "{{ $value | humanize }} items per second fail to export; they wait in the persistent queue until it is full.",
-        runbook: "collector-export-failing",
+        annotations: {
+          summary: "The collector fails to export to {{ $labels.exporter }}",
+          description: "{{ $value | humanize }} items per second fail to export; they wait in the persistent queue until it is full.",
+        },
+        runbook: { file: "collector-export-failing.md" },
       },
       {
         alert: "CollectorQueueAlmostFull",
-        severity: "page",
+        labels: { severity: "page" },
         expr: "max by (job, exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.8",
         for: "5m",
-        summary: "The collector's sending queue to {{ $labels.exporter }} is almost full",
-        description: "The queue is {{ $value | humanizePercentage }} full; once full, new telemetry is dropped.",
-        runbook: "collector-queue-almost-full",
+        annotations: {
+          summary: "The collector's sending queue to {{ $labels.exporter }} is almost full",
+          description: "The queue is {{ $value | humanizePercentage }} full; once full, new telemetry is dropped.",
+        },
+        runbook: { file: "collector-queue-almost-full.md" },
       },
       {
         alert: "CollectorDroppingData",
-        severity: "page",
+        labels: { severity: "page" },
         expr: `sum by (job, exporter) (${otelcolRate("otelcol_exporter_enqueue_failed", "5m")}) > 0`,
         for: "5m",
-        summary: "The collector drops telemetry for {{ $labels.exporter }}: its queue is full",
-        description: "{{ $value | humanize }} items per second are dropped because the sending queue is full.",
-        runbook: "collector-dropping-data",
+        annotations: {
+          summary: "The collector drops telemetry for {{ $labels.exporter }}: its queue is full",
+          description: "{{ $value | humanize }} items per second are dropped because the sending queue is full.",
+        },
+        runbook: { file: "collector-dropping-data.md" },
       },
     ],
   },
   {
     name: "monitoring-host.storage",
-    alerts: [
+    rules: [
       {
         alert: "LokiChunkFlushFailing",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: "sum by (job) (rate(loki_ingester_chunks_flush_failures_total[5m])) > 0",
         for: "15m",
-        summary: "Loki fails to flush chunks to S3",
-        description: "{{ $value | humanize }} chunk flushes per second fail; logs stay in memory and the WAL until S3 accepts them.",
-        runbook: "loki-chunk-flush-failing",
+        annotations: {
+          summary: "Loki fails to flush chunks to S3",
+          description: "{{ $value | humanize }} chunk flushes per second fail; logs stay in memory and the WAL until S3 accepts them.",
+        },
+        runbook: { file: "loki-chunk-flush-failing.md" },
       },
       {
         alert: "TempoBackendWriteFailing",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: 'sum by (job) (rate(tempodb_backend_request_duration_seconds_count{operation=~"PUT|POST",status_code!~"2.."}[5m])) > 0',
         for: "15m",
-        summary: "Tempo fails to write blocks to S3",
-        description: "{{ $value | humanize }} S3 write requests per second fail; traces stay in the local WAL until S3 accepts them.",
-        runbook: "tempo-backend-write-failing",
+        annotations: {
+          summary: "Tempo fails to write blocks to S3",
+          description: "{{ $value | humanize }} S3 write requests per second fail; traces stay in the local WAL until S3 accepts them.",
+        },
+        runbook: { file: "tempo-backend-write-failing.md" },
       },
     ],
   },
@@ -271,59 +292,39 @@ export const META_ALERT_GROUPS: MetaAlertGroup[] = [
     // Prometheus' rule-manager and notifier metrics, prefixed `loki_` and labelled `user` by the ruler
     // (pkg/ruler/base/manager_metrics.go and manager.go in Loki).
     name: "monitoring-host.log-alerts",
-    alerts: [
+    rules: [
       {
         alert: "LokiRuleEvaluationFailures",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: "sum by (job, rule_group) (increase(loki_prometheus_rule_evaluation_failures_total[5m])) > 0",
         for: "10m",
-        summary: "Loki's ruler fails to evaluate the log alerts of {{ $labels.rule_group }}",
-        description: "{{ $value }} evaluations of log alert rules failed in 5 minutes: those log alerts cannot fire.",
-        runbook: "loki-ruler-failing",
+        annotations: {
+          summary: "Loki's ruler fails to evaluate the log alerts of {{ $labels.rule_group }}",
+          description: "{{ $value }} evaluations of log alert rules failed in 5 minutes: those log alerts cannot fire.",
+        },
+        runbook: { file: "loki-ruler-failing.md" },
       },
       {
         alert: "LokiRulerNotificationsFailing",
-        severity: "ticket",
+        labels: { severity: "ticket" },
         expr: "sum by (job) (rate(loki_prometheus_notifications_errors_total[5m])) > 0",
         for: "10m",
-        summary: "Loki's ruler cannot send log alerts to Alertmanager",
-        description: "{{ $value | humanize }} errors per second sending log alerts to Alertmanager: firing log alerts are not delivered.",
-        runbook: "loki-ruler-failing",
+        annotations: {
+          summary: "Loki's ruler cannot send log alerts to Alertmanager",
+          description: "{{ $value | humanize }} errors per second sending log alerts to Alertmanager: firing log alerts are not delivered.",
+        },
+        runbook: { file: "loki-ruler-failing.md" },
       },
     ],
   },
 ];
 
 /** Every meta-alert, flattened. */
-export function metaAlerts(): MetaAlert[] {
-  return META_ALERT_GROUPS.flatMap((g) => g.alerts);
+export function metaAlerts(): AlertRule[] {
+  return alertsOf(META_ALERT_GROUPS);
 }
 
-export function metaAlertRules(cfg: Pick<StackConfig, "runbookBaseUrl">): { groups: unknown[] } {
-  return alertRuleGroups(META_ALERT_GROUPS, cfg);
-}
-
-/** A Prometheus rule file's groups from typed alert groups (the meta-alerts here, the remote-write alerts). */
-export function alertRuleGroups(groups: MetaAlertGroup[], cfg: Pick<StackConfig, "runbookBaseUrl">): { groups: unknown[] } {
-  return {
-    groups: groups.map((g) => ({
-      name: g.name,
-      rules: g.alerts.map((a) => ({
-        alert: a.alert,
-        expr: a.expr,
-        ...(a.for ? { for: a.for } : {}),
-        labels: { severity: a.severity },
-        annotations: {
-          summary: a.summary,
-          description: a.description,
-          runbook_url: runbookUrl(cfg, { file: `${a.runbook}.md` }),
-        },
-      })),
-    })),
-  };
-}
-
-export function metaAlertFiles(cfg: StackConfig): HostFile[] {
-  const content = renderTemplate("services/meta-alerts.yml.hbs", { rules: yamlBlock(metaAlertRules(cfg)) });
-  return [configFile("prometheus", META_ALERTS_FILE, content, "reload")];
+export function metaAlertFiles(cfg: Pick<StackConfig, "runbookBaseUrl">): HostFile[] {
+  const header = ["Rendered by rules/meta-alerts.ts; do not edit on the host.", "Alerts about the monitoring host itself; each links its runbook in docs/runbooks/."];
+  return [configFile("prometheus", META_ALERTS_FILE, ruleFileText(header, META_ALERT_GROUPS, cfg), "reload")];
 }

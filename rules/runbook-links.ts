@@ -27,6 +27,9 @@ export interface RunbookRef {
   service?: string;
 }
 
+/** What an alert links: a runbook this stack renders, or a page elsewhere (a log alert's `runbook` may be a URL). */
+export type RunbookLink = RunbookRef | { url: string };
+
 /** The path of a runbook below `runbookBaseUrl` (and below out/<stack>/runbooks/). */
 export function runbookPath(ref: RunbookRef): string {
   if (ref.slo) return `slos/${slug(ref.slo)}/${ref.file}`;
@@ -46,8 +49,12 @@ export function runbookUid(ref: RunbookRef): string {
 /** What on-call's browser reaches through the Grafana tunnel (`tunnelCommands` forwards the same local port). */
 export const GRAFANA_TUNNEL_URL = `http://localhost:${SERVICES.grafana.ports.http}`;
 
-/** The link an alert carries: below `runbookBaseUrl` when set, else the runbook dashboard on the host's Grafana. */
-export function runbookUrl(cfg: Pick<StackConfig, "runbookBaseUrl">, ref: RunbookRef): string {
+/**
+ * The link an alert carries: below `runbookBaseUrl` when set, else the runbook dashboard on the host's Grafana; a
+ * page elsewhere as it is.
+ */
+export function runbookUrl(cfg: Pick<StackConfig, "runbookBaseUrl">, ref: RunbookLink): string {
+  if ("url" in ref) return ref.url;
   return cfg.runbookBaseUrl ? `${cfg.runbookBaseUrl}/${runbookPath(ref)}` : `${GRAFANA_TUNNEL_URL}/d/${runbookUid(ref)}`;
 }
 

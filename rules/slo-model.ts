@@ -9,26 +9,14 @@ import type { HealthSignal, SliKind, SloSpec } from "../config/slo-spec";
 import { ALERT_NAMES, sloAlertNames, sloLabels, sloServices, type SloAlertName } from "../config/slo-alerts";
 import { burnAlertModel, burnExpr, evaluationOf, RATE_WINDOWS, type BurnAlertModel } from "./burn-rate";
 import { leMatcher, matchers, q } from "./promql";
+import type { AlertRule, RecordingRule } from "./rule-file";
 import { HTTP_METRICS, pct, RECORDS, RUNBOOKS, saturationExpr, seriesMatcher, type HttpMetricNames } from "./slo-conventions";
 
-export interface AlertModel {
-  alert: string;
-  expr: string;
-  for: string;
-  keepFiringFor?: string;
-  /** `long`: evaluated in the SLO's slower group, with the long-window records it reads. */
-  evaluation?: "long";
-  labels: Record<string, string>;
-  annotations: { summary: string; description: string; runbook_url: string };
-}
+/** `long`: evaluated in the SLO's slower group (every LONG_GROUP_INTERVAL, slo-rules.ts), with the long-window records. */
+type Evaluation = { evaluation?: "long" };
 
-export interface RecordModel {
-  record: string;
-  expr: string;
-  labels: Record<string, string>;
-  /** `long`: evaluated in the SLO's slower group (every LONG_GROUP_INTERVAL, slo-rules.ts). */
-  evaluation?: "long";
-}
+export type AlertModel = AlertRule & { for: string } & Evaluation;
+export type RecordModel = RecordingRule & Evaluation;
 
 /** What a dashboard generator needs about one SLO. */
 export interface SloModel {
@@ -78,18 +66,9 @@ export interface ServiceModel {
   alert?: AlertModel;
 }
 
-export interface ModelOptions {
-  /**
-   * The link of a runbook: `file` in docs/runbooks/, for one SLO or one service (rules/runbook-links.ts: below
-   * runbookBaseUrl, or the runbook dashboard on the host's Grafana).
-   */
-  runbookUrl(ref: { file: string; slo?: string; service?: string }): string;
-  /** Services Prometheus scrapes directly (appScrapeTargets): their health signal defaults to `up`. */
-  scrapedServices: string[];
-}
 
 /** An alert of an SLO without its name and labels (those come from config/slo-alerts.ts). */
-type AlertBody = Omit<AlertModel, "alert" | "labels" | "annotations"> & { annotations: { summary: string; description: string } };
+type AlertBody = Omit<AlertModel, "alert" | "labels" | "runbook">;
 
 /** What one kind of SLI contributes to the model: its series, records, and the bodies of its own alerts. */
 type Sli = Pick<SloModel, "sliDescription" | "presenceSelector" | "records" | "windowRecords" | "ratio" | "saturation"> & {
@@ -103,15 +82,14 @@ function what(spec: SloSpec): string {
   return parts ? `${parts} requests of ${spec.service}` : `requests of ${spec.service}`;
 }
 
-export function buildSloModel(spec: SloSpec, opts: ModelOptions): SloModel {
+export function buildSloModel(spec: SloSpec): SloModel {
   const labels = sloLabels(spec);
   const seriesSelector = `{slo=${q(spec.name)}}`;
   const names = sloAlertNames(spec);
   const sli = spec.kind === "saturation" ? saturationSli(spec, seriesSelector, labels) : ratioSli(spec, seriesSelector, labels, names);
   const alerts = names.map((n): AlertModel => {
     const body = n.of === "metrics-missing" ? metricsMissing(spec, sli.presenceSelector, sli.missingConsequence) : sli.alert(n);
-    const runbook_url = opts.runbookUrl({ file: RUNBOOKS[n.alert], slo: spec.name });
-    return { alert: n.alert, ...body, labels: n.labels, annotations: { ...body.annotations, runbook_url } };
+    return { alert: n.alert, ...body, labels: n.labels, runbook: { file: RUNBOOKS[n.alert], slo: spec.name } };
   });
   return {
     spec,
@@ -268,9 +246,12 @@ function metricsMissing(spec: SloSpec, presence: string, consequence: string): A
   };
 }
 
-/** The service-down alert of each service that has SLOs (one per service, not per SLO). */
-export function buildServiceModels(specs: SloSpec[], opts: ModelOptions): ServiceModel[] {
-  return sloServices(specs, opts.scrapedServices).map(({ service, health, slos, alert }) => {
+/**
+ * The service-down alert of each service that has SLOs (one per service, not per SLO). `scrapedServices`: services
+ * Prometheus scrapes directly (appScrapeTargets), whose health signal defaults to `up`.
+ */
+export function buildServiceModels(specs: SloSpec[], scrapedServices: string[]): ServiceModel[] {
+  return sloServices(specs, scrapedServices).map(({ service, health, slos, alert }) => {
     if (!alert) return { service, health, slos };
     const sel = `{job=${q(service)}}`;
     const expr = health === "up" ? `max(up${sel}) == 0 or max(absent(up${sel}))` : `max(absent(target_info${sel}))`;
@@ -285,8 +266,8 @@ export function buildServiceModels(specs: SloSpec[], opts: ModelOptions): Servic
           health === "up"
             ? `Prometheus cannot scrape any instance of ${service} (up == 0 or no target at all) for 1 minute. Its SLOs (${slos.join(", ")}) cannot be measured while it is down.`
             : `${service} has sent no telemetry (target_info{job="${service}"} is absent) for 1 minute. Its SLOs (${slos.join(", ")}) cannot be measured while it is down.`,
-        runbook_url: opts.runbookUrl({ file: RUNBOOKS[ALERT_NAMES.serviceDown], service }),
       },
+      runbook: { file: RUNBOOKS[ALERT_NAMES.serviceDown], service },
     };
     return { service, health, slos, alert: model };
   });

@@ -95,7 +95,7 @@ async function main(): Promise<void> {
 
   const cfg = stackConfig("dev");
   const set = buildSloModels(cfg);
-  const files = sloRuleFiles(set);
+  const files = sloRuleFiles(cfg, set);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-alerts-"));
   const ruleFiles = files.map((f) => {
     const p = path.join(dir, path.basename(f.path));

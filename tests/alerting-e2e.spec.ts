@@ -193,7 +193,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     assert.equal(msg.color, "danger");
     assert.ok(msg.text.includes(alert.annotations.summary), msg.text);
     assert.ok(msg.text.includes(alert.annotations.description), msg.text);
-    assert.ok(msg.text.includes(`Runbook: ${alert.annotations.runbook_url}`), msg.text);
+    assert.ok(msg.text.includes(`Runbook: ${runbookUrl(sb.cfg, alert.runbook)}`), msg.text);
     for (const label of ["severity", "service", "slo"]) {
       assert.ok(msg.text.includes(`\`${label}=${alert.labels[label]}\``), `the visible message shows ${label}: ${msg.text}`);
     }
@@ -204,7 +204,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     assert.ok(mine, "the page is in Alertmanager");
     assert.deepEqual(mine.labels, expectedLabels);
     assert.deepEqual(mine.receivers.map((r: Doc) => r.name), [PAGE_RECEIVER]);
-    assert.equal(mine.annotations.runbook_url, alert.annotations.runbook_url);
+    assert.equal(mine.annotations.runbook_url, runbookUrl(sb.cfg, alert.runbook));
     const billing = inAm.find((a) => a.labels.service === BILLING.service);
     assert.deepEqual(billing?.receivers.map((r: Doc) => r.name), [BILLING.receiver], "Alertmanager routed the billing page to the billing receiver only");
     const fallback = String(page.body.attachments[0].fallback);
@@ -224,7 +224,7 @@ describe("alerting end to end: rendered dev configs on real Prometheus and Alert
     const msg = slackMessage(resolved)!;
     assert.equal(msg.title, `[RESOLVED] ${alert.alert}`);
     assert.equal(msg.color, "good");
-    assert.ok(msg.text.includes(`Runbook: ${alert.annotations.runbook_url}`));
+    assert.ok(msg.text.includes(`Runbook: ${runbookUrl(sb.cfg, alert.runbook)}`));
     // One page and one resolved notification per service.
     const services = buildSloModels(sb.cfg).services.filter((x) => x.alert).length;
     await waitFor("every service's resolved notification", 20_000, async () => (sb.webhook.received.length === 2 * services ? true : undefined));

@@ -403,13 +403,13 @@ describe("what the '{{' rule guards against, on real promtool", () => {
     const cfg = { ...base, runbookBaseUrl: "https://wiki.example.com/{{team}}", slos: [slo] };
     const { dir, cleanup } = tempDir("bad-template-");
     try {
-      const files = sloRuleFiles(buildSloModels(cfg));
+      const files = sloRuleFiles(cfg, buildSloModels(cfg));
       for (const f of files) fs.writeFileSync(path.join(dir, path.basename(f.path)), f.content);
       const r = run("promtool", ["check", "rules", ...files.map((f) => path.join(dir, path.basename(f.path)))]);
       assert.notEqual(r.status, 0, "promtool accepted the rule file");
       assert.match(r.stdout + r.stderr, /template/i);
       // The same files from the committed config load.
-      const good = sloRuleFiles(buildSloModels(base));
+      const good = sloRuleFiles(base, buildSloModels(base));
       for (const f of good) fs.writeFileSync(path.join(dir, path.basename(f.path)), f.content);
       assert.equal(run("promtool", ["check", "rules", ...good.map((f) => path.join(dir, path.basename(f.path)))]).status, 0);
     } finally {

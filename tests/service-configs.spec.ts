@@ -23,7 +23,7 @@ import { META_ALERTS_FILE, metaAlerts } from "../rules/meta-alerts";
 import { OTLP_CLIENT_CA_PATH, OTLP_SERVER_CERT_PATH, otelcolQueueBytes } from "../hostfiles/services/otelcol";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { stackConfig, secretValues, SENTINEL } from "./support/stacks";
-import { runbookUrl } from "../rules/runbook-links";
+import { runbookUrl, type RunbookRef } from "../rules/runbook-links";
 import { APPS, devWithWebhook, Doc, file, render, Rendered, REPO, STACKS, webhookUrlFileToUrlForAmtool025, withoutWebhookUrls, yamlOf } from "./support/service-configs";
 
 function parseIni(text: string): Record<string, Record<string, string>> {
@@ -208,7 +208,7 @@ describe("service config files (hostfiles/services)", () => {
             assert.ok((rule.annotations.summary as string)?.length > 10, `${rule.alert} summary`);
             assert.match(rule.annotations.description as string, /\{\{ \$value/, `${rule.alert} description shows the measured value`);
             const url = rule.annotations.runbook_url as string;
-            const file = `${metaAlerts().find((a) => a.alert === rule.alert)!.runbook}.md`;
+            const file = (metaAlerts().find((a) => a.alert === rule.alert)!.runbook as RunbookRef).file;
             assert.equal(url, runbookUrl(r.cfg, { file }), `${rule.alert} runbook_url ${url}`);
             const runbook = path.join(REPO, "docs/runbooks", file);
             assert.ok(fs.existsSync(runbook), `${rule.alert}: runbook ${runbook} does not exist`);

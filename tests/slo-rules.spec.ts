@@ -49,7 +49,7 @@ function problems(slos: unknown, extra: Record<string, unknown> = {}): Record<st
 
 function checkRules(ctx: Mocha.Context, cfg: StackConfig): void {
   requireTool(ctx, "promtool");
-  const files = sloRuleFiles(buildSloModels(cfg));
+  const files = sloRuleFiles(cfg, buildSloModels(cfg));
   assert.ok(files.length > 0);
   const t = tempDir("slo-rules-");
   try {
@@ -138,7 +138,7 @@ describe("SLO config (`slos`)", () => {
 describe("SLO rule generation", () => {
   it("renders one rule file per service into the Prometheus rules dir, reloaded on change", () => {
     const cfg = twoTeamStackConfig("dev");
-    const files = sloRuleFiles(buildSloModels(cfg));
+    const files = sloRuleFiles(cfg, buildSloModels(cfg));
     const services = [...new Set(cfg.slos.map((x) => x.service))];
     assert.ok(services.length >= 2);
     assert.deepStrictEqual(files.map((f) => f.path), services.map((svc) => `${PROMETHEUS_RULES_DIR}/slo-${svc}.yml`));
@@ -163,7 +163,7 @@ describe("SLO rule generation", () => {
         { ...DB, name: "checkout-pg", metrics: "postgres-exporter", selector: { job: "postgres" } },
       ],
     });
-    const text = sloRuleFiles(buildSloModels(cfg)).map((f) => f.content).join("\n");
+    const text = sloRuleFiles(cfg, buildSloModels(cfg)).map((f) => f.content).join("\n");
     // Either spelling of the histogram (with or without the unit suffix: rules/slo-conventions.ts seriesMatcher).
     assert.match(text, /\{__name__=~"http_server_duration\(_milliseconds\)\?_bucket", job="checkout", http_route="\/checkout", http_method="POST", le=~"500\|500\\\\\.0"\}/);
     assert.match(text, /http_status_code=~"5\.\."/);
@@ -187,7 +187,7 @@ describe("SLO rule generation", () => {
         assert.ok(a.annotations.summary.length > 10 && a.annotations.description.length > 30, where);
         if (/^SloBurnRate|SloDbSaturation/.test(a.alert)) assert.match(a.annotations.description, /\{\{ \$value \| humanizePercentage \}\}/, where);
         const file = RUNBOOKS[a.alert];
-        assert.strictEqual(a.annotations.runbook_url, runbookUrl(cfg, m ? { file, slo: m.name } : { file, service: a.labels.service }), where);
+        assert.strictEqual(runbookUrl(cfg, a.runbook), runbookUrl(cfg, m ? { file, slo: m.name } : { file, service: a.labels.service }), where);
         assert.ok(fs.existsSync(path.join(ROOT, "docs", "runbooks", file)), `docs/runbooks/${file} must exist`);
       }
       // Every alert carries its SLO's routing labels; the saturation alert has the SLO's saturation severity.
@@ -246,7 +246,7 @@ describe("promtool unit tests of the dev SLO rules (tests/rules/dev)", () => {
   });
 
   it("test the real rendered dev rule file", () => {
-    const [rendered] = sloRuleFiles(buildSloModels(stackConfig("dev")));
+    const [rendered] = sloRuleFiles(stackConfig("dev"), buildSloModels(stackConfig("dev")));
     assert.strictEqual(generated[path.basename(rendered.path)], rendered.content);
   });
 

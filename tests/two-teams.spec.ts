@@ -124,12 +124,12 @@ for (const stack of ["dev", "prd"]) {
           assert.ok(sh.includes(`"${m.name}"`) || sh.includes(`slo=${m.name}`), `${m.name}: commands select the SLO`);
           for (const q of promqlOf(sh).filter((x) => x.includes("job="))) assert.ok(q.includes(`job="${m.service}"`) || q.includes(`job="${m.spec.selector.job}"`), `${m.name}: ${q}`);
           for (const other of services().filter((s) => s !== m.service)) assert.ok(!md.includes(other), `${rb.ref.file} of ${m.name} mentions ${other}`);
-          for (const a of m.alerts.filter((x) => x.annotations.runbook_url === runbookUrl(cfg, rb.ref))) assert.ok(md.includes(a.alert));
+          for (const a of m.alerts.filter((x) => runbookUrl(cfg, x.runbook) === runbookUrl(cfg, rb.ref))) assert.ok(md.includes(a.alert));
         }
       }
       for (const svc of set.services.filter((s) => s.alert)) {
         const rb = runbooks.find((r) => r.ref.service === svc.service)!;
-        assert.equal(svc.alert!.annotations.runbook_url, runbookUrl(cfg, rb.ref));
+        assert.equal(runbookUrl(cfg, svc.alert!.runbook), runbookUrl(cfg, rb.ref));
         assert.ok(blocks(rb.markdown, "sh").join("\n").includes(`job == "${svc.service}"`));
       }
     });
@@ -170,7 +170,7 @@ for (const stack of ["dev", "prd"]) {
       assert.equal(cfg.runbookBaseUrl, undefined, "the committed stacks use the Grafana-served runbooks");
       const uids = new Set(files.filter((f) => f.path.startsWith(`${GRAFANA_DASHBOARDS_DIR}/${RUNBOOK_FOLDER}/`)).map((f) => path.basename(f.path, ".json")));
       const set = buildSloModels(cfg);
-      const urls = [...set.slos.flatMap((m) => m.alerts), ...set.services.map((s) => s.alert!).filter(Boolean)].map((a) => a.annotations.runbook_url);
+      const urls = [...set.slos.flatMap((m) => m.alerts), ...set.services.map((s) => s.alert!).filter(Boolean)].map((a) => runbookUrl(cfg, a.runbook));
       for (const url of urls) {
         const m = /^http:\/\/localhost:(\d+)\/d\/([a-z0-9-]+)$/.exec(url);
         assert.ok(m, url);

@@ -6,10 +6,8 @@
  */
 import type { StackConfig } from "../../config/stack-config";
 import { PROMETHEUS_RULES_DIR } from "../../layout/host-layout";
-import type { BundleContext, HostFile } from "../../layout/host-file";
-import { renderTemplate, yamlBlock } from "../templates";
-import { alertRuleGroups, MetaAlertGroup } from "../../rules/meta-alerts";
-import { configFile } from "../../layout/host-file";
+import { configFile, type BundleContext, type HostFile } from "../../layout/host-file";
+import { ruleFileText, type RuleGroup } from "../../rules/rule-file";
 
 export const REMOTE_WRITE_ALERTS_FILE = `${PROMETHEUS_RULES_DIR}/remote-write.yml`;
 /** remote_write `name`: the `remote_name` label of Prometheus' prometheus_remote_storage_* metrics. */
@@ -82,54 +80,65 @@ const m = (name: string) => `prometheus_remote_storage_${name}`;
 const rate = (name: string) => `rate(${m(name)}{remote_name="${REMOTE_WRITE_NAME}"}[5m])`;
 
 /** Alerts about the queue to AMP. Tickets: local alerting does not depend on AMP. */
-export const REMOTE_WRITE_ALERT_GROUP: MetaAlertGroup = {
+export const REMOTE_WRITE_ALERT_GROUP: RuleGroup = {
   name: "monitoring-host.remote-write",
-  alerts: [
+  rules: [
     {
       alert: "RemoteWriteBehind",
-      severity: "ticket",
+      labels: { severity: "ticket" },
       // Newest sample appended locally minus newest sample AMP acknowledged (the mixin's expression).
       expr: `(max_over_time(${m("highest_timestamp_in_seconds")}[5m]) - ignoring(remote_name, url) group_right max_over_time(${m("queue_highest_sent_timestamp_seconds")}{remote_name="${REMOTE_WRITE_NAME}"}[5m])) > 300`,
       for: "15m",
-      summary: "Remote write to AMP is {{ $value | humanizeDuration }} behind",
-      description:
-        "The newest sample AMP has acknowledged is {{ $value | humanizeDuration }} older than the newest sample Prometheus appended. Queries and alerts on AMP see stale data; Prometheus keeps the backlog in its WAL.",
-      runbook: "remote-write-behind",
+      annotations: {
+        summary: "Remote write to AMP is {{ $value | humanizeDuration }} behind",
+        description:
+          "The newest sample AMP has acknowledged is {{ $value | humanizeDuration }} older than the newest sample Prometheus appended. Queries and alerts on AMP see stale data; Prometheus keeps the backlog in its WAL.",
+      },
+      runbook: { file: "remote-write-behind.md" },
     },
     {
       alert: "RemoteWriteFailing",
-      severity: "ticket",
+      labels: { severity: "ticket" },
       expr: `${rate("samples_failed_total")} / (${rate("samples_failed_total")} + ${rate("samples_total")}) > 0.01`,
       for: "15m",
-      summary: "{{ $value | humanizePercentage }} of the samples sent to AMP fail",
-      description:
-        "AMP refuses {{ $value | humanizePercentage }} of the samples Prometheus sends (non-retryable errors: permissions, limits, bad samples). Those samples are not in AMP.",
-      runbook: "remote-write-failing",
+      annotations: {
+        summary: "{{ $value | humanizePercentage }} of the samples sent to AMP fail",
+        description:
+          "AMP refuses {{ $value | humanizePercentage }} of the samples Prometheus sends (non-retryable errors: permissions, limits, bad samples). Those samples are not in AMP.",
+      },
+      runbook: { file: "remote-write-failing.md" },
     },
     {
       alert: "RemoteWriteDropping",
-      severity: "ticket",
+      labels: { severity: "ticket" },
       expr: `${rate("samples_dropped_total")} > 0`,
       for: "15m",
-      summary: "Prometheus drops samples meant for AMP",
-      description: "{{ $value }} samples per second meant for AMP are dropped before sending (relabelling or a full queue). They are not in AMP.",
-      runbook: "remote-write-failing",
+      annotations: {
+        summary: "Prometheus drops samples meant for AMP",
+        description: "{{ $value }} samples per second meant for AMP are dropped before sending (relabelling or a full queue). They are not in AMP.",
+      },
+      runbook: { file: "remote-write-failing.md" },
     },
     {
       alert: "RemoteWriteShardsMaxedOut",
-      severity: "ticket",
+      labels: { severity: "ticket" },
       expr: `max_over_time(${m("shards_desired")}{remote_name="${REMOTE_WRITE_NAME}"}[5m]) > max_over_time(${m("shards_max")}{remote_name="${REMOTE_WRITE_NAME}"}[5m])`,
       for: "15m",
-      summary: "Remote write to AMP needs more shards than it may use",
-      description:
-        "Prometheus wants {{ $value }} shards to keep up with its samples, more than max_shards: the stack produces more samples than the queue (sized to AMP's ingest limit) can send.",
-      runbook: "remote-write-behind",
+      annotations: {
+        summary: "Remote write to AMP needs more shards than it may use",
+        description:
+          "Prometheus wants {{ $value }} shards to keep up with its samples, more than max_shards: the stack produces more samples than the queue (sized to AMP's ingest limit) can send.",
+      },
+      runbook: { file: "remote-write-behind.md" },
     },
   ],
 };
 
-export function remoteWriteAlertFiles(cfg: StackConfig): HostFile[] {
+export function remoteWriteAlertFiles(cfg: Pick<StackConfig, "remoteWrite" | "runbookBaseUrl">): HostFile[] {
   if (!cfg.remoteWrite) return [];
-  const content = renderTemplate("services/remote-write-alerts.yml.hbs", { rules: yamlBlock(alertRuleGroups([REMOTE_WRITE_ALERT_GROUP], cfg)) });
-  return [configFile("prometheus", REMOTE_WRITE_ALERTS_FILE, content, "reload")];
+  const header = [
+    "Rendered by hostfiles/services/remote-write.ts; do not edit on the host.",
+    "Alerts about remote write to Amazon Managed Service for Prometheus; each links its runbook in docs/runbooks/.",
+  ];
+  return [configFile("prometheus", REMOTE_WRITE_ALERTS_FILE, ruleFileText(header, [REMOTE_WRITE_ALERT_GROUP], cfg), "reload")];
 }

@@ -19,6 +19,7 @@ import { stackConfig } from "../support/stacks";
 import { buildSloModels, sloRuleFiles, SloModels } from "../../rules/slo-rules";
 import type { SloModel, AlertModel } from "../../rules/slo-model";
 import type { StackConfig } from "../../config/stack-config";
+import { alertAnnotations } from "../../rules/rule-file";
 
 export const OUT_DIR = path.join(__dirname, "dev");
 
@@ -153,6 +154,8 @@ class Builder {
   readonly promql: unknown[] = [];
   readonly alertTests: unknown[] = [];
 
+  constructor(private readonly cfg: StackConfig) {}
+
   /** At minute t the alert is firing, with exactly the model's labels. */
   firing(a: AlertModel, t: number, why: string): void {
     this.promql.push({
@@ -187,7 +190,7 @@ class Builder {
       alertname,
       exp_alerts: alerts.map(({ a, value }) => ({
         exp_labels: a.labels,
-        exp_annotations: { ...a.annotations, description: a.annotations.description.replace("{{ $value | humanizePercentage }}", value) },
+        exp_annotations: { ...alertAnnotations(a, this.cfg), description: a.annotations.description.replace("{{ $value | humanizePercentage }}", value) },
       })),
       _why: why,
     });
@@ -248,7 +251,7 @@ const alertOf = (m: SloModel, name: string) => m.alerts.find((a) => a.alert === 
 /** Generates every test file: name → content. */
 export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record<string, string> {
   const set: SloModels = buildSloModels(cfg);
-  const [ruleFile] = sloRuleFiles(set);
+  const [ruleFile] = sloRuleFiles(cfg, set);
   const ruleName = path.basename(ruleFile.path);
   const lat = set.slos.find((s) => s.kind === "latency")!;
   const avail = set.slos.find((s) => s.kind === "availability")!;
@@ -259,7 +262,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
 
   {
     // Availability: a 2-minute blip must not page; a full outage pages fast and the pages clear soon after it.
-    const b = new Builder();
+    const b = new Builder(cfg);
     const start = H + 120;
     b.silent(`severity="page"`, start, start, "nothing pages during warm-up and after a 2-minute 100 % error blip");
     b.notFiring("SloBurnRateFast", avail.name, start + 2, "100 % errors: not yet after 2 minutes (the 30m window is at 6.7 %)");
@@ -280,7 +283,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
   }
   {
     // Latency: every request takes 2 s (page ≤ 10 min), later p95 at 600 ms ≈ 20 % slow (alert ≤ 30 min).
-    const b = new Builder();
+    const b = new Builder(cfg);
     const s1 = H;
     const s2 = H + 30 + 120;
     b.notFiring("SloBurnRateFast", lat.name, s1 + 3, "all requests slow: not after 3 minutes yet (30m window at 10 %, threshold 15 %)");
@@ -300,7 +303,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
   }
   {
     // Saturation, app down, missing metrics, low traffic.
-    const b = new Builder();
+    const b = new Builder(cfg);
     const W = 60;
     const satStart = W;
     b.notFiring("SloDbSaturationHigh", sat.name, satStart + 8, "pool at 95 %: not before its `for`");
@@ -348,7 +351,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
   {
     // Ticket tier: 3 days of healthy warm-up (its 3d window), then 2 % errors (2× the budget) for 34 hours.
     // (The rule evaluation interval of this file is 5m, so times are multiples of 5 minutes.)
-    const b = new Builder();
+    const b = new Builder(cfg);
     const D = 3 * 24 * 60;
     b.silent(`alertname=~".+"`, D, D, "3 days of healthy traffic: nothing fires");
     b.notFiring("SloBurnRateTicket", avail.name, D + 24 * 60, "2 % errors: the 3d window is still under 1 % after a day");
@@ -368,7 +371,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
   {
     // Request weighting: a busy healthy instance and a nearly idle one failing everything. Per instance the error
     // ratios are 0 % and 100 % (their average, 50 %, would page); weighted by requests it is 1 %.
-    const b = new Builder();
+    const b = new Builder(cfg);
     for (const m of [avail, lat]) {
       b.expr(
         `slo:sli_error:ratio_rate30m${m.seriesSelector} < bool 0.0101`,
@@ -391,7 +394,7 @@ export function generateRuleTests(cfg: StackConfig = stackConfig("dev")): Record
   {
     // Intermittent failure: the route fails hard for a minute in every ten, for four hours. One page per tier that
     // stays open while it recurs (not a firing/resolved pair per recurrence), and it clears once the failures stop.
-    const b = new Builder();
+    const b = new Builder(cfg);
     const start = H;
     const cycles = 24;
     const end = start + cycles * 10;
