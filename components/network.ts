@@ -27,15 +27,19 @@ export function tcpRuleArgs(cfg: StackConfig, securityGroupId: pulumi.Input<stri
 }
 
 /**
- * `secondSubnetId` once AWS has confirmed it lies in another availability zone than `subnetId` (the loader cannot
- * know zones). Everything of the second host and the load balancer takes its subnet from here, so a pair in one
- * zone fails at preview with the key named, before any of them is created.
+ * `secondSubnetId` once AWS has confirmed it lies in the stack's VPC and in another availability zone than
+ * `subnetId` (the loader cannot know either). Everything of the second host and the load balancer takes its subnet
+ * from here, so a pair in one zone (or across VPCs) fails at preview with the key named, before any of them is
+ * created.
  */
 export function checkedSecondSubnet(cfg: StackConfig, parent: pulumi.Resource): pulumi.Output<string> {
   const first = aws.ec2.getSubnetOutput({ id: cfg.subnetId }, { parent });
   const second = aws.ec2.getSubnetOutput({ id: cfg.secondSubnetId! }, { parent });
-  return pulumi.all([first.availabilityZone, second.availabilityZone]).apply((zones) => {
-    const problem = pairSubnetsProblem(cfg, zones);
+  return pulumi.all([first.availabilityZone, first.vpcId, second.availabilityZone, second.vpcId]).apply(([zone0, vpc0, zone1, vpc1]) => {
+    const problem = pairSubnetsProblem(cfg, [
+      { availabilityZone: zone0, vpcId: vpc0 },
+      { availabilityZone: zone1, vpcId: vpc1 },
+    ]);
     if (problem) throw new pulumi.RunError(problem);
     return cfg.secondSubnetId!;
   });

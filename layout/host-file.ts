@@ -89,11 +89,19 @@ export function bundleObjectKey(stack: string, host = 0): string {
   return host === 0 ? `hosts/${stack}/bundle.json` : `hosts/${stack}/${host}/bundle.json`;
 }
 
+/** Placeholder addresses of an HA pair's two network interfaces (created by `pulumi up`). */
+export const PLACEHOLDER_PAIR_IPS = ["10.0.0.10", "10.0.0.11"] as const;
+
+/** A pair host's side without AWS (docs/ha-pair.md): its own placeholder address and the other host's. */
+export function placeholderPair(index: number): HostPair {
+  return { index, selfIp: PLACEHOLDER_PAIR_IPS[index], peerIp: PLACEHOLDER_PAIR_IPS[1 - index] };
+}
+
 /** User-data context for rendering without AWS: every value says it is a placeholder. */
-export function placeholderUserDataContext(stack: string): UserDataContext {
+export function placeholderUserDataContext(stack: string, host = 0): UserDataContext {
   return {
     configBucket: `placeholder-${stack}-config-bucket`,
-    configObjectKey: bundleObjectKey(stack),
+    configObjectKey: bundleObjectKey(stack, host),
     dataVolumeId: "vol-00000000000000000",
   };
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run render -- <stack> [--out <dir>] [--no-validate]`: renders everything a monitoring host gets, offline
  * (no Pulumi CLI, no AWS, no secrets), into out/<stack>/ mirroring host paths, plus out/<stack>/user-data.yaml and
- * out/<stack>/bundle.json, then checks them with the real validators that are installed. Exits non-zero on a
+ * out/<stack>/bundle.json (an HA pair: the second host into out/<stack>-host-1/), then checks them with the real
+ * validators that are installed. Exits non-zero on a
  * configuration error (its message, no stack trace) or a failed check.
  */
 import { spawnSync } from "child_process";
@@ -16,7 +17,7 @@ import { FileConfigSource } from "../config/config-source";
 import { PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
 import { buildBundle, bundleJson } from "../hostfiles/bundle";
 import { renderUserData } from "../hostfiles/user-data";
-import { placeholderBundleContext, placeholderUserDataContext, HostFile } from "../layout/host-file";
+import { placeholderBundleContext, placeholderPair, placeholderUserDataContext, HostFile } from "../layout/host-file";
 import { COMPONENTS } from "../config/release-manifest";
 import { resolveComponents } from "../hostfiles/versions";
 import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
@@ -50,14 +51,15 @@ export function renderStackConfig(stack: string, overrides: Record<string, unkno
   return loadStackConfig(new FileConfigSource(stack, dir, overrides, secrets), { requireSecrets: false });
 }
 
-export function renderStack(stack: string, dir: string = PROJECT_DIR): Rendered {
+/** A stack's files for one host: host 0, or with `hosts: 2` either host of the pair (its own side, docs/ha-pair.md). */
+export function renderStack(stack: string, dir: string = PROJECT_DIR, host = 0): Rendered {
   const source = new FileConfigSource(stack, dir);
   const cfg = loadStackConfig(source, { requireSecrets: false });
-  const bundle = buildBundle(cfg, placeholderBundleContext(stack));
+  const bundle = buildBundle(cfg, { ...placeholderBundleContext(stack), ...(cfg.hosts === 2 ? { pair: placeholderPair(host) } : {}) });
   return {
     cfg,
     files: bundle.files,
-    userData: renderUserData(cfg, placeholderUserDataContext(stack)),
+    userData: renderUserData(cfg, placeholderUserDataContext(stack, host)),
     bundle: bundleJson(cfg, bundle),
     missingSecrets: missingSecrets(source, cfg),
   };
@@ -260,15 +262,19 @@ function main(argv: string[]): number {
     );
   }
   const outDir = path.resolve(option("--out") ?? path.join(projectDir, "out", stack));
-  writeRendered(r, outDir);
-  console.log(`rendered ${r.files.length} host files, user-data.yaml (${Buffer.byteLength(r.userData)} bytes) and bundle.json (${Buffer.byteLength(r.bundle)} bytes) into ${path.relative(process.cwd(), outDir) || "."}`);
+  // An HA pair: the second host's files beside the first's, in <out>-host-1 (each host's own side of the pair).
+  const hosts = [{ r, outDir }, ...(r.cfg.hosts === 2 ? [{ r: renderStack(stack, projectDir, 1), outDir: `${outDir}-host-1` }] : [])];
+  for (const h of hosts) {
+    writeRendered(h.r, h.outDir);
+    console.log(`rendered ${h.r.files.length} host files, user-data.yaml (${Buffer.byteLength(h.r.userData)} bytes) and bundle.json (${Buffer.byteLength(h.r.bundle)} bytes) into ${path.relative(process.cwd(), h.outDir) || "."}`);
+  }
   const pinned = Object.entries(COMPONENTS).map(([n, c]) => `${n} ${c.version}`);
   console.log(`pinned versions (${r.cfg.architecture}): ${pinned.join(", ")}`);
   const operator = resolveComponents(r.cfg.architecture, r.cfg.releaseDigests).filter((c) => c.pinnedBy === "releaseDigests");
   if (operator.length > 0) console.log(`digests from releaseDigests (not from config/release-manifest.ts): ${operator.map((c) => c.artifact).join(", ")}`);
   if (argv.includes("--no-validate")) return 0;
 
-  return reportChecks(validate(r, outDir));
+  return reportChecks(hosts.flatMap((h) => validate(h.r, h.outDir)));
 }
 
 /** Prints one line per check (details of failures indented) and a summary; returns the exit code. */

@@ -279,23 +279,36 @@ describe("a pair and a single host", () => {
     assert.equal(single.stack.pairHosts, undefined);
   });
 
-  it("a pair whose two subnets share a zone fails naming secondSubnetId, before the second host or the NLB is registered", async () => {
-    const sameZone = "subnet-00000000000000003"; // the mocks put …0 and …3 in eu-west-1a
+  /** Builds a pair whose second subnet AWS (the mocks) places wrongly; returns the errors and the AWS resources registered. */
+  async function wronglyPlaced(prefix: string, secondSubnetId: string): Promise<{ errors: string[]; registered: string[] }> {
     const errors: string[] = [];
     const onError = (e: Error) => errors.push(e.message);
     process.on("unhandledRejection", onError);
     try {
-      const stack = new MonitoringStack("zone-dev", { config: stackConfig("dev", { hosts: 2, secondSubnetId: sameZone }) });
+      const stack = new MonitoringStack(prefix, { config: stackConfig("dev", { hosts: 2, secondSubnetId }) });
       await Promise.race([valueOf(stack.sshConfig).catch((e: Error) => errors.push(e.message)), new Promise((r) => setTimeout(r, 1500))]);
       await settle();
     } finally {
       process.off("unhandledRejection", onError);
     }
     // Components may be registered; no AWS resource of the second host or the load balancer is.
-    const registered = resources.filter((r) => r.name.startsWith("zone-dev-") && r.type.startsWith("aws:")).map((r) => r.name);
-    for (const n of ["zone-dev-net-1", "zone-dev-data-1", "zone-dev-otlp-lb", "zone-dev-host-1"]) assert.ok(!registered.includes(n), `${n} registered`);
+    const registered = resources.filter((r) => r.name.startsWith(`${prefix}-`) && r.type.startsWith("aws:")).map((r) => r.name);
+    for (const n of ["net-1", "data-1", "otlp-lb", "host-1"]) assert.ok(!registered.includes(`${prefix}-${n}`), `${prefix}-${n} registered`);
+    return { errors, registered };
+  }
+
+  it("a pair whose two subnets share a zone fails naming secondSubnetId, before the second host or the NLB is registered", async () => {
+    const { errors } = await wronglyPlaced("zone-dev", "subnet-00000000000000003"); // the mocks put …0 and …3 in eu-west-1a
     assert.ok(
       errors.some((m) => /monitoring-hosts:secondSubnetId: subnet-00000000000000003 is in availability zone eu-west-1a, like subnetId/.test(m)),
+      errors.join("\n") || "no error",
+    );
+  });
+
+  it("a pair whose second subnet is in another VPC fails naming secondSubnetId and vpcId", async () => {
+    const { errors } = await wronglyPlaced("vpc-dev", "subnet-0ffff000000000001");
+    assert.ok(
+      errors.some((m) => /monitoring-hosts:secondSubnetId: subnet-0ffff000000000001 is in vpc-0ffff000000000000, not in vpcId vpc-00000000000000000/.test(m)),
       errors.join("\n") || "no error",
     );
   });

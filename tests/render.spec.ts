@@ -5,12 +5,13 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
 import { buildBundle, renderBundle } from "../hostfiles/bundle";
 import { assertNoSecrets } from "../hostfiles/leak-check";
 import { CONFIG_ROOT, SERVICES, ServiceName } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { serviceFiles } from "../hostfiles/services";
-import { placeholderBundleContext } from "../layout/host-file";
+import { PLACEHOLDER_PAIR_IPS, placeholderBundleContext } from "../layout/host-file";
 import { unitFiles } from "../hostfiles/units";
 import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
 import { resolveComponents, versionsTsv } from "../hostfiles/versions";
@@ -190,6 +191,30 @@ describe("npm run render", () => {
     assert.match(res.stdout, /checks: \d+ ok, 0 failed/);
     if (hasTool("systemd-analyze")) assert.match(res.stdout, /ok {6}systemd-analyze security prometheus\.service: \d\.\d/);
     if (hasTool("cloud-init")) assert.match(res.stdout, /ok {6}cloud-init schema user-data\.yaml/);
+  });
+
+  it("an HA pair (hosts: 2): each host's own side, the second host in out/<stack>-host-1/, both validated", () => {
+    fs.copyFileSync(path.join(PROJECT, "Pulumi.yaml"), path.join(tmp.dir, "Pulumi.yaml"));
+    const pair = fs.readFileSync(path.join(PROJECT, "Pulumi.prd.yaml"), "utf8").replace(
+      /^(\s*)monitoring-hosts:subnetId: .*$/m,
+      "$1monitoring-hosts:subnetId: subnet-00000000000000000\n$1monitoring-hosts:hosts: 2\n$1monitoring-hosts:secondSubnetId: subnet-00000000000000001",
+    );
+    fs.writeFileSync(path.join(tmp.dir, "Pulumi.pair.yaml"), pair);
+    const out = path.join(tmp.dir, "out", "pair");
+    const res = render("pair", "--project", tmp.dir, "--out", out);
+    assert.equal(res.status, 0, res.stdout + res.stderr);
+    const [self, peer] = PLACEHOLDER_PAIR_IPS;
+    for (const [dir, me, other] of [[out, self, peer], [`${out}-host-1`, peer, self]]) {
+      const loki = YAML.parse(fs.readFileSync(path.join(dir, SERVICES.loki.config), "utf8"));
+      assert.deepEqual(loki.memberlist.join_members, [`${other}:${SERVICES.loki.ports.memberlist}`], dir);
+      assert.equal(loki.common.instance_addr, me);
+      const prom = fs.readFileSync(path.join(dir, SERVICES.prometheus.config), "utf8");
+      assert.ok(prom.includes(`${other}:${SERVICES.alertmanager.ports.http}`), `${dir}: alerts also go to the other Alertmanager`);
+    }
+    assert.match(fs.readFileSync(path.join(`${out}-host-1`, "user-data.yaml"), "utf8"), /hosts\/pair\/1\/bundle\.json/);
+    // Both hosts' files went through the validators (promtool and amtool among them, where installed).
+    assert.equal((res.stdout.match(/^rendered \d+ host files/gm) ?? []).length, 2);
+    assert.match(res.stdout, /checks: \d+ ok, 0 failed/);
   });
 
   it("prints a configuration error with its keys, no stack trace, and exits non-zero", () => {

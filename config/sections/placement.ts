@@ -53,13 +53,22 @@ function readHosts(r: Reader, p: ConfigProblems, k: (key: string) => string, sub
 }
 
 /**
- * The pair's subnets must lie in two availability zones (otherwise one zone's outage takes both hosts): known only
- * from AWS (the subnets' zones), so checked where the stack looks the subnets up (components/network.ts).
+ * The pair's subnets must lie in two availability zones (otherwise one zone's outage takes both hosts) and in the
+ * stack's VPC (the load balancer's subnets, its target groups and the hosts' security group are all in `vpcId`):
+ * known only from AWS (the subnets' zones and VPCs), so checked where the stack looks the subnets up
+ * (components/network.ts).
  */
-export function pairSubnetsProblem(cfg: Pick<StackConfig, "project" | "subnetId" | "secondSubnetId">, zones: [string, string]): string | undefined {
-  if (zones[0] !== zones[1]) return undefined;
+export function pairSubnetsProblem(
+  cfg: Pick<StackConfig, "project" | "vpcId" | "subnetId" | "secondSubnetId">,
+  subnets: [{ availabilityZone: string; vpcId: string }, { availabilityZone: string; vpcId: string }],
+): string | undefined {
+  const [first, second] = subnets;
+  if (second.vpcId !== cfg.vpcId) {
+    return `${cfg.project}:secondSubnetId: ${cfg.secondSubnetId} is in ${second.vpcId}, not in vpcId ${cfg.vpcId}: choose a private subnet of ${cfg.vpcId} in another availability zone than subnetId's`;
+  }
+  if (first.availabilityZone !== second.availabilityZone) return undefined;
   return (
-    `${cfg.project}:secondSubnetId: ${cfg.secondSubnetId} is in availability zone ${zones[1]}, like subnetId ${cfg.subnetId}: ` +
+    `${cfg.project}:secondSubnetId: ${cfg.secondSubnetId} is in availability zone ${second.availabilityZone}, like subnetId ${cfg.subnetId}: ` +
     "the pair's two hosts need subnets in two availability zones; choose a subnet of another zone"
   );
 }

@@ -77,7 +77,8 @@ pulumi.runtime.setMocks(
           return { ...args.inputs, value: args.inputs.name.endsWith("arm64") ? "ami-0arm64000000000" : "ami-0x8664000000000", type: "String" };
         case "aws:ec2/getSubnet:getSubnet":
           // The zone follows the id's last hex digit (0, 3, 6, … → a; 1, 4, … → b): a pair test picks its subnets.
-          return { ...args.inputs, availabilityZone: subnetZone(String(args.inputs.id)), vpcId: "vpc-00000000000000000" };
+          // A subnet id with "ffff" in it lies in another VPC than the committed stacks'.
+          return { ...args.inputs, availabilityZone: subnetZone(String(args.inputs.id)), vpcId: String(args.inputs.id).includes("ffff") ? "vpc-0ffff000000000000" : "vpc-00000000000000000" };
         default:
           return args.inputs;
       }
