@@ -20,6 +20,7 @@ import type { ServiceName } from "../layout/host-layout";
 import type { SloSpec } from "./slo-spec";
 import type { LogAlertSpec } from "./log-alert-spec";
 import { SERVICE_UNITS } from "../layout/host-layout";
+import { slug } from "../layout/slug";
 
 /** `service.namespace` of the host's own log lines (service_namespace in Loki). */
 export const HOST_LOG_NAMESPACE = "monitoring-host";
@@ -47,10 +48,6 @@ export function serviceSelector(service: string): string {
   const slash = service.lastIndexOf("/");
   if (slash < 0) return `{service_name=${JSON.stringify(service)}}`;
   return `{service_namespace=${JSON.stringify(service.slice(0, slash))}, service_name=${JSON.stringify(service.slice(slash + 1))}}`;
-}
-
-function slug(service: string): string {
-  return service.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
 }
 
 export function defaultLogAlerts(slos: Pick<SloSpec, "service">[]): LogAlertSpec[] {

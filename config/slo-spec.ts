@@ -9,6 +9,7 @@ import { ConfigProblems, didYouMean, show } from "./config-problems";
 import { parseDuration, Duration } from "./duration";
 import { ALERT_SEVERITIES, type AlertSeverity } from "./severities";
 import { templateProblem } from "./value-checks";
+import { slug } from "../layout/slug";
 
 export const SLI_KINDS = ["latency", "availability", "saturation"] as const;
 export type SliKind = (typeof SLI_KINDS)[number];
@@ -109,14 +110,6 @@ const FIELDS = [
 const SELECTOR_FIELDS = ["route", "method", "pool", "job"];
 const ALERTING_FIELDS = ["pageSeverity", "ticketSeverity", "saturationSeverity", "labels"];
 
-/**
- * A service's name as it appears in file names and dashboard uids (`slo-<slug>.yml`): lower case, every run of
- * other characters one dash. Two services with one slug would claim the same rule file, so the loader refuses them.
- */
-export function serviceSlug(service: string): string {
-  return service.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-}
-
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,126}$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -147,16 +140,18 @@ export function parseSlos(raw: unknown, key: string, p: ConfigProblems): SloSpec
       p.add(`${key}[${i}].health`, `${show(o.health)} contradicts ${show(first.value)} of ${key}[${first.index}] for the same service ${show(o.service)}; a service has one health signal`);
     }
   });
+  // Rule files and dashboard uids name a service by its slug (`slo-<slug>.yml`): two services with one slug would
+  // claim the same file.
   const slugs = new Map<string, { service: string; index: number }>();
   raw.forEach((item, i) => {
     const service = (item as Record<string, unknown> | null)?.service;
     if (typeof service !== "string") return;
-    const first = slugs.get(serviceSlug(service));
-    if (!first) slugs.set(serviceSlug(service), { service, index: i });
+    const first = slugs.get(slug(service));
+    if (!first) slugs.set(slug(service), { service, index: i });
     else if (first.service !== service) {
       p.add(
         `${key}[${i}].service`,
-        `${show(service)} and ${show(first.service)} of ${key}[${first.index}] both become ${show(serviceSlug(service))} in rule file and dashboard names; ` +
+        `${show(service)} and ${show(first.service)} of ${key}[${first.index}] both become ${show(slug(service))} in rule file and dashboard names; ` +
           "use one spelling for one service, or names that differ in letters or digits",
       );
     }

@@ -12,13 +12,14 @@ import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import type { StackConfig } from "../config/stack-config";
 import { GRAFANA_DASHBOARDS_DIR, SERVICES } from "../layout/host-layout";
 import type { HostFile } from "../layout/host-file";
-import type { SloModels } from "../rules/slo-rules";
+import type { SloModels } from "../rules/slo-model";
 import { databaseDashboard, DB_DASHBOARD_UID } from "./database";
 import { logsTracesDashboard, LOGS_TRACES_DASHBOARD_UID } from "./logs-traces";
 import { HOST_DASHBOARD_UID, monitoringHostDashboard } from "./monitoring-host";
 import { serviceDashboard, serviceDashboardUid, serviceViews } from "./service-overview";
 import { RUNBOOK_FOLDER, runbookDashboards } from "./runbooks";
 import { SLO_DASHBOARD_UID, sloDashboard } from "./slos";
+import { slug } from "../layout/slug";
 
 export { dashboardQueries, dashboardPanels, stableUid, MAX_UID_LENGTH, DS } from "./common";
 export type { DashboardQuery } from "./common";
@@ -70,7 +71,7 @@ export function dashboardFolder(cfg: Pick<StackConfig, "slos">, uid: string): st
 
 /** A team's folder name (a directory name: lower-case letters, digits and dashes). */
 export function teamFolder(team: string): string {
-  return `team-${team.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "")}`;
+  return `team-${slug(team)}`;
 }
 
 type DashboardConfig = Pick<StackConfig, "slos" | "alerting">;

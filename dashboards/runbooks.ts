@@ -24,7 +24,7 @@ import {
 } from "../rules/runbook-links";
 import { ALERT_NAMES } from "../config/slo-alerts";
 import { RUNBOOKS } from "../rules/slo-conventions";
-import type { SloModels } from "../rules/slo-rules";
+import type { SloModels } from "../rules/slo-model";
 import { serviceFirstCommands, sloFacts, sloFirstCommands, type RouteOf } from "../rules/slo-runbook";
 import { baseDashboard, finish } from "./common";
 

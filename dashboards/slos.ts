@@ -9,8 +9,7 @@ import type * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import { runbookUid } from "../rules/runbook-links";
 import { ALERT_NAMES } from "../config/slo-alerts";
 import { pct, RECORDS, RUNBOOKS } from "../rules/slo-conventions";
-import type { SloModel } from "../rules/slo-model";
-import type { SloModels } from "../rules/slo-rules";
+import type { SloModel, SloModels } from "../rules/slo-model";
 import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, seriesPanel, stableUid, statPanel } from "./common";
 import { q } from "../rules/promql";
 

@@ -4,7 +4,8 @@
  */
 import type { StackConfig } from "../config/stack-config";
 import { dashboardFiles } from "../dashboards";
-import { buildSloModels, sloRuleFiles } from "../rules/slo-rules";
+import { sloRuleFiles } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { agentFiles } from "./agent";
 import { healthCheckFiles } from "./health-checks";
 import { sshAccessFiles } from "./ssh-access";

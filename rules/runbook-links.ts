@@ -16,6 +16,7 @@ import * as path from "path";
 import type { StackConfig } from "../config/stack-config";
 import { stableUid } from "../layout/dashboard-uid";
 import { SERVICES } from "../layout/host-layout";
+import { slug } from "../layout/slug";
 
 export const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
 
@@ -35,10 +36,6 @@ export function runbookPath(ref: RunbookRef): string {
   if (ref.slo) return `slos/${slug(ref.slo)}/${ref.file}`;
   if (ref.service) return `services/${slug(ref.service)}/${ref.file}`;
   return ref.file;
-}
-
-function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
 }
 
 /** The uid of the Grafana dashboard that shows a runbook. */

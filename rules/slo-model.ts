@@ -6,6 +6,7 @@
  * from the convention in config/slo-alerts.ts.
  */
 import type { HealthSignal, SliKind, SloSpec } from "../config/slo-spec";
+import type { StackConfig } from "../config/stack-config";
 import { ALERT_NAMES, sloAlertNames, sloLabels, sloServices, type SloAlertName } from "../config/slo-alerts";
 import { burnAlertModel, burnExpr, evaluationOf, RATE_WINDOWS, type BurnAlertModel } from "./burn-rate";
 import { leMatcher, matchers, q } from "./promql";
@@ -244,6 +245,18 @@ function metricsMissing(spec: SloSpec, presence: string, consequence: string): A
       description: `No series ${presence} for 15 minutes: ${consequence}`,
     },
   };
+}
+
+/** The models of a stack's SLOs and of their services: built once per render, read by the rules, dashboards and runbooks. */
+export interface SloModels {
+  slos: SloModel[];
+  services: ServiceModel[];
+}
+
+/** Builds the models of a stack's SLOs: what the rules contain and what the dashboards and runbooks reuse. */
+export function buildSloModels(cfg: Pick<StackConfig, "slos" | "appScrapeTargets">): SloModels {
+  const scraped = (cfg.appScrapeTargets ?? []).map((t) => t.service);
+  return { slos: cfg.slos.map(buildSloModel), services: buildServiceModels(cfg.slos, scraped) };
 }
 
 /**

@@ -22,7 +22,7 @@ import type { AddressInfo } from "net";
 import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderBundleContext } from "../layout/host-file";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { applicationJob, sandboxRewrite, TEST_TIMING } from "../tests/integration/sandbox";
 import { SyntheticApp } from "../tests/integration/synthetic-app";
 import { freePort, sleep, startDaemon, Daemon } from "../tests/support/daemons";

@@ -17,7 +17,7 @@
  */
 import { ConfigError } from "../config/config-problems";
 import { StackConfig } from "../config/stack-config";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { AlertingSandbox, SandboxApp } from "../tests/integration/alerting-sandbox";
 import { TEST_TIMING } from "../tests/integration/sandbox";
 import { slackMessage } from "../tests/integration/webhook-receiver";

@@ -23,7 +23,7 @@ import { resolveComponents } from "../hostfiles/versions";
 import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
 import { runbookPath } from "../rules/runbook-links";
 import { AGENT } from "../hostfiles/units";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 

@@ -20,7 +20,7 @@ import { alertmanagerFlags, prometheusFlags } from "../hostfiles/services/flags"
 import { parseDuration } from "../config/duration";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { ALERT_NAMES, BURN_TIERS } from "../config/slo-alerts";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { routeAlert } from "../config/alert-routing";
 import { runbookUrl } from "../rules/runbook-links";
 import { BILLING, twoTeamStackConfig } from "./support/stacks";

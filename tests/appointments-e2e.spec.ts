@@ -33,7 +33,7 @@ import * as YAML from "yaml";
 import type { StackConfig } from "../config/stack-config";
 import { STACK_JOBS } from "../hostfiles/services/prometheus";
 import { ALERT_NAMES, BURN_TIERS } from "../config/slo-alerts";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { waitFor, sleep } from "./support/daemons";
 import { stackConfig } from "./support/stacks";
 import { requireTool } from "./support/validators";

@@ -21,7 +21,7 @@ import { JOURNAL_GROUP, SSM_SESSION_USER } from "../hostfiles/ssh-access";
 import { STANDIN_SERVICES } from "./boot/releases";
 import { BootLab, GuestHost, missingPrerequisites } from "./boot/host";
 import { stackConfig } from "./support/stacks";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 
 interface Command {
   runbook: string;

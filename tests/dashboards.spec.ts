@@ -41,8 +41,7 @@ import { grafanaDashboardProviders, grafanaDatasources } from "../hostfiles/serv
 import { metaAlerts } from "../rules/meta-alerts";
 import { placeholderBundleContext, placeholderUserDataContext } from "../layout/host-file";
 import { RECORDS, saturationExpr } from "../rules/slo-conventions";
-import { type SloModel } from "../rules/slo-model";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels, type SloModel } from "../rules/slo-model";
 import { HEALTHY } from "../scripts/bench/alert-sim";
 import { applicationSeries, pastAlert, stackSeries, toOpenMetrics } from "./dashboards/synthetic";
 import { Doc, PrometheusFixture } from "./dashboards/prometheus-fixture";

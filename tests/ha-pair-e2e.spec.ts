@@ -17,7 +17,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderBundleContext, HostFile } from "../layout/host-file";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { ALERTMANAGER_BIN, PROMETHEUS_BIN } from "./integration/alerting-sandbox";
 import { applicationJob, pairSandboxRewrite, Sandbox, TEST_TIMING } from "./integration/sandbox";
 import { SyntheticApp } from "./integration/synthetic-app";

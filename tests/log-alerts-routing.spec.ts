@@ -21,7 +21,7 @@ import { LOKI_RULES_FILE, SERVICES } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { HostFile, placeholderBundleContext } from "../layout/host-file";
 import { APPLICATION_LOG_ALERT, HOST_LOG_ALERT } from "../config/log-alert-defaults";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { Daemon, freePort, startDaemon, stopDaemons, waitFor } from "./support/daemons";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";

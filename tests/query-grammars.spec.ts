@@ -33,7 +33,7 @@ import { concreteQuery, SAMPLE_SERVICE } from "./support/grafana-vars";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 import { LOKI_RULES_FILE } from "../layout/host-layout";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 
 type Doc = Record<string, any>;
 type Language = "logql" | "traceql" | "promql";

@@ -17,7 +17,7 @@ import { META_ALERT_GROUPS } from "../rules/meta-alerts";
 import { REMOTE_WRITE_ALERT_GROUP } from "../hostfiles/services/remote-write";
 import { alertsOf, type AlertRule } from "../rules/rule-file";
 import { runbookUrl } from "../rules/runbook-links";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { stackConfig, twoTeamStackConfig } from "./support/stacks";
 
 const ROOT = path.resolve(__dirname, "..");

@@ -21,7 +21,7 @@ import { BIN_DIR, SUDO_SECURE_PATH } from "../hostfiles/ssh-access";
 import { runbookUid, runbookUrl } from "../rules/runbook-links";
 import { publishedRunbooks } from "../scripts/render";
 import { OTEL_APP_METRIC_EXPIRATION } from "../hostfiles/services/otelcol";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 
 const RUNBOOK_DIR = path.resolve(__dirname, "..", "docs", "runbooks");
 /** Runbooks linked from outside Prometheus: the CloudWatch alarms' descriptions (components/host-alarms.ts). */

@@ -18,7 +18,7 @@ import { GRAFANA_DASHBOARDS_DIR, PROMETHEUS_RULES_DIR, SERVICES } from "../layou
 import { renderHostFiles } from "../hostfiles/host-files";
 import { runbookUid, runbookUrl, splitSections } from "../rules/runbook-links";
 import { placeholderBundleContext, type HostFile } from "../layout/host-file";
-import { buildSloModels } from "../rules/slo-rules";
+import { buildSloModels } from "../rules/slo-model";
 import { BILLING, twoTeamStackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 

@@ -16,8 +16,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { stackConfig } from "../support/stacks";
-import { buildSloModels, sloRuleFiles, SloModels } from "../../rules/slo-rules";
-import type { SloModel, AlertModel } from "../../rules/slo-model";
+import { sloRuleFiles } from "../../rules/slo-rules";
+import { buildSloModels, type AlertModel, type SloModel, type SloModels } from "../../rules/slo-model";
 import type { StackConfig } from "../../config/stack-config";
 import { alertAnnotations } from "../../rules/rule-file";
 
