@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import type { StackConfig } from "../config/stack-config";
 import { ingressRules, loadBalancerIngressRules } from "../config/network-rules";
 import { tcpRuleArgs } from "./network";
-import { OTLP_PORTS } from "../layout/host-layout";
+import { OTLP_PORTS, SERVICES } from "../layout/host-layout";
 import { resourceTags } from "../config/tags";
 
 export interface OtlpLoadBalancerArgs {
@@ -14,15 +14,29 @@ export interface OtlpLoadBalancerArgs {
   hostSecurityGroupId: pulumi.Input<string>;
 }
 
-/**
- * Health checks of the OTLP target groups: TCP connects to the traffic port (the collector's listener). A Network
- * Load Balancer health-checks TCP target groups over TCP by default, on the traffic port; the interval is 5 to 300 s
- * ("Health checks for Network Load Balancer target groups", Elastic Load Balancing User Guide). A TCP check needs no
- * extra port on the host and no TLS client certificate (the receivers require one). Unhealthy after 3 × 10 s.
- */
 const LB_NAME_PREFIX = "otlp-";
 
-export const OTLP_HEALTH_CHECK = { protocol: "TCP", port: "traffic-port", interval: 10, healthyThreshold: 3, unhealthyThreshold: 3 } as const;
+/**
+ * Health checks of both OTLP target groups: a TCP connect to the collector's gRPC port. A Network Load Balancer
+ * health-checks TCP target groups over TCP (its default; the interval is 5 to 300 s: "Health checks for Network Load
+ * Balancer target groups", Elastic Load Balancing User Guide). A TCP check needs no extra port on the host and no
+ * client certificate (the receivers require one). Unhealthy after 3 × 10 s.
+ *
+ * The gRPC port for both, not each group's traffic port: a prober that connects and closes before the TLS handshake
+ * is silent on gRPC (grpc-go v1.79.3, the collector's, internal/transport/http2_server.go: "io.EOF means the
+ * connection was closed before handshaking completed, which can happen naturally from probers" — not logged), but
+ * on the HTTP receiver Go's net/http logs "http: TLS handshake error … EOF" through the collector's error-level
+ * server log (config/confighttp/server.go at v0.149.0, `zap.NewStdLogAt(…, ErrorLevel)`): every check of every
+ * load-balancer node would be an error line, and more than 10 in 5 minutes raise MonitoringServiceLogErrors. Both
+ * receivers live in the one collector process, which starts them together.
+ */
+export const OTLP_HEALTH_CHECK = {
+  protocol: "TCP",
+  port: String(SERVICES.otelcol.ports.otlpGrpc),
+  interval: 10,
+  healthyThreshold: 3,
+  unhealthyThreshold: 3,
+} as const;
 
 /**
  * The internal Network Load Balancer in front of a pair's collectors: one TCP listener per OTLP port, so TLS (and the

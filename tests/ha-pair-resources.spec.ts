@@ -171,7 +171,8 @@ for (const stackName of ["dev", "prd"]) {
           assert.equal(tg.inputs.vpcId, cfg.vpcId);
           assert.deepEqual(
             { protocol: tg.inputs.healthCheck.protocol, port: tg.inputs.healthCheck.port, interval: tg.inputs.healthCheck.interval },
-            { protocol: "TCP", port: "traffic-port", interval: OTLP_HEALTH_CHECK.interval },
+            // Both groups check the gRPC port (a prober's closed connection is an error line on the HTTP receiver).
+            { protocol: "TCP", port: String(SERVICES.otelcol.ports.otlpGrpc), interval: OTLP_HEALTH_CHECK.interval },
           );
           const listener = listeners.find((l) => l.inputs.port === port)!;
           assert.equal(listener.inputs.protocol, "TCP");
