@@ -1,11 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface AmpWorkspaceArgs {
-  config: StackConfig & { remoteWrite: NonNullable<StackConfig["remoteWrite"]> };
+  labels: StackLabels;
+  /** The region the workspace is in (the stack's). */
+  region: string;
+  /** An existing workspace's id (`remoteWrite.workspace`); absent: one is created (`workspace: create`). */
+  workspaceId?: string;
+  /** `protectData`: a created workspace cannot be deleted by Pulumi and is left in AWS if it ever is. */
+  protectData: boolean;
 }
 
 /**
@@ -21,23 +27,23 @@ export class AmpWorkspace extends pulumi.ComponentResource {
 
   constructor(name: string, args: AmpWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:metrics:AmpWorkspace", name, {}, opts);
-    const cfg = args.config;
+    const cfg = args.labels;
     const child = { parent: this };
-    const id = cfg.remoteWrite.workspaceId;
+    const id = args.workspaceId;
     if (id === undefined) {
       this.workspace = new aws.amp.Workspace(
         name,
         { alias: `${cfg.project}-${cfg.stack}`, tags: resourceTags(cfg, name) },
-        { ...child, ...dataProtection(cfg) },
+        { ...child, ...dataProtection(args) },
       );
       this.arn = this.workspace.arn;
       this.prometheusEndpoint = this.workspace.prometheusEndpoint;
     } else {
       const caller = aws.getCallerIdentityOutput({}, child);
       const partition = aws.getPartitionOutput({}, child);
-      this.arn = pulumi.interpolate`arn:${partition.partition}:aps:${cfg.region}:${caller.accountId}:workspace/${id}`;
-      this.prometheusEndpoint = pulumi.interpolate`https://aps-workspaces.${cfg.region}.${partition.dnsSuffix}/workspaces/${id}/`;
+      this.arn = pulumi.interpolate`arn:${partition.partition}:aps:${args.region}:${caller.accountId}:workspace/${id}`;
+      this.prometheusEndpoint = pulumi.interpolate`https://aps-workspaces.${args.region}.${partition.dnsSuffix}/workspaces/${id}/`;
     }
-    this.registerOutputs({ arn: this.arn, prometheusEndpoint: this.prometheusEndpoint });
+    this.registerOutputs({ arn: this.arn, prometheusEndpoint: this.prometheusEndpoint, ...(this.workspace ? { workspace: this.workspace } : {}) });
   }
 }

@@ -15,6 +15,6 @@ export class AutomationKey extends pulumi.ComponentResource {
     const key = new tls.PrivateKey(name, { algorithm: "ED25519" }, { parent: this });
     this.publicKeyOpenssh = key.publicKeyOpenssh.apply((k) => k.trim());
     this.privateKeyOpenssh = pulumi.secret(key.privateKeyOpenssh);
-    this.registerOutputs({ publicKeyOpenssh: this.publicKeyOpenssh });
+    this.registerOutputs({ publicKeyOpenssh: this.publicKeyOpenssh, privateKeyOpenssh: this.privateKeyOpenssh });
   }
 }

@@ -1,15 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
 import { PROGRAM_TAG_PREFIX, resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface DataVolumeBackupsArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** Days a daily snapshot is kept (`snapshotRetentionDays`). */
+  snapshotRetentionDays: number;
+  /** `protectData`: the policy cannot be deleted by Pulumi and is left in AWS if it ever is (data-protection.ts). */
+  protectData: boolean;
 }
 
 /** Tag that marks a stack's data volume for its snapshot policy. */
-export function backupTargetTags(cfg: StackConfig): Record<string, string> {
+export function backupTargetTags(cfg: Pick<StackLabels, "project" | "stack">): Record<string, string> {
   return { [`${PROGRAM_TAG_PREFIX}backup`]: `${cfg.project}-${cfg.stack}-data` };
 }
 
@@ -26,7 +30,7 @@ export class DataVolumeBackups extends pulumi.ComponentResource {
 
   constructor(name: string, args: DataVolumeBackupsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:operations:DataVolumeBackups", name, {}, opts);
-    const cfg = args.config;
+    const cfg = args.labels;
     const child = { parent: this };
 
     const role = new aws.iam.Role(
@@ -58,9 +62,9 @@ export class DataVolumeBackups extends pulumi.ComponentResource {
           targetTags: backupTargetTags(cfg),
           schedules: [
             {
-              name: `daily-${cfg.operations.snapshotRetentionDays}d`,
+              name: `daily-${args.snapshotRetentionDays}d`,
               createRule: { interval: 24, intervalUnit: "HOURS", times: SNAPSHOT_TIME_UTC },
-              retainRule: { count: cfg.operations.snapshotRetentionDays },
+              retainRule: { count: args.snapshotRetentionDays },
               copyTags: true,
               tagsToAdd: { [`${PROGRAM_TAG_PREFIX}snapshot`]: "daily" },
             },
@@ -70,8 +74,8 @@ export class DataVolumeBackups extends pulumi.ComponentResource {
       },
       // The snapshots are the last copy of prd data: the policy that makes and keeps them is protected, and retained
       // if the stack is destroyed (the retained data volume keeps its backup tag, so its snapshots go on).
-      { parent: this, ...dataProtection(cfg) },
+      { parent: this, ...dataProtection(args) },
     );
-    this.registerOutputs({ policyArn: this.policy.arn });
+    this.registerOutputs({ policy: this.policy, policyArn: this.policy.arn });
   }
 }

@@ -1,14 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
 import { dataProtection } from "./data-protection";
 import { resourceTags } from "../config/tags";
 import { backupTargetTags } from "./data-volume-backups";
+import type { StackLabels } from "./stack-labels";
 
 export interface DataVolumeArgs {
-  config: StackConfig;
-  /** The subnet of the host it attaches to (its zone is the volume's); default `subnetId`, the first host's. */
-  subnetId?: pulumi.Input<string>;
+  labels: StackLabels;
+  /** The subnet of the host it attaches to: the volume is created in that subnet's availability zone. */
+  subnetId: pulumi.Input<string>;
+  /** Size of the gp3 volume in GiB (`dataVolume.sizeGiB`). */
+  sizeGiB: pulumi.Input<number>;
+  /** Provisioned IOPS (`dataVolume.iops`; gp3's baseline is 3000). */
+  iops: pulumi.Input<number>;
+  /** Provisioned throughput in MiB/s (`dataVolume.throughputMiBps`; gp3's baseline is 125). */
+  throughputMiBps: pulumi.Input<number>;
+  /** `protectData`: the volume cannot be deleted by Pulumi and is left in AWS if it ever is (data-protection.ts). */
+  protectData: boolean;
 }
 
 /**
@@ -24,24 +32,23 @@ export class DataVolume extends pulumi.ComponentResource {
 
   constructor(name: string, args: DataVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:storage:DataVolume", name, {}, opts);
-    const cfg = args.config;
-    const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId ?? cfg.subnetId }, { parent: this });
+    const subnet = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this });
     this.volume = new aws.ebs.Volume(
       name,
       {
         availabilityZone: subnet.availabilityZone,
         type: "gp3",
-        size: cfg.dataVolume.sizeGiB,
-        iops: cfg.dataVolume.iops,
-        throughput: cfg.dataVolume.throughputMiBps,
+        size: args.sizeGiB,
+        iops: args.iops,
+        throughput: args.throughputMiBps,
         encrypted: true,
         finalSnapshot: true,
         // The backup tag puts the volume under the daily snapshot policy (DataVolumeBackups).
-        tags: { ...resourceTags(cfg, name), ...backupTargetTags(cfg) },
+        tags: { ...resourceTags(args.labels, name), ...backupTargetTags(args.labels) },
       },
-      { parent: this, ...dataProtection(cfg) },
+      { parent: this, ...dataProtection(args) },
     );
     this.volumeId = this.volume.id;
-    this.registerOutputs({ volumeId: this.volumeId });
+    this.registerOutputs({ volume: this.volume, volumeId: this.volumeId });
   }
 }

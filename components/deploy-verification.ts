@@ -1,11 +1,16 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { StackConfig } from "../config/stack-config";
+import type { AccessMode } from "../config/stack-config";
 import { HEALTH_SCRIPT } from "../hostfiles/health-checks";
 
 export interface DeployVerificationArgs {
-  config: StackConfig;
+  /** How the laptop reaches the host (`accessMode`): SSM Run Command, or ssh as `sshUser` to `privateIp`. */
+  accessMode: AccessMode;
+  sshUser: string;
+  /** The stack's region (SSM's endpoint). */
+  region: string;
+  /** The host checked: its instance (SSM target) and private address (ssh). */
   instanceId: pulumi.Input<string>;
   privateIp: pulumi.Input<string>;
   /** ETag of the uploaded config bundle: a new bundle (any config change) re-runs the check. */
@@ -32,8 +37,7 @@ export class DeployVerification extends pulumi.ComponentResource {
 
   constructor(name: string, args: DeployVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:operations:DeployVerification", name, {}, opts);
-    const cfg = args.config;
-    const ssh = cfg.access.mode === "ssh";
+    const ssh = args.accessMode === "ssh";
     this.check = new command.local.Command(
       name,
       {
@@ -41,20 +45,20 @@ export class DeployVerification extends pulumi.ComponentResource {
         // Same command on update: the triggers decide when it runs again.
         triggers: [args.instanceId, args.bundleEtag],
         environment: {
-          MODE: cfg.access.mode,
-          REGION: cfg.region,
+          MODE: args.accessMode,
+          REGION: args.region,
           INSTANCE_ID: args.instanceId,
           EXPECT_ETAG: args.bundleEtag,
           TIMEOUT: String(VERIFY_TIMEOUT_SECONDS),
           HEALTH_SCRIPT,
           ...(ssh
-            ? { SSH_USER: cfg.access.sshUser, SSH_HOST: args.privateIp, SSH_PRIVATE_KEY: pulumi.secret(args.automationPrivateKey) }
+            ? { SSH_USER: args.sshUser, SSH_HOST: args.privateIp, SSH_PRIVATE_KEY: pulumi.secret(args.automationPrivateKey) }
             : {}),
         },
         logging: "stdoutAndStderr",
       },
       { parent: this, dependsOn: args.dependsOn },
     );
-    this.registerOutputs({ report: this.check.stdout });
+    this.registerOutputs({ check: this.check, report: this.check.stdout });
   }
 }

@@ -1,12 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
+import type { SecretValue } from "../config/secret-value";
 import { dataProtection } from "./data-protection";
 import { hostAlarmDescription, STATUS_CHECK_ACTIONS, StatusCheck } from "../config/host-alarm-text";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface HostAlarmsArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** The stack's region: the EC2 recover/reboot actions and the key and topic policies name it. */
+  region: string;
+  /** Where the alarms' descriptions point on-call (`runbookBaseUrl`; unset: the host's own Grafana). */
+  runbookBaseUrl?: string;
+  /** Email addresses subscribed to the alarm topic (`hostAlarmEmails`; each confirms its subscription). */
+  hostAlarmEmails: string[];
+  /** A pager's HTTPS integration URL subscribed to the topic (`hostAlarmPagerUrl`, secret). */
+  hostAlarmPagerUrl?: SecretValue;
+  /** `protectData`: the topic's key cannot be deleted by Pulumi and is left in AWS if it ever is. */
+  protectData: boolean;
+  /** The host whose status checks are watched. */
   instanceId: pulumi.Input<string>;
   /** A pair's second host: the same two alarms, on the same topic. */
   secondInstanceId?: pulumi.Input<string>;
@@ -112,13 +124,13 @@ export class HostAlarms extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:operations:HostAlarms", name, {}, opts);
-    const cfg = args.config;
+    const cfg = { ...args.labels, runbookBaseUrl: args.runbookBaseUrl };
     const child = { parent: this };
 
     const identity = aws.getCallerIdentityOutput({}, child);
     const partition = aws.getPartitionOutput({}, child);
     const scope = pulumi.all([identity.accountId, partition.partition]).apply(
-      ([accountId, p]): AlarmScope => ({ accountId, partition: p, region: cfg.region, alarmNamePattern: `${name}-*` }),
+      ([accountId, p]): AlarmScope => ({ accountId, partition: p, region: args.region, alarmNamePattern: `${name}-*` }),
     );
 
     this.key = new aws.kms.Key(
@@ -131,7 +143,7 @@ export class HostAlarms extends pulumi.ComponentResource {
         tags: resourceTags(cfg, name),
       },
       // Deleting the key would silently stop every host alarm notification: protected like the data in prd.
-      { parent: this, ...dataProtection(cfg) },
+      { parent: this, ...dataProtection(args) },
     );
     new aws.kms.Alias(name, { name: `alias/${cfg.project}-${cfg.stack}-host-alarms`, targetKeyId: this.key.keyId }, child);
 
@@ -145,10 +157,10 @@ export class HostAlarms extends pulumi.ComponentResource {
       { arn: this.topic.arn, policy: pulumi.all([scope, this.topic.arn]).apply(([s, arn]) => JSON.stringify(alarmTopicPolicy(s, arn))) },
       child,
     );
-    cfg.operations.hostAlarmEmails.forEach((email, i) => {
+    args.hostAlarmEmails.forEach((email, i) => {
       new aws.sns.TopicSubscription(`${name}-email-${i}`, { topic: this.topic.arn, protocol: "email", endpoint: email }, child);
     });
-    const pager = cfg.operations.hostAlarmPagerUrl;
+    const pager = args.hostAlarmPagerUrl;
     if (pager?.readable) {
       new aws.sns.TopicSubscription(
         `${name}-pager`,
@@ -177,7 +189,7 @@ export class HostAlarms extends pulumi.ComponentResource {
           comparisonOperator: "GreaterThanOrEqualToThreshold",
           threshold: 1,
           treatMissingData: STATUS_CHECK_MISSING_DATA,
-          alarmActions: [`arn:aws:automate:${cfg.region}:ec2:${STATUS_CHECK_ACTIONS[check].action}`, this.topic.arn],
+          alarmActions: [`arn:aws:automate:${args.region}:ec2:${STATUS_CHECK_ACTIONS[check].action}`, this.topic.arn],
           okActions: [this.topic.arn],
           tags: resourceTags(cfg, alarmName),
         },
@@ -191,6 +203,6 @@ export class HostAlarms extends pulumi.ComponentResource {
       alarm("Instance", args.secondInstanceId, "-host-1");
     }
 
-    this.registerOutputs({ topicArn: this.topic.arn, keyArn: this.key.arn });
+    this.registerOutputs({ topic: this.topic, key: this.key, topicArn: this.topic.arn, keyArn: this.key.arn });
   }
 }

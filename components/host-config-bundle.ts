@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
 import { SecureBucket } from "./secure-bucket";
 import { resourceTags } from "../config/tags";
 import { bundleObjectKey } from "../layout/host-file";
+import type { StackLabels } from "./stack-labels";
 
 export interface HostConfigBundleArgs {
-  config: StackConfig;
+  /** Names and tags; the stack also names the bundles' keys (layout/host-file.ts `bundleObjectKey`). */
+  labels: StackLabels;
   /** Every host's rendered bundle (hostfiles/bundle.ts `renderBundle`), host 0 first (host 1 is a pair's second). */
   contents: pulumi.Input<string>[];
 }
@@ -30,7 +31,7 @@ export class HostConfigBundle extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostConfigBundleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:storage:HostConfigBundle", name, {}, opts);
-    const cfg = args.config;
+    const cfg = args.labels;
     this.objectKey = bundleObjectKey(cfg.stack);
     this.bucket = new SecureBucket(
       name,
@@ -53,6 +54,6 @@ export class HostConfigBundle extends pulumi.ComponentResource {
       );
     });
     this.object = this.objects[0];
-    this.registerOutputs({ bucket: this.bucket.name, objectKey: this.objectKey, etag: this.object.etag });
+    this.registerOutputs({ bucket: this.bucket, object: this.object, objects: this.objects, objectKey: this.objectKey, objectKeys: this.objectKeys, bucketName: this.bucket.name, etag: this.object.etag });
   }
 }

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface HostIdentityArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** The stack's region: the secret parameters' ARNs name it. */
+  region: string;
   /** ARNs of the Loki and Tempo buckets: the only buckets the host may read and write. */
   telemetryBucketArns: pulumi.Input<string>[];
   /** ARN of the config bucket and the keys of the hosts' bundles in it (read only; one per host of a pair). */
@@ -69,10 +71,12 @@ export const SSM_AGENT_ACTIONS = [
 export class HostIdentity extends pulumi.ComponentResource {
   readonly role: aws.iam.Role;
   readonly instanceProfile: aws.iam.InstanceProfile;
+  /** The role's inline least-privilege policy (hostPolicyDocument). */
+  readonly policy: aws.iam.RolePolicy;
 
   constructor(name: string, args: HostIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:identity:HostIdentity", name, {}, opts);
-    const cfg = args.config;
+    const cfg = args.labels;
     const child = { parent: this };
 
     this.role = new aws.iam.Role(
@@ -98,15 +102,15 @@ export class HostIdentity extends pulumi.ComponentResource {
             telemetryBucketArns: telemetryArns,
             configBucketArn: configArn,
             configObjectKeys: args.configObjectKeys,
-            parameterArnPrefix: `arn:${part}:ssm:${cfg.region}:${account}:parameter${args.secretParameterPrefix}`,
+            parameterArnPrefix: `arn:${part}:ssm:${args.region}:${account}:parameter${args.secretParameterPrefix}`,
             ...(ampWorkspaceArn ? { ampWorkspaceArn } : {}),
           }),
         ),
       );
-    new aws.iam.RolePolicy(name, { role: this.role.id, policy }, child);
+    this.policy = new aws.iam.RolePolicy(name, { role: this.role.id, policy }, child);
 
     this.instanceProfile = new aws.iam.InstanceProfile(name, { role: this.role.name, tags: resourceTags(cfg, name) }, child);
-    this.registerOutputs({ roleArn: this.role.arn, instanceProfile: this.instanceProfile.name });
+    this.registerOutputs({ role: this.role, policy: this.policy, instanceProfile: this.instanceProfile, roleArn: this.role.arn, instanceProfileName: this.instanceProfile.name });
   }
 }
 

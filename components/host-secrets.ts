@@ -1,11 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
+import type { SecretValue } from "../config/secret-value";
+import type { StackLabels } from "./stack-labels";
 import { SECRET_IDS, secretFiles } from "../hostfiles/secrets";
 import { resourceTags } from "../config/tags";
 
 export interface HostSecretsArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** Grafana's admin password (`grafanaAdminPassword`, secret). */
+  grafanaAdminPassword: SecretValue;
+  /** The alert receivers; each with a secret (`alertReceiverSecrets`) gets a parameter, named by its name. */
+  receivers: readonly { name: string; secret?: SecretValue }[];
   /** The OTLP server's private key (secret output). */
   otlpServerKeyPem: pulumi.Input<string>;
 }
@@ -21,15 +26,14 @@ export class HostSecrets extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:secrets:HostSecrets", name, {}, opts);
-    const cfg = args.config;
     const valueOf = (id: string): pulumi.Input<string> => {
-      if (id === SECRET_IDS.grafanaAdminPassword) return pulumi.secret(cfg.grafanaAdminPassword.reveal());
+      if (id === SECRET_IDS.grafanaAdminPassword) return pulumi.secret(args.grafanaAdminPassword.reveal());
       if (id === SECRET_IDS.otlpTlsKey) return pulumi.secret(args.otlpServerKeyPem);
-      const receiver = cfg.alerting.receivers.find((r) => SECRET_IDS.receiver(r.name) === id);
+      const receiver = args.receivers.find((r) => SECRET_IDS.receiver(r.name) === id);
       if (receiver?.secret) return pulumi.secret(receiver.secret.reveal());
       throw new Error(`no value for secret ${id}`);
     };
-    const files = secretFiles(cfg);
+    const files = secretFiles({ ...args.labels, alerting: { receivers: args.receivers } });
     this.parameters = files.map(
       (s) =>
         new aws.ssm.Parameter(
@@ -37,9 +41,9 @@ export class HostSecrets extends pulumi.ComponentResource {
           {
             name: s.parameter,
             type: "SecureString",
-            description: `${cfg.project}/${cfg.stack}: read at boot into ${s.path}`,
+            description: `${args.labels.project}/${args.labels.stack}: read at boot into ${s.path}`,
             value: valueOf(s.id),
-            tags: resourceTags(cfg, `${name}-${s.id}`),
+            tags: resourceTags(args.labels, `${name}-${s.id}`),
           },
           { parent: this },
         ),
@@ -47,6 +51,6 @@ export class HostSecrets extends pulumi.ComponentResource {
     this.versions = pulumi
       .all(this.parameters.map((p) => p.version))
       .apply((versions) => Object.fromEntries(files.map((f, i) => [f.id, versions[i]])));
-    this.registerOutputs({ parameterNames: this.parameters.map((p) => p.name), versions: this.versions });
+    this.registerOutputs({ parameters: this.parameters, parameterNames: this.parameters.map((p) => p.name), versions: this.versions });
   }
 }

@@ -1,13 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { Architecture, StackConfig } from "../config/stack-config";
+import type { Architecture } from "../config/stack-config";
 import { DATA_DEVICE_NAME } from "../layout/host-layout";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface MonitoringHostArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** CPU architecture (`architecture`): picks the AMI; a change replaces the instance. */
+  architecture: Architecture;
+  /** EC2 instance type of that architecture (`instanceType`). */
+  instanceType: pulumi.Input<string>;
+  /** Size of the encrypted root volume in GiB (`rootVolumeSizeGiB`; it holds no state). */
+  rootVolumeSizeGiB: pulumi.Input<number>;
   /** The stable network interface (security group attached) that becomes the instance's primary interface. */
   networkInterfaceId: pulumi.Input<string>;
+  /** The instance profile of the host's role (HostIdentity). */
   instanceProfileName: pulumi.Input<string>;
   /** The data volume, attached as DATA_DEVICE_NAME; never created or deleted by this component. */
   dataVolumeId: pulumi.Input<string>;
@@ -37,14 +45,13 @@ export class MonitoringHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:compute:MonitoringHost", name, {}, opts);
-    const cfg = args.config;
-    const ami = aws.ssm.getParameterOutput({ name: amiParameterName(cfg.architecture) }, { parent: this });
+    const ami = aws.ssm.getParameterOutput({ name: amiParameterName(args.architecture) }, { parent: this });
 
     this.instance = new aws.ec2.Instance(
       name,
       {
         ami: ami.value,
-        instanceType: cfg.instanceType,
+        instanceType: args.instanceType,
         iamInstanceProfile: args.instanceProfileName,
         primaryNetworkInterface: { networkInterfaceId: args.networkInterfaceId },
         metadataOptions: {
@@ -56,15 +63,15 @@ export class MonitoringHost extends pulumi.ComponentResource {
         rootBlockDevice: {
           encrypted: true,
           volumeType: "gp3",
-          volumeSize: cfg.rootVolumeSizeGiB,
+          volumeSize: args.rootVolumeSizeGiB,
           deleteOnTermination: true,
-          tags: resourceTags(cfg, `${name}-root`),
+          tags: resourceTags(args.labels, `${name}-root`),
         },
         userData: args.userData,
         // User data only bootstraps; later changes arrive through the config bundle. Never replace for it.
         userDataReplaceOnChange: false,
         monitoring: true,
-        tags: resourceTags(cfg, name),
+        tags: resourceTags(args.labels, name),
       },
       {
         parent: this,
@@ -75,7 +82,7 @@ export class MonitoringHost extends pulumi.ComponentResource {
         // recorded at the last deploy (replacementTrigger; unset-to-set does not replace). The data volume and the
         // network interface are separate resources and move to the new instance.
         ignoreChanges: ["ami"],
-        replacementTrigger: cfg.architecture,
+        replacementTrigger: args.architecture,
         // The network interface and the data volume attach to one instance at a time: the old host must be
         // gone before its replacement can take them over.
         deleteBeforeReplace: true,
@@ -95,6 +102,6 @@ export class MonitoringHost extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.registerOutputs({ instanceId: this.instanceId });
+    this.registerOutputs({ instance: this.instance, attachment: this.attachment, instanceId: this.instanceId });
   }
 }

@@ -20,6 +20,9 @@ import { renderBundle } from "../hostfiles/bundle";
 import { renderUserData } from "../hostfiles/user-data";
 import { secretParameterPrefix } from "../hostfiles/secrets";
 import type { BundleContext } from "../layout/host-file";
+import { ceilDays } from "../config/duration";
+import { egressRules, ingressRules } from "../config/network-rules";
+import { stackLabels } from "./stack-labels";
 
 export interface PairHostAccess {
   host: number;
@@ -32,6 +35,10 @@ export interface PairHostAccess {
 }
 
 export interface MonitoringStackArgs {
+  /**
+   * The validated stack config (config/loader.ts). The one component that reads it: it hands each child component
+   * the few values that child uses (its narrow, documented Args), so what a child depends on shows at its call here.
+   */
   config: StackConfig;
 }
 
@@ -87,27 +94,48 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
     // A pair's second subnet, once AWS confirms it lies in another zone: the second host and the load balancer use it.
     const secondSubnetId = cfg.hosts === 2 ? checkedSecondSubnet(cfg, this) : undefined;
-    const network = new MonitoringNetwork(`${name}-net`, { config: cfg, ...(secondSubnetId ? { secondSubnetId } : {}) }, child);
-    const buckets = new TelemetryBuckets(`${name}-telemetry`, { config: cfg }, child);
-    const dataVolume = new DataVolume(`${name}-data`, { config: cfg }, child);
+    const labels = stackLabels(cfg);
+    const { protectData } = cfg;
+    const network = new MonitoringNetwork(
+      `${name}-net`,
+      { labels, vpcId: cfg.vpcId, subnetId: cfg.subnetId, ingress: ingressRules(cfg), egress: egressRules(cfg), ...(secondSubnetId ? { secondSubnetId } : {}) },
+      child,
+    );
+    const buckets = new TelemetryBuckets(
+      `${name}-telemetry`,
+      { labels, logsRetentionDays: ceilDays(cfg.retention.logs), tracesRetentionDays: ceilDays(cfg.retention.traces), protectData },
+      child,
+    );
+    const volume = (n: string, subnetId: pulumi.Input<string>) => new DataVolume(n, { labels, subnetId, ...cfg.dataVolume, protectData }, child);
+    const dataVolume = volume(`${name}-data`, cfg.subnetId);
     // Each host of a pair has its own data volume, in its own zone.
-    const dataVolumes = [dataVolume, ...(secondSubnetId ? [new DataVolume(`${name}-data-1`, { config: cfg, subnetId: secondSubnetId }, child)] : [])];
+    const dataVolumes = [dataVolume, ...(secondSubnetId ? [volume(`${name}-data-1`, secondSubnetId)] : [])];
     const privateIps = network.networkInterfaces.map((eni) => eni.privateIp);
     // OTLP reaches a pair through an internal NLB (TLS passes through): it exists before the certificate naming it.
     const loadBalancer = secondSubnetId
-      ? new OtlpLoadBalancer(`${name}-otlp-lb`, { config: cfg, subnetIds: [cfg.subnetId, secondSubnetId], hostSecurityGroupId: network.securityGroupId }, child)
+      ? new OtlpLoadBalancer(
+          `${name}-otlp-lb`,
+          { labels, vpcId: cfg.vpcId, hostIngress: ingressRules(cfg), subnetIds: [cfg.subnetId, secondSubnetId], hostSecurityGroupId: network.securityGroupId },
+          child,
+        )
       : undefined;
     const tls = new OtlpTls(
       `${name}-otlp`,
-      { config: cfg, privateIp: network.privateIp, ...(loadBalancer ? { pair: { peerIp: privateIps[1], loadBalancerDnsName: loadBalancer.dnsName } } : {}) },
+      { labels, clients: cfg.otlp.clients, privateIp: network.privateIp, ...(loadBalancer ? { pair: { peerIp: privateIps[1], loadBalancerDnsName: loadBalancer.dnsName } } : {}) },
       child,
     );
     const automationKey = new AutomationKey(`${name}-automation`, {}, child);
 
     // Remote write to AMP (`remoteWrite`): the workspace is needed by the host's policy and its prometheus.yml.
-    const amp = cfg.remoteWrite ? new AmpWorkspace(`${name}-amp`, { config: { ...cfg, remoteWrite: cfg.remoteWrite } }, child) : undefined;
+    const amp = cfg.remoteWrite
+      ? new AmpWorkspace(`${name}-amp`, { labels, region: cfg.region, workspaceId: cfg.remoteWrite.workspaceId, protectData }, child)
+      : undefined;
 
-    const secrets = new HostSecrets(`${name}-secrets`, { config: cfg, otlpServerKeyPem: tls.serverKeyPem }, child);
+    const secrets = new HostSecrets(
+      `${name}-secrets`,
+      { labels, grafanaAdminPassword: cfg.grafanaAdminPassword, receivers: cfg.alerting.receivers, otlpServerKeyPem: tls.serverKeyPem },
+      child,
+    );
 
     // Each renderer gets what it reads (layout/host-file.ts). A host's bundle: the buckets, certificates, secret
     // versions, the automation key (authorised next to the on-call engineers' keys; public keys only), the AMP
@@ -125,18 +153,21 @@ export class MonitoringStack extends pulumi.ComponentResource {
           ...(ampWorkspaceUrl ? { ampWorkspaceUrl } : {}),
           ...(ips.length === 2 ? { pair: { index: host, selfIp: ips[host], peerIp: ips[1 - host] } } : {}),
         }));
-    const bundle = new HostConfigBundle(`${name}-config`, { config: cfg, contents: privateIps.map((_, host) => bundleContext(host).apply((ctx) => renderBundle(cfg, ctx))) }, child);
+    const bundle = new HostConfigBundle(`${name}-config`, { labels, contents: privateIps.map((_, host) => bundleContext(host).apply((ctx) => renderBundle(cfg, ctx))) }, child);
+    // Named by its role: until issue 14 it shared `${name}-host` with the host itself (the alias keeps its URN, and
+    // those of its children, whose names start with it).
     const identity = new HostIdentity(
-      `${name}-host`,
+      `${name}-identity`,
       {
-        config: cfg,
+        labels,
+        region: cfg.region,
         telemetryBucketArns: [buckets.loki.arn, buckets.tempo.arn],
         configBucketArn: bundle.bucket.arn,
         configObjectKeys: bundle.objectKeys,
         secretParameterPrefix: secretParameterPrefix(cfg),
         ...(amp ? { ampWorkspaceArn: amp.arn } : {}),
       },
-      child,
+      { ...child, aliases: [{ name: `${name}-host` }] },
     );
 
     const hosts = network.networkInterfaces.map(
@@ -144,7 +175,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         new MonitoringHost(
           i === 0 ? `${name}-host` : `${name}-host-${i}`,
           {
-            config: cfg,
+            labels,
+            architecture: cfg.architecture,
+            instanceType: cfg.instanceType,
+            rootVolumeSizeGiB: cfg.rootVolumeSizeGiB,
             networkInterfaceId: eni.id,
             instanceProfileName: identity.instanceProfile.name,
             dataVolumeId: dataVolumes[i].volumeId,
@@ -160,10 +194,17 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const host = hosts[0];
     loadBalancer?.registerTargets(hosts.map((h) => h.instanceId));
 
-    const backups = new DataVolumeBackups(`${name}-backups`, { config: cfg }, child);
+    const backups = new DataVolumeBackups(`${name}-backups`, { labels, snapshotRetentionDays: cfg.operations.snapshotRetentionDays, protectData }, child);
     const alarms = new HostAlarms(
       `${name}-alarms`,
-      { config: cfg, instanceId: host.instanceId, ...(hosts[1] ? { secondInstanceId: hosts[1].instanceId } : {}) },
+      {
+        labels,
+        region: cfg.region,
+        ...(cfg.runbookBaseUrl ? { runbookBaseUrl: cfg.runbookBaseUrl } : {}),
+        hostAlarmEmails: cfg.operations.hostAlarmEmails,
+        ...(cfg.operations.hostAlarmPagerUrl ? { hostAlarmPagerUrl: cfg.operations.hostAlarmPagerUrl } : {}),
+        protectData,
+        instanceId: host.instanceId, ...(hosts[1] ? { secondInstanceId: hosts[1].instanceId } : {}) },
       child,
     );
 
@@ -173,7 +214,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
             new DeployVerification(
               i === 0 ? `${name}-verify` : `${name}-verify-${i}`,
               {
-                config: cfg,
+                accessMode: cfg.access.mode,
+                sshUser: cfg.access.sshUser,
+                region: cfg.region,
                 instanceId: h.instanceId,
                 privateIp: privateIps[i],
                 bundleEtag: bundle.objects[i].etag,
@@ -217,13 +260,23 @@ export class MonitoringStack extends pulumi.ComponentResource {
       );
     }
 
+    // Every public output (the automation key as the secret it is).
     this.registerOutputs({
       instanceId: this.instanceId,
       privateIp: this.privateIp,
       dataVolumeId: this.dataVolumeId,
       lokiBucket: this.lokiBucket,
       tempoBucket: this.tempoBucket,
+      configBucket: this.configBucket,
+      securityGroupId: this.securityGroupId,
+      otlpCaCertificate: this.otlpCaCertificate,
+      otlpClientCredentials: this.otlpClientCredentials,
+      otlpEndpoints: this.otlpEndpoints,
       sshAlias: sshAlias(cfg),
+      sshConfig: this.sshConfig,
+      sshCommand: this.sshCommand,
+      tunnels: this.tunnels,
+      automationPrivateKey: this.automationPrivateKey,
       ...(loadBalancer ? { otlpLoadBalancerDnsName: this.otlpLoadBalancerDnsName, pairHosts: this.pairHosts } : {}),
     });
   }

@@ -1,18 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { StackConfig } from "../config/stack-config";
-import { egressRules, ingressRules, SecurityGroupRule, pairPeerRules } from "../config/network-rules";
+import { SecurityGroupRule, pairPeerRules } from "../config/network-rules";
 import { pairSubnetsProblem } from "../config/sections/placement";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface MonitoringNetworkArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** The VPC of the security group (`vpcId`). */
+  vpcId: pulumi.Input<string>;
+  /** The (first) host's subnet (`subnetId`): its network interface is created there. */
+  subnetId: pulumi.Input<string>;
   /** With `hosts: 2`: the second host's subnet, checked to lie in another zone (checkedSecondSubnet). */
   secondSubnetId?: pulumi.Input<string>;
+  /** The group's TCP rules, from the stack config (config/network-rules.ts `ingressRules`, `egressRules`). */
+  ingress: SecurityGroupRule[];
+  egress: SecurityGroupRule[];
 }
 
 /** The arguments of one TCP rule of `securityGroupId` (ingress or egress) from its data (network-rules.ts). */
-export function tcpRuleArgs(cfg: StackConfig, securityGroupId: pulumi.Input<string>, rule: SecurityGroupRule, tagName: string) {
+export function tcpRuleArgs(cfg: StackLabels, securityGroupId: pulumi.Input<string>, rule: SecurityGroupRule, tagName: string) {
   return {
     securityGroupId,
     description: rule.description,
@@ -70,13 +78,13 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:network:MonitoringNetwork", name, {}, opts);
-    const cfg = args.config;
+    const cfg = args.labels;
     const child = { parent: this };
 
     this.securityGroup = new aws.ec2.SecurityGroup(
       name,
       {
-        vpcId: cfg.vpcId,
+        vpcId: args.vpcId,
         description: `Monitoring host ${cfg.project}/${cfg.stack}: OTLP from applications, no public ingress`,
         // Rules are separate resources below; inline rules would fight with them.
         tags: resourceTags(cfg, name),
@@ -91,13 +99,13 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
         ? new aws.vpc.SecurityGroupIngressRule(`${name}-in-${i}`, args, child)
         : new aws.vpc.SecurityGroupEgressRule(`${name}-out-${i}`, args, child);
     };
-    ingressRules(cfg).forEach((rule, i) => addRule("in", rule, i));
-    egressRules(cfg).forEach((rule, i) => addRule("out", rule, i));
+    args.ingress.forEach((rule, i) => addRule("in", rule, i));
+    args.egress.forEach((rule, i) => addRule("out", rule, i));
 
     this.networkInterface = new aws.ec2.NetworkInterface(
       name,
       {
-        subnetId: cfg.subnetId,
+        subnetId: args.subnetId,
         securityGroups: [this.securityGroup.id],
         description: `Monitoring host ${cfg.project}/${cfg.stack} (stable OTLP endpoint)`,
         tags: resourceTags(cfg, name),
@@ -137,6 +145,12 @@ export class MonitoringNetwork extends pulumi.ComponentResource {
       });
     }
 
-    this.registerOutputs({ securityGroupId: this.securityGroupId, privateIp: this.privateIp });
+    this.registerOutputs({
+      securityGroup: this.securityGroup,
+      securityGroupId: this.securityGroupId,
+      networkInterface: this.networkInterface,
+      networkInterfaces: this.networkInterfaces,
+      privateIp: this.privateIp,
+    });
   }
 }

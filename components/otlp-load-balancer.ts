@@ -1,13 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { StackConfig } from "../config/stack-config";
-import { ingressRules, loadBalancerIngressRules } from "../config/network-rules";
+import { loadBalancerIngressRules, SecurityGroupRule } from "../config/network-rules";
 import { tcpRuleArgs } from "./network";
 import { OTLP_PORTS, SERVICES } from "../layout/host-layout";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface OtlpLoadBalancerArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** The VPC of the pair (`vpcId`): the load balancer's security group and target groups live there. */
+  vpcId: string;
+  /** The hosts' OTLP ingress rules (config/network-rules.ts `ingressRules`): the applications' sources, admitted here too. */
+  hostIngress: SecurityGroupRule[];
   /** The two subnets of the pair (two availability zones): the load balancer has a node in each. */
   subnetIds: pulumi.Input<string>[];
   /** The hosts' security group: it admits OTLP from the load balancer's group. */
@@ -58,23 +62,23 @@ export class OtlpLoadBalancer extends pulumi.ComponentResource {
   readonly loadBalancer: aws.lb.LoadBalancer;
   readonly dnsName: pulumi.Output<string>;
   readonly targetGroups: aws.lb.TargetGroup[];
-  private readonly name: string;
+  readonly #name: string;
 
   constructor(name: string, args: OtlpLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:network:OtlpLoadBalancer", name, {}, opts);
-    this.name = name;
-    const cfg = args.config;
+    this.#name = name;
+    const cfg = args.labels;
     const child = { parent: this };
 
     // Created once both subnets are confirmed (two zones, checkedSecondSubnet): a pair in one zone registers none of it.
-    const vpcId = pulumi.all(args.subnetIds).apply(() => cfg.vpcId);
+    const vpcId = pulumi.all(args.subnetIds).apply(() => args.vpcId);
     this.securityGroup = new aws.ec2.SecurityGroup(
       name,
       { vpcId, description: `OTLP load balancer ${cfg.project}/${cfg.stack}: applications to the monitoring pair`, tags: resourceTags(cfg, name) },
       child,
     );
     // The applications' OTLP sources, as on the hosts (ssh rules are the hosts' own).
-    ingressRules(cfg)
+    args.hostIngress
       .filter((rule) => (OTLP_PORTS as readonly number[]).includes(rule.port))
       .forEach((rule, i) => {
         new aws.vpc.SecurityGroupIngressRule(`${name}-in-${i}`, tcpRuleArgs(cfg, this.securityGroup.id, rule, `${name}-in-${i}`), child);
@@ -117,7 +121,7 @@ export class OtlpLoadBalancer extends pulumi.ComponentResource {
         `${name}-${port}`,
         {
           namePrefix: LB_NAME_PREFIX,
-          vpcId: cfg.vpcId,
+          vpcId: args.vpcId,
           port,
           protocol: "TCP",
           targetType: "instance",
@@ -136,7 +140,7 @@ export class OtlpLoadBalancer extends pulumi.ComponentResource {
       return tg;
     });
 
-    this.registerOutputs({ dnsName: this.dnsName, securityGroupId: this.securityGroup.id });
+    this.registerOutputs({ securityGroup: this.securityGroup, loadBalancer: this.loadBalancer, targetGroups: this.targetGroups, dnsName: this.dnsName, securityGroupId: this.securityGroup.id });
   }
 
   /**
@@ -147,7 +151,7 @@ export class OtlpLoadBalancer extends pulumi.ComponentResource {
     return this.targetGroups.flatMap((tg, t) =>
       instanceIds.map(
         (instanceId, i) =>
-          new aws.lb.TargetGroupAttachment(`${this.name}-${OTLP_PORTS[t]}-host-${i}`, { targetGroupArn: tg.arn, targetId: instanceId, port: OTLP_PORTS[t] }, { parent: this }),
+          new aws.lb.TargetGroupAttachment(`${this.#name}-${OTLP_PORTS[t]}-host-${i}`, { targetGroupArn: tg.arn, targetId: instanceId, port: OTLP_PORTS[t] }, { parent: this }),
       ),
     );
   }

@@ -1,11 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as tls from "@pulumi/tls";
-import type { StackConfig } from "../config/stack-config";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface OtlpTlsArgs {
-  config: StackConfig;
+  /** Names, tags, and the certificates' subjects (organization: project, unit: stack). */
+  labels: StackLabels;
+  /** The applications that send OTLP (`otlpClients`): each gets its own client CA and certificate. */
+  clients: string[];
   /** The host's stable private IP: the server certificate names it, so clients can verify the endpoint. */
   privateIp: pulumi.Input<string>;
   /**
@@ -59,7 +62,7 @@ export class OtlpTls extends pulumi.ComponentResource {
 
   constructor(name: string, args: OtlpTlsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:tls:OtlpTls", name, {}, opts);
-    const cfg = args.config;
+    const cfg = args.labels;
     const child = { parent: this };
     const subject = (cn: string) => ({ commonName: cn, organization: cfg.project, organizationalUnit: cfg.stack });
 
@@ -100,7 +103,7 @@ export class OtlpTls extends pulumi.ComponentResource {
       child,
     );
 
-    const clientCas = cfg.otlp.clients.map((client) => {
+    const clientCas = args.clients.map((client) => {
       const n = `${name}-client-${client}`;
       const clientCaKey = new tls.PrivateKey(`${n}-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, child);
       const clientCa = new tls.SelfSignedCert(
@@ -146,6 +149,13 @@ export class OtlpTls extends pulumi.ComponentResource {
     this.serverKeyPem = pulumi.secret(serverKey.privateKeyPem);
     this.clientCaBundlePem = pulumi.all(clientCas.map((c) => c.caPem)).apply((pems) => pems.map((p) => (p.endsWith("\n") ? p : `${p}\n`)).join(""));
     this.clientParameters = Object.fromEntries(clientCas.map((c) => [c.client, c.names]));
-    this.registerOutputs({ caCertPem: this.caCertPem, serverCertPem: this.serverCertPem, clientCaBundlePem: this.clientCaBundlePem });
+    // serverKeyPem is a secret output: registered as such, so the component's state shows it only as [secret].
+    this.registerOutputs({
+      caCertPem: this.caCertPem,
+      serverCertPem: this.serverCertPem,
+      serverKeyPem: this.serverKeyPem,
+      clientCaBundlePem: this.clientCaBundlePem,
+      clientParameters: this.clientParameters,
+    });
   }
 }

@@ -1,11 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config/stack-config";
-import { ceilDays } from "../config/duration";
 import { SecureBucket } from "./secure-bucket";
 import { resourceTags } from "../config/tags";
+import type { StackLabels } from "./stack-labels";
 
 export interface TelemetryBucketsArgs {
-  config: StackConfig;
+  labels: StackLabels;
+  /** Days Loki keeps logs and Tempo keeps traces (`logsRetention`, `tracesRetention`, rounded up to whole days). */
+  logsRetentionDays: number;
+  tracesRetentionDays: number;
+  /** `protectData`: the buckets cannot be deleted by Pulumi, nor emptied by a `pulumi destroy` (data-protection.ts). */
+  protectData: boolean;
 }
 
 /**
@@ -19,22 +23,21 @@ export class TelemetryBuckets extends pulumi.ComponentResource {
 
   constructor(name: string, args: TelemetryBucketsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("monitoring-hosts:storage:TelemetryBuckets", name, {}, opts);
-    const cfg = args.config;
     const bucket = (kind: "loki" | "tempo", retentionDays: number) =>
       new SecureBucket(
         `${name}-${kind}`,
         {
           expireAfterDays: lifecycleExpiryDays(retentionDays),
           noncurrentVersionExpireAfterDays: 1,
-          forceDestroy: !cfg.protectData,
-          protectData: cfg.protectData,
-          tags: resourceTags(cfg, `${name}-${kind}`),
+          forceDestroy: !args.protectData,
+          protectData: args.protectData,
+          tags: resourceTags(args.labels, `${name}-${kind}`),
         },
         { parent: this },
       );
-    this.loki = bucket("loki", ceilDays(cfg.retention.logs));
-    this.tempo = bucket("tempo", ceilDays(cfg.retention.traces));
-    this.registerOutputs({ lokiBucket: this.loki.name, tempoBucket: this.tempo.name });
+    this.loki = bucket("loki", args.logsRetentionDays);
+    this.tempo = bucket("tempo", args.tracesRetentionDays);
+    this.registerOutputs({ loki: this.loki, tempo: this.tempo, lokiBucket: this.loki.name, tempoBucket: this.tempo.name });
   }
 }
 

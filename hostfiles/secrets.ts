@@ -43,7 +43,8 @@ export const SECRET_IDS = {
   receiver: (receiverName: string) => `receiver-${receiverName}`,
 } as const;
 
-export function secretFiles(cfg: StackConfig): SecretFile[] {
+/** Which parameters exist: one per secret the host reads (the receivers' only for those that have one). */
+export function secretFiles(cfg: Pick<StackConfig, "project" | "stack"> & { alerting: { receivers: readonly { name: string; secret?: unknown }[] } }): SecretFile[] {
   const prefix = secretParameterPrefix(cfg);
   const entry = (id: string, parameter: string, service: "grafana" | "otelcol" | "alertmanager", credential: string): SecretFile => ({
     id,

@@ -111,13 +111,13 @@ for (const stackName of ["dev", "prd"]) {
       });
 
       it("one instance role reads exactly the two bundles", () => {
-        const policy = JSON.parse(b.one("aws:iam/rolePolicy:RolePolicy", "-host").inputs.policy);
+        const policy = JSON.parse(b.one("aws:iam/rolePolicy:RolePolicy", "-identity").inputs.policy);
         const read = policy.Statement.find((s: { Sid: string }) => s.Sid === "ConfigBundleRead");
         assert.deepEqual(
           read.Resource.map((r: string) => r.split(":::")[1].replace(/^[^/]+\//, "")),
           [bundleObjectKey(cfg.stack, 0), bundleObjectKey(cfg.stack, 1)],
         );
-        assert.equal(b.of("aws:ec2/instance:Instance").filter((i) => i.inputs.iamInstanceProfile === `${b.prefix}-host`).length, 2);
+        assert.equal(b.of("aws:ec2/instance:Instance").filter((i) => i.inputs.iamInstanceProfile === `${b.prefix}-identity`).length, 2);
       });
 
       it("the pair's own ports are open between the pair's security group only, both ways", () => {

@@ -149,7 +149,7 @@ describe("remoteWrite: Prometheus to Amazon Managed Service for Prometheus", () 
 });
 
 describe("remoteWrite: AWS resources (under mocks)", () => {
-  const policyOf = (prefix: string) => JSON.parse(byType("aws:iam/rolePolicy:RolePolicy", `${prefix}-host`)[0].inputs.policy);
+  const policyOf = (prefix: string) => JSON.parse(byType("aws:iam/rolePolicy:RolePolicy", `${prefix}-identity`)[0].inputs.policy);
   const bundleFile = (prefix: string, p: string) =>
     (JSON.parse(byType("aws:s3/bucketObjectv2:BucketObjectv2", `${prefix}-`)[0].inputs.content).files as { path: string; content: string }[]).find((f) => f.path === p)!.content;
 
