@@ -16,7 +16,7 @@
  * Pure functions: `npm run render:agent -- <stack>` (scripts/render-agent.ts) writes these files; the files a host
  * gets are validated like the monitoring host's (tests/app-agent.spec.ts).
  */
-import { renderTemplate, yamlBlock } from "./templates";
+import { renderTemplate, yamlFile } from "./templates";
 import { renderServiceUnit, ServiceUnitSpec } from "./units";
 import type { Architecture, StackConfig } from "../config/stack-config";
 import { otlpClientParameters } from "../config/otlp-client-parameters";
@@ -192,7 +192,14 @@ export interface AgentFile {
 export function appAgentFiles(v: AppAgentView): AgentFile[] {
   const rel = appAgentRelease(v.releaseDigests);
   const unit = appAgentUnit(v);
-  const config = renderTemplate("agent/config.yaml.hbs", { config: yamlBlock(appAgentConfig(v)) });
+  const config = yamlFile(
+    [
+      "Rendered by hostfiles/app-agent.ts (`npm run render:agent -- <stack>`); install with install.sh, do not edit here.",
+      "OTLP in on 127.0.0.1:4317 (gRPC) and :4318 (HTTP) from this instance's applications; everything out to the",
+      "monitoring host over OTLP/gRPC with TLS, queued on disk (file_storage) while the monitoring host is unreachable.",
+    ],
+    appAgentConfig(v),
+  );
   const install = renderTemplate("agent/install.sh.hbs", {
     version: rel.version,
     baseUrl: rel.baseUrl,

@@ -1,6 +1,7 @@
 /**
  * Renders the Handlebars templates in templates/. Templates only lay out text: every value they print comes from
  * a typed view model, and structured blocks (YAML, JSON) arrive already serialised by a library (`yamlBlock`).
+ * A file that would be only a header around one YAML block is written by `yamlFile`, without a template.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -44,4 +45,12 @@ export function renderTemplate(name: string, view: object, dir: string = TEMPLAT
 /** Serialises a value as a YAML block (no document marker, no trailing newline) for a template to place. */
 export function yamlBlock(value: unknown): string {
   return YAML.stringify(value, { lineWidth: 0 }).trimEnd();
+}
+
+/**
+ * A YAML config file: `header` as comment lines (who renders it, what applies it), then the document. A file that
+ * is only that needs no template.
+ */
+export function yamlFile(header: string[], value: unknown): string {
+  return `${header.map((line) => `# ${line}\n`).join("")}${yamlBlock(value)}\n`;
 }

@@ -6,7 +6,7 @@ import type { StackConfig } from "../../config/stack-config";
 import { AMP_DATASOURCE_UID, configDir, DATASOURCE_UIDS, GRAFANA_DASHBOARD_PROVIDERS_FILE, GRAFANA_DASHBOARDS_DIR, GRAFANA_DATASOURCES_FILE, GRAFANA_HOME, GRAFANA_PROVISIONING_DIR, SERVICES } from "../../layout/host-layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
 import type { BundleContext, HostFile } from "../../layout/host-file";
-import { renderTemplate, yamlBlock } from "../templates";
+import { renderTemplate, yamlFile } from "../templates";
 import { loopback, TRACE_ID_LABEL } from "./common";
 import { ampWorkspaceUrl } from "./remote-write";
 import { configFile } from "../../layout/host-file";
@@ -183,13 +183,16 @@ export function grafanaFiles(cfg: StackConfig, ctx: Pick<BundleContext, "ampWork
     configFile(
       "grafana",
       GRAFANA_DATASOURCES_FILE,
-      renderTemplate("services/grafana-datasources.yaml.hbs", { datasources: yamlBlock({ apiVersion: 1, datasources: grafanaDatasources(cfg, ctx) }) }),
+      yamlFile(
+        ["Rendered by hostfiles/services/grafana.ts; do not edit on the host (data sources are not editable in the UI)."],
+        { apiVersion: 1, datasources: grafanaDatasources(cfg, ctx) },
+      ),
       "restart",
     ),
     configFile(
       "grafana",
       GRAFANA_DASHBOARD_PROVIDERS_FILE,
-      renderTemplate("services/grafana-dashboards.yaml.hbs", { providers: yamlBlock({ apiVersion: 1, providers: grafanaDashboardProviders() }) }),
+      yamlFile(["Rendered by hostfiles/services/grafana.ts; do not edit on the host."], { apiVersion: 1, providers: grafanaDashboardProviders() }),
       "restart",
     ),
   ];

@@ -3,7 +3,7 @@ import type { StackConfig } from "../../config/stack-config";
 import { goDuration } from "../../config/duration";
 import { DATA_MOUNT, LOKI_RULER, SERVICES } from "../../layout/host-layout";
 import type { BundleContext, HostFile } from "../../layout/host-file";
-import { renderTemplate, yamlBlock } from "../templates";
+import { yamlFile } from "../templates";
 import { dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS } from "./common";
 import { configFile } from "../../layout/host-file";
 
@@ -128,6 +128,10 @@ export function lokiConfig(view: LokiConfigView): Record<string, unknown> {
 }
 
 export function lokiFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
-  const content = renderTemplate("services/loki.yaml.hbs", { config: yamlBlock(lokiConfig(lokiView(cfg, ctx))) });
+  const header = [
+    "Rendered by hostfiles/services/loki.ts; do not edit on the host. Applies on `systemctl restart loki`.",
+    "Logs arrive from the collector over OTLP (POST http://127.0.0.1:3100/otlp/v1/logs).",
+  ];
+  const content = yamlFile(header, lokiConfig(lokiView(cfg, ctx)));
   return [configFile("loki", SERVICES.loki.config, content, "restart")];
 }

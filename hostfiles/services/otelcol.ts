@@ -11,7 +11,7 @@ import type { StackConfig } from "../../config/stack-config";
 import { configDir, SERVICE_UNITS, SERVICES } from "../../layout/host-layout";
 import { SECRET_IDS, secretFiles } from "../secrets";
 import type { BundleContext, HostFile } from "../../layout/host-file";
-import { renderTemplate, yamlBlock } from "../templates";
+import { yamlFile } from "../templates";
 import { LOOPBACK, loopback } from "./common";
 import { STACK_JOBS } from "./prometheus";
 import { HOST_LOG_NAMESPACE, HOST_LOG_SERVICES } from "../../config/log-alert-defaults";
@@ -218,7 +218,12 @@ export function otelcolConfig(view: OtelcolConfigView): Record<string, unknown> 
 }
 
 export function otelcolFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
-  const content = renderTemplate("services/otelcol.yaml.hbs", { config: yamlBlock(otelcolConfig(otelcolView(cfg))) });
+  const header = [
+    "Rendered by hostfiles/services/otelcol.ts; do not edit on the host. Applies on `systemctl restart otelcol`.",
+    "OTLP in on 4317 (gRPC) and 4318 (HTTP) with TLS; metrics → Prometheus (scrapes 127.0.0.1:8889),",
+    "traces → Tempo (127.0.0.1:4417), logs → Loki (http://127.0.0.1:3100/otlp).",
+  ];
+  const content = yamlFile(header, otelcolConfig(otelcolView(cfg)));
   return [
     configFile("otelcol", SERVICES.otelcol.config, content, "restart"),
     ...[

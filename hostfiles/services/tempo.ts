@@ -7,7 +7,7 @@ import type { StackConfig } from "../../config/stack-config";
 import { goDuration } from "../../config/duration";
 import { SERVICES } from "../../layout/host-layout";
 import type { BundleContext, HostFile } from "../../layout/host-file";
-import { renderTemplate, yamlBlock } from "../templates";
+import { yamlFile } from "../templates";
 import { dskitServer, LOOPBACK, loopback, MEMBERLIST_PORTS, TRACE_ID_LABEL } from "./common";
 import { configFile } from "../../layout/host-file";
 
@@ -124,6 +124,10 @@ export function tempoConfig(view: TempoConfigView): Record<string, unknown> {
 }
 
 export function tempoFiles(cfg: StackConfig, ctx: BundleContext): HostFile[] {
-  const content = renderTemplate("services/tempo.yaml.hbs", { config: yamlBlock(tempoConfig(tempoView(cfg, ctx))) });
+  const header = [
+    "Rendered by hostfiles/services/tempo.ts; do not edit on the host. Applies on `systemctl restart tempo`.",
+    "Spans arrive from the collector over OTLP gRPC on 127.0.0.1:4417.",
+  ];
+  const content = yamlFile(header, tempoConfig(tempoView(cfg, ctx)));
   return [configFile("tempo", SERVICES.tempo.config, content, "restart")];
 }
