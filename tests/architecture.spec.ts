@@ -37,12 +37,6 @@ function importsOf(file: string): string[] {
   });
 }
 
-/**
- * Upward imports still being taken apart (issue 14). This list only shrinks: the test fails when an entry is gone
- * from the code but still listed, and when a new upward import appears.
- */
-const KNOWN_UPWARD: string[] = [];
-
 describe("architecture: floors", () => {
   const files = productFiles();
 
@@ -60,8 +54,7 @@ describe("architecture: floors", () => {
         else if (to > floorOf(f)) upward.push(`${f} (${FLOORS[floorOf(f)]}) imports ${target} (${FLOORS[to]})`);
       }
     }
-    assert.deepStrictEqual(upward.filter((u) => !KNOWN_UPWARD.includes(u)), [], "new imports that run back up a floor");
-    assert.deepStrictEqual(KNOWN_UPWARD.filter((u) => !upward.includes(u)), [], "fixed: remove from KNOWN_UPWARD");
+    assert.deepStrictEqual(upward, []);
   });
 
   it("user data loads none of the renderers it does not use (no rule or dashboard generation for its leak check)", () => {
@@ -73,5 +66,29 @@ describe("architecture: floors", () => {
     };
     visit("hostfiles/user-data.ts");
     assert.deepStrictEqual([...seen].filter((f) => /^(rules|dashboards)\/|^hostfiles\/(bundle|host-files|agent)\.ts$/.test(f)), []);
+  });
+});
+
+describe("architecture: docs/architecture.md matches the code", () => {
+  const doc = fs.readFileSync(path.join(ROOT, "docs", "architecture.md"), "utf8");
+
+  it("lists the floors the import check enforces, bottom to top", () => {
+    const rows = [...doc.matchAll(/^\| (\d+) \| `([^`]+)` \|/gm)].map((m) => ({ n: Number(m[1]), floor: m[2].replace(/\/$/, "") }));
+    assert.deepStrictEqual(rows.map((r) => r.floor), [...FLOORS]);
+    assert.deepStrictEqual(rows.map((r) => r.n), FLOORS.map((_, i) => i));
+  });
+
+  it("names only paths that exist (a file moved without this page fails here)", () => {
+    const paths = [...doc.matchAll(/`((?:[a-z][\w.-]*\/)+[\w.-]*|[\w-]+\.ts)`/g)].map((m) => m[1]);
+    assert.ok(paths.length > 20, `only ${paths.length} paths found`);
+    const missing = [...new Set(paths)].filter((p) => !fs.existsSync(path.join(ROOT, p)));
+    assert.deepStrictEqual(missing, []);
+  });
+
+  it("names every product folder", () => {
+    const folders = new Set<string>();
+    for (const f of productFiles()) if (f.includes("/")) folders.add(path.dirname(f) + "/");
+    const unnamed = [...folders].filter((d) => !doc.includes("`" + d));
+    assert.deepStrictEqual(unnamed, []);
   });
 });
