@@ -1,6 +1,6 @@
 /**
  * Every file that lands on a monitoring host: service configs and meta-alerts (services/), SLO rules (rules/),
- * systemd units (units.ts), the host agent's scripts and manifests (agent.ts) and the health check (health-checks.ts).
+ * systemd units (units.ts), the host agent's scripts and its users (agent.ts) and the health check (health-checks.ts).
  */
 import type { StackConfig } from "../config/stack-config";
 import { dashboardFiles } from "../dashboards";
@@ -20,7 +20,7 @@ export function renderHostFiles(cfg: StackConfig, ctx: BundleContext): HostFile[
     ...serviceFiles(cfg, ctx),
     ...sloRuleFiles(cfg, slos),
     ...unitFiles(cfg, ctx.pair),
-    ...agentFiles(cfg, ctx.secretVersions),
+    ...agentFiles(),
     ...healthCheckFiles(),
     ...sshAccessFiles(cfg, ctx.automationPublicKey),
     ...dashboardFiles(cfg, slos),

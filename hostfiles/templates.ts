@@ -12,9 +12,14 @@ export const TEMPLATES_DIR = path.resolve(__dirname, "..", "templates");
 /** systemd unit templates (the user keeps units in systemd/, templates for everything else in templates/). */
 export const SYSTEMD_DIR = path.resolve(__dirname, "..", "systemd");
 
-/** A host script, verbatim from templates/host/ (not a template: shipped as written). */
-export function hostScript(name: "monitoring-sync.sh" | "monitoring-apply.sh" | "monitoring-secrets.sh" | "prometheus-start.sh"): string {
-  return fs.readFileSync(path.join(TEMPLATES_DIR, "host", name), "utf8");
+/** The host agent's scripts: not templates, shipped byte for byte. */
+export const HOST_AGENT_DIR = path.resolve(__dirname, "..", "host-agent");
+
+export type HostScriptName = "monitoring-sync.sh" | "monitoring-apply.sh" | "monitoring-secrets.sh" | "monitoring-health.sh" | "prometheus-start.sh";
+
+/** A host script, verbatim from host-agent/. */
+export function hostScript(name: HostScriptName): string {
+  return fs.readFileSync(path.join(HOST_AGENT_DIR, name), "utf8");
 }
 
 const hb = Handlebars.create();

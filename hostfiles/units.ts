@@ -8,7 +8,7 @@
  */
 import { Address4, Address6 } from "ip-address";
 import type { StackConfig } from "../config/stack-config";
-import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, STATE_DIR, SYNC_USER } from "../layout/host-layout";
+import { BIN_ROOT, CONFIG_ROOT, DATA_DEVICE_TIMEOUT, DATA_MOUNT, dataVolumeDevice, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { secretFiles } from "./secrets";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "./services/flags";
 import { renderTemplate, SYSTEMD_DIR } from "./templates";
@@ -29,6 +29,12 @@ export const AGENT = {
   applyScript: `${BIN_ROOT}/monitoring-apply`,
   /** Prometheus' ExecStart: adds the retention size from the filesystem at every start (prometheus-start.sh). */
   prometheusStart: `${BIN_ROOT}/prometheus-start`,
+  /**
+   * The applied bundle without the files' contents (paths, modes, owners and actions stay), written by the apply
+   * step: what the secrets unit and the health check read, and what the next apply compares against (removed
+   * files, changed secrets).
+   */
+  appliedBundle: `${CONFIG_ROOT}/bundle.json`,
   /** Written by the apply step with the ETag of the bundle it applied (absent: the host was never bootstrapped). */
   appliedMarker: `${STATE_DIR}/applied-etag`,
   /** Written by the sync step after a new bundle is fetched and verified; the path unit starts apply on change. */
@@ -340,13 +346,13 @@ function agentSpecs(): ServiceUnitSpec[] {
       description: "Read the monitoring host's secrets from SSM Parameter Store into tmpfs",
       type: "oneshot",
       user: "dynamic",
-      execStart: [[AGENT.secretsScript, `${CONFIG_ROOT}/secrets.tsv`, SECRETS_DIR]],
+      // The applied bundle's `secrets` (names and versions), into this unit's RuntimeDirectory.
+      execStart: [[AGENT.secretsScript, AGENT.appliedBundle, SECRETS_DIR]],
       after: ["network-online.target"],
       wants: ["network-online.target"],
       // Instance role credentials come from IMDS, the parameters from the SSM endpoint.
       network: "any",
       imds: true,
-      environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
       // The CLI retries throttled calls; the unit retries when SSM or IMDS is not reachable yet.
       environment: { HOME: "/tmp", AWS_RETRY_MODE: "standard", AWS_MAX_ATTEMPTS: "10" },
       runtimeDirectory: SECRETS_DIR.replace(/^\/run\//, ""),
@@ -366,7 +372,6 @@ function agentSpecs(): ServiceUnitSpec[] {
       // S3 (the bundle) with the instance role's credentials; the release archives over HTTPS.
       network: "any",
       imds: true,
-      environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
       environment: { HOME: "/tmp" },
       readWritePaths: [`${STATE_DIR}/sync`],
       // Release archives are large (Grafana ~200 MB).
@@ -381,19 +386,60 @@ function agentSpecs(): ServiceUnitSpec[] {
       // step downloaded and verified everything it installs).
       user: "root",
       execStart: [[AGENT.applyScript]],
+      // Files of the bundle live on the data volume: without it, systemd does not start the apply step at all.
+      requiresMountsFor: [DATA_MOUNT],
       network: "none",
-      environmentFiles: [`${CONFIG_ROOT}/bootstrap.env`],
       environment: { APPLY_CAN_MOUNT: "no" },
-      // useradd also touches the mail spool and lastlog when they exist ("-": optional).
-      readWritePaths: ["/etc", "/usr/local", "/opt", DATA_MOUNT, STATE_DIR, "-/var/spool/mail", "-/var/log"],
+      readWritePaths: ["/etc", "/usr/local", "/opt", DATA_MOUNT, STATE_DIR],
       capabilities: ["CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"],
       timeoutStartSec: "15min",
       extra: [
-        // useradd and chown are in @privileged; the capability set above is what bounds them.
+        // chown (and systemd-sysusers' fchown) are in @privileged; the capability set above is what bounds them.
         ["SystemCallFilter", "@system-service @chown"],
         ["PrivateDevices", "yes"],
         ["ProtectProc", "invisible"],
       ],
+    },
+  ];
+}
+
+/**
+ * systemd's name for a path (`systemd-escape --path`): slashes become dashes, and every byte but ASCII letters,
+ * digits, `:`, `_` and a non-leading `.` becomes `\xNN`.
+ */
+export function systemdEscapePath(p: string, suffix: string): string {
+  const trimmed = p.split("/").filter(Boolean).join("/");
+  if (!trimmed) return `-.${suffix}`;
+  const escaped = [...Buffer.from(trimmed, "utf8")]
+    .map((b, i) => {
+      const c = String.fromCharCode(b);
+      if (c === "/") return "-";
+      if (/[A-Za-z0-9:_]/.test(c) || (c === "." && i > 0)) return c;
+      return `\\x${b.toString(16).padStart(2, "0")}`;
+    })
+    .join("");
+  return `${escaped}.${suffix}`;
+}
+
+/** The data volume's mount unit: mounted by systemd at every boot, by the volume's by-id device. */
+export const DATA_MOUNT_UNIT = systemdEscapePath(DATA_MOUNT, "mount");
+
+/**
+ * The data volume's mount unit and its device's timeout, by volume id (user data writes them: they depend only on
+ * the volume). A unit file rather than an fstab line: systemd in a container ignores fstab lines of block devices,
+ * so the boot test could not show the mount; the unit is what fstab's generator would write.
+ */
+export function dataVolumeUnits(volumeId: string): { path: string; content: string }[] {
+  const device = dataVolumeDevice(volumeId);
+  const header = "From user data (hostfiles/units.ts).";
+  return [
+    {
+      path: `${UNIT_DIR}/${DATA_MOUNT_UNIT}`,
+      content: renderTemplate("data-volume.mount.hbs", { header, volumeId, device, mountPoint: DATA_MOUNT }, SYSTEMD_DIR),
+    },
+    {
+      path: `${UNIT_DIR}/${systemdEscapePath(device, "device")}.d/50-monitoring-host.conf`,
+      content: renderTemplate("device-timeout.conf.hbs", { header, timeout: DATA_DEVICE_TIMEOUT }, SYSTEMD_DIR),
     },
   ];
 }

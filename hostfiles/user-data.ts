@@ -1,14 +1,15 @@
 /**
- * The EC2 user data: a small `#cloud-config` (templates/host/user-data.yaml.hbs) that writes bootstrap.env (where the
- * bundle is, which volume holds the data) and the sync script, and runs it once. It depends only on values that
+ * The EC2 user data: a small `#cloud-config` (templates/host/user-data.yaml.hbs) that writes bootstrap.json (where
+ * the bundle is, which volume holds the data), the data volume's mount unit and the sync script, and runs it at
+ * boot until a bundle is applied. It depends only on values that
  * do not change with the host's configuration, so a config change never stops or replaces the instance.
  */
 import type { StackConfig } from "../config/stack-config";
 import { assertNoSecrets } from "./leak-check";
-import { BIN_ROOT, CONFIG_ROOT, STATE_DIR, SYNC_USER } from "../layout/host-layout";
+import { BIN_ROOT, CONFIG_ROOT, dataVolumeDevice, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { hostScript, renderTemplate, yamlBlock } from "./templates";
 import type { UserDataContext } from "../layout/host-file";
-import { AGENT } from "./units";
+import { AGENT, DATA_MOUNT_UNIT, dataVolumeUnits } from "./units";
 
 /** EC2's limit on user data. */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
@@ -16,30 +17,25 @@ export const USER_DATA_LIMIT_BYTES = 16 * 1024;
 /** The default login user of the Amazon Linux 2023 AMI (cloud-init's `default` user). */
 export const AMI_DEFAULT_USER = "ec2-user";
 
-const SAFE_VALUE = /^[A-Za-z0-9._\/:@+-]+$/;
+/** Where user data puts the host's bootstrap settings; the agent's scripts read them with jq. */
+export const BOOTSTRAP_JSON = `${CONFIG_ROOT}/bootstrap.json`;
 
-/** bootstrap.env: read by the scripts (sourced) and by the agent units (EnvironmentFile=). */
-export function bootstrapEnv(cfg: StackConfig, ctx: UserDataContext): string {
-  const vars: Record<string, string> = {
-    STACK: cfg.stack,
-    ARCHITECTURE: cfg.architecture,
-    AWS_REGION: cfg.region,
-    AWS_DEFAULT_REGION: cfg.region,
-    CONFIG_BUCKET: ctx.configBucket,
-    CONFIG_KEY: ctx.configObjectKey,
-    DATA_VOLUME_ID: ctx.dataVolumeId,
-    STATE_DIR,
-    CONFIG_ROOT,
-    BIN_ROOT,
-    SYNC_USER,
+/** bootstrap.json: what the host must know before it has a bundle, all stable for the life of the instance. */
+export function bootstrapSettings(cfg: StackConfig, ctx: UserDataContext): Record<string, string> {
+  return {
+    stack: cfg.stack,
+    architecture: cfg.architecture,
+    region: cfg.region,
+    configBucket: ctx.configBucket,
+    configKey: ctx.configObjectKey,
+    dataVolumeId: ctx.dataVolumeId,
+    dataDevice: dataVolumeDevice(ctx.dataVolumeId),
+    dataMountUnit: DATA_MOUNT_UNIT,
+    stateDir: STATE_DIR,
+    configRoot: CONFIG_ROOT,
+    binRoot: BIN_ROOT,
+    syncUser: SYNC_USER,
   };
-  for (const [k, v] of Object.entries(vars)) {
-    // Unquoted so that systemd and the shell read it alike: no value may need quoting.
-    if (!SAFE_VALUE.test(v)) throw new Error(`bootstrap.env: ${k}=${JSON.stringify(v)} has characters that would need quoting`);
-  }
-  return `${Object.entries(vars)
-    .map(([k, v]) => `${k}=${v}`)
-    .join("\n")}\n`;
 }
 
 /**
@@ -64,7 +60,8 @@ export const HOST_PACKAGES = ["jq"];
 
 export function renderUserData(cfg: StackConfig, ctx: UserDataContext): string {
   const files = yamlBlock([
-    { path: `${CONFIG_ROOT}/bootstrap.env`, owner: "root:root", permissions: "0644", content: bootstrapEnv(cfg, ctx) },
+    { path: BOOTSTRAP_JSON, owner: "root:root", permissions: "0644", content: `${JSON.stringify(bootstrapSettings(cfg, ctx))}\n` },
+    ...dataVolumeUnits(ctx.dataVolumeId).map((u) => ({ ...u, owner: "root:root", permissions: "0644" })),
     { path: AGENT.syncScript, owner: "root:root", permissions: "0755", content: hostScript("monitoring-sync.sh") },
     {
       path: PER_BOOT_BOOTSTRAP,

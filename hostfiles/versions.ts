@@ -1,14 +1,14 @@
 /**
  * The release archives of config/release-manifest.ts resolved for one host: per component the archive of the stack's
  * architecture, its URL, what to install from it, and the SHA-256 the host checks it against (the manifest's, else
- * the stack's `releaseDigests`). The bundle carries them (`versions`) and so does versions.tsv, which the host's
- * sync and apply scripts read (templates/host/monitoring-sync.sh, monitoring-apply.sh).
+ * the stack's `releaseDigests`). The bundle carries them (`versions`), which the host's sync and apply scripts read
+ * with jq (host-agent/monitoring-sync.sh, monitoring-apply.sh).
  */
 import type { Architecture } from "../config/stack-config";
-import { COMPONENTS, OperatorDigests, RELEASE_ARCH, releaseDigestKey } from "../config/release-manifest";
+import { Component, COMPONENTS, OperatorDigests, RELEASE_ARCH, releaseDigestKey } from "../config/release-manifest";
 import { SERVICE_UNITS, ServiceName } from "../layout/host-layout";
 
-/** One component resolved for one architecture: what the host's scripts read (bundle `versions`, versions.tsv). */
+/** One component resolved for one architecture: the bundle's `versions` entry, read by the host's scripts with jq. */
 export interface ResolvedComponent {
   name: ServiceName;
   version: string;
@@ -20,8 +20,8 @@ export interface ResolvedComponent {
   /** Where `sha256` comes from: this manifest (with its public sources) or the stack's `releaseDigests`. */
   pinnedBy: "config/release-manifest.ts" | "releaseDigests" | null;
   archive: "tar.gz" | "zip";
-  /** `member=dest` pairs, or `tree:<dir>=<dest>`; comma-separated in versions.tsv. */
-  install: string[];
+  /** What to install from the unpacked archive (Component.install for this architecture). */
+  install: ReturnType<Component["install"]>;
 }
 
 /**
@@ -33,9 +33,6 @@ export function resolveComponents(architecture: Architecture, operatorDigests: O
   return (Object.keys(COMPONENTS) as ServiceName[]).map((name) => {
     const c = COMPONENTS[name];
     const base = c.baseUrl();
-    const spec = c.install(arch);
-    const install =
-      "tree" in spec ? [`tree:${spec.tree.from}=${spec.tree.to}`] : Object.entries(spec.binaries).map(([from, to]) => `${from}=${to}`);
     const pinned = c.digests[arch].sha256;
     const operator = operatorDigests[releaseDigestKey(name, architecture)];
     return {
@@ -47,21 +44,7 @@ export function resolveComponents(architecture: Architecture, operatorDigests: O
       sha256: pinned ?? operator ?? null,
       pinnedBy: pinned !== null ? "config/release-manifest.ts" : operator !== undefined ? "releaseDigests" : null,
       archive: c.archive,
-      install,
+      install: c.install(arch),
     };
   });
-}
-
-/**
- * versions.tsv: one tab-separated line per component, read by the host scripts with `read -r` (no JSON parser):
- * name, version, unit, artifact, url, sha256 (`-` when none is pinned), archive type, install spec.
- */
-export function versionsTsv(architecture: Architecture, operatorDigests: OperatorDigests = {}): string {
-  const rows = resolveComponents(architecture, operatorDigests).map((c) =>
-    [c.name, c.version, c.unit, c.artifact, c.url, c.sha256 ?? "-", c.archive, c.install.join(",")].join("\t"),
-  );
-  for (const row of rows) {
-    if (/[\s'"\\$`]/.test(row.replace(/\t/g, ""))) throw new Error(`versions.tsv row has characters the host scripts do not expect: ${row}`);
-  }
-  return `${rows.join("\n")}\n`;
 }

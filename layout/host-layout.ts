@@ -10,9 +10,20 @@ import * as path from "path";
 /** Mount point of the separate EBS data volume. Every service's state lives below it. */
 export const DATA_MOUNT = "/var/lib/monitoring";
 
-/** Device name used in the EC2 volume attachment. On Nitro instances it shows up as NVMe; the bootstrap resolves
- * the real device by the volume id (`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…`). */
+/** Device name used in the EC2 volume attachment. On Nitro instances it shows up as NVMe: the host finds it by the
+ * volume id instead (`dataVolumeDevice`). */
 export const DATA_DEVICE_NAME = "/dev/sdf";
+
+/**
+ * The data volume's device on a Nitro instance: EBS volumes are NVMe devices whose by-id link carries the volume id
+ * without its dash (`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…`), whatever order the kernel found them in.
+ */
+export function dataVolumeDevice(volumeId: string): string {
+  return `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace("-", "")}`;
+}
+
+/** How long systemd waits for the data volume to appear (Pulumi attaches it after the instance started). */
+export const DATA_DEVICE_TIMEOUT = "10min";
 
 /** Filesystem label written when (and only when) the data volume is blank. XFS labels hold at most 12 characters
  * (`mkfs.xfs -L` refuses longer ones): tests/host-bootstrap.spec.ts formats a file with the real mkfs.xfs. */

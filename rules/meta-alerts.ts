@@ -113,7 +113,7 @@ export const META_ALERT_GROUPS: RuleGroup[] = [
   },
   {
     // The apply step writes each served certificate's notAfter (0 when unreadable) for node_exporter's textfile
-    // collector (templates/host/monitoring-apply.sh). `pulumi up` renews the OTLP certificate in its second year.
+    // collector (host-agent/monitoring-apply.sh). `pulumi up` renews the OTLP certificate in its second year.
     name: "monitoring-host.certificates",
     rules: [
       {

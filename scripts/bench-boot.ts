@@ -44,7 +44,7 @@ try {
 
     t0 = Date.now();
     host.poweroff();
-    host.boot("mounted");
+    host.boot();
     host.waitHealthy({ timeoutSec: 300 });
     figures["reboot → healthy"].push(seconds(t0));
     host.poweroff();

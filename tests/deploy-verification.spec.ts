@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
-import { healthChecks, healthCheckScript, healthCheckTsv } from "../hostfiles/health-checks";
+import { hostScript } from "../hostfiles/templates";
+import { HealthCheck, healthChecks } from "../hostfiles/health-checks";
 import { VERIFY_SCRIPT } from "../components/deploy-verification";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -64,22 +65,23 @@ describe("host health check (monitoring-health)", () => {
     fs.writeFileSync(path.join(rules, "meta.yml"), "groups: []\n");
     fs.writeFileSync(path.join(rules, "slo.yml"), "groups: []\n");
     // One loopback server per service, answering its real health path with the status the test sets.
-    const checks: [string, string, string][] = [];
-    for (const [name, unit, url] of healthChecks()) {
+    const checks: HealthCheck[] = [];
+    for (const { name, unit, url } of healthChecks()) {
       status.set(name, 200);
       const port = await listen((req, res) => {
         res.statusCode = req.url === new URL(url).pathname ? status.get(name)! : 404;
         res.end();
       });
-      checks.push([name, unit, `http://127.0.0.1:${port}${new URL(url).pathname}`]);
+      checks.push({ name, unit, url: `http://127.0.0.1:${port}${new URL(url).pathname}` });
     }
     const promPort = await listen((_req, res) => {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ status: "success", data: { groups: loadedRuleFiles.map((f) => ({ name: path.basename(f), file: f, rules: [{ name: "r", health: "ok" }] })) } }));
     });
-    fs.writeFileSync(path.join(conf, "health-checks.tsv"), healthCheckTsv(checks));
+    // The applied bundle as the apply step leaves it; only its health checks matter here (pointed at the servers).
+    fs.writeFileSync(path.join(conf, "bundle.json"), JSON.stringify({ healthChecks: checks }));
     script = path.join(t.dir, "monitoring-health");
-    fs.writeFileSync(script, healthCheckScript(), { mode: 0o755 });
+    fs.writeFileSync(script, hostScript("monitoring-health.sh"), { mode: 0o755 });
     env = {
       PATH: `${bin}:${process.env.PATH}`,
       FAKE_LOG: path.join(t.dir, "calls.log"),
@@ -109,7 +111,7 @@ describe("host health check (monitoring-health)", () => {
   it("reports a healthy host and every check it made", async () => {
     const r = await runAsync(script, ["--timeout", "20"], env);
     assert.equal(r.status, 0, r.out);
-    for (const [name] of healthChecks()) assert.match(r.out, new RegExp(`ok: ${name} `));
+    for (const { name } of healthChecks()) assert.match(r.out, new RegExp(`ok: ${name} `));
     assert.match(r.out, /ok: prometheus rules: 2 rule files, 2 rules loaded/);
     assert.match(r.out, /monitoring host is healthy/);
   });

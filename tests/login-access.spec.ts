@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { hostScript } from "../hostfiles/templates";
-import { CONFIG_ROOT } from "../layout/host-layout";
+import { buildBundle } from "../hostfiles/bundle";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { BIN_DIR, JOURNAL_GROUP, SSM_SESSION_USER, SUDO_SECURE_PATH, SUDOERS_DROP_IN } from "../hostfiles/ssh-access";
 import { placeholderBundleContext } from "../layout/host-file";
@@ -72,12 +72,14 @@ describe("login access: sudo finds the host's tools, on-call's users read the jo
     requireTool(this, "useradd");
     requireTool(this, "usermod");
     const cfg = stackConfig("dev", { sshUser: "oncall" });
-    const tsv = renderHostFiles(cfg, placeholderBundleContext("dev")).find((f) => f.path === `${CONFIG_ROOT}/login-groups.tsv`);
-    assert.ok(tsv);
-    assert.deepEqual(tsv.content.trim().split("\n"), [`oncall\t${JOURNAL_GROUP}`, `${SSM_SESSION_USER}\t${JOURNAL_GROUP}`]);
+    const bundle = buildBundle(cfg, placeholderBundleContext("dev"));
+    assert.deepEqual(bundle.loginGroups, [
+      { user: "oncall", group: JOURNAL_GROUP },
+      { user: SSM_SESSION_USER, group: JOURNAL_GROUP },
+    ]);
     const t = tempDir("login-groups-");
     try {
-      fs.writeFileSync(path.join(t.dir, "login-groups.tsv"), tsv.content);
+      fs.writeFileSync(path.join(t.dir, "bundle.json"), JSON.stringify(bundle));
       fs.writeFileSync(path.join(t.dir, "apply.sh"), hostScript("monitoring-apply.sh"));
       const res = inPrivateEtc(
         this,
@@ -86,11 +88,11 @@ describe("login access: sudo finds the host's tools, on-call's users read the jo
          id -u oncall >/dev/null 2>&1 && userdel oncall; id -u ${SSM_SESSION_USER} >/dev/null 2>&1 && userdel ${SSM_SESSION_USER}
          useradd --no-create-home oncall
          source "${t.dir}/apply.sh"
-         ensure_login_groups "${t.dir}/login-groups.tsv"
+         ensure_login_groups "${t.dir}/bundle.json"
          echo "oncall: $(id -nG oncall)"
          # The SSM agent creates its user later; the next apply adds it, and changes nothing for the first.
          useradd --no-create-home ${SSM_SESSION_USER}
-         ensure_login_groups "${t.dir}/login-groups.tsv"
+         ensure_login_groups "${t.dir}/bundle.json"
          echo "${SSM_SESSION_USER}: $(id -nG ${SSM_SESSION_USER})"
          grep "^${JOURNAL_GROUP}:" /etc/group`,
       );

@@ -1,6 +1,6 @@
 /**
  * Prometheus' size-based retention comes from the filesystem its TSDB is on, at every start
- * (templates/host/prometheus-start.sh), not from the configured volume size: the real Prometheus started through
+ * (host-agent/prometheus-start.sh), not from the configured volume size: the real Prometheus started through
  * the wrapper with the rendered flags reports the computed size, and on a real XFS filesystem a grown device whose
  * filesystem was not grown keeps the old limit until `xfs_growfs`.
  */

@@ -12,9 +12,9 @@ import { CONFIG_ROOT, SERVICES, ServiceName } from "../layout/host-layout";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { serviceFiles } from "../hostfiles/services";
 import { PLACEHOLDER_PAIR_IPS, placeholderBundleContext } from "../layout/host-file";
-import { unitFiles } from "../hostfiles/units";
+import { enabledUnits, unitFiles } from "../hostfiles/units";
 import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
-import { resolveComponents, versionsTsv } from "../hostfiles/versions";
+import { resolveComponents } from "../hostfiles/versions";
 import { renderStack, unexpectedVerifyOutput, validate } from "../scripts/render";
 import { secretValues, stackConfig } from "./support/stacks";
 import { hasTool, run, tempDir } from "./support/validators";
@@ -30,13 +30,16 @@ describe("renderHostFiles and the bundle", () => {
       const paths = files.map((f) => f.path);
       assert.equal(new Set(paths).size, paths.length);
       for (const f of [...serviceFiles(cfg, ctx), ...unitFiles(cfg)]) assert.ok(paths.includes(f.path), f.path);
-      for (const name of ["host.env", "services.tsv", "versions.tsv", "secrets.tsv"]) assert.ok(paths.includes(`${CONFIG_ROOT}/${name}`), name);
+      // The host reads one structured document: no text manifest travels among the files any more.
+      assert.deepEqual(paths.filter((p) => p.startsWith(`${CONFIG_ROOT}/`) && /\.(tsv|env|versions)$/.test(p)), []);
       for (const f of files) {
         assert.match(f.mode, /^0[0-7]{3}$/, f.path);
         assert.match(f.owner, /^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$/, f.path);
       }
       const bundle = JSON.parse(renderBundle(cfg, ctx)) as ReturnType<typeof buildBundle>;
-      assert.equal(bundle.schemaVersion, 1);
+      assert.equal(bundle.schemaVersion, 2);
+      assert.deepEqual(bundle.host.enabledUnits, enabledUnits(cfg));
+      assert.equal(bundle.region, cfg.region);
       assert.deepEqual(
         bundle.files.map((f) => f.path),
         [...paths].sort(),
@@ -47,15 +50,15 @@ describe("renderHostFiles and the bundle", () => {
 
   it("lists secrets by SSM parameter name only", () => {
     const cfg = stackConfig("prd");
-    const secretsTsv = renderHostFiles(cfg, placeholderBundleContext("prd")).find((f) => f.path === `${CONFIG_ROOT}/secrets.tsv`)!;
-    const rows = secretsTsv.content.trim().split("\n").map((r) => r.split("\t"));
+    const { secrets } = buildBundle(cfg, placeholderBundleContext("prd"));
     assert.deepEqual(
-      rows.map((r) => r[0]),
+      secrets.map((s) => s.parameter),
       bundleSecrets(cfg).map((s) => s.parameter),
     );
-    for (const [parameter, file] of rows) {
+    for (const { parameter, file, version } of secrets) {
       assert.match(parameter, /^\/monitoring-hosts\/prd\//);
       assert.match(file, /^(grafana|otelcol|alertmanager)\/[a-z0-9.-]+$/);
+      assert.equal(version, null, "offline, no parameter version is known");
     }
   });
 
@@ -89,7 +92,9 @@ describe("pinned versions", () => {
     }
     const prom = resolveComponents("arm64").find((c) => c.name === "prometheus")!;
     assert.equal(prom.url, `https://github.com/prometheus/prometheus/releases/download/v${COMPONENTS.prometheus.version}/prometheus-${COMPONENTS.prometheus.version}.linux-arm64.tar.gz`);
-    assert.ok(prom.install.includes(`prometheus-${COMPONENTS.prometheus.version}.linux-arm64/prometheus=${SERVICES.prometheus.bin}`));
+    assert.deepEqual(prom.install, {
+      binaries: { [`prometheus-${COMPONENTS.prometheus.version}.linux-arm64/prometheus`]: SERVICES.prometheus.bin, [`prometheus-${COMPONENTS.prometheus.version}.linux-arm64/promtool`]: "/usr/local/bin/promtool" },
+    });
   });
 
   it("pins the SHA-256 of every component x architecture, each with its sources, or says why it cannot", () => {
@@ -138,25 +143,6 @@ describe("pinned versions", () => {
       const other = arch === "x86_64" ? "arm64" : "x86_64";
       const foreign = Object.fromEntries((Object.keys(COMPONENTS) as ServiceName[]).map((n) => [releaseDigestKey(n, other), "d".repeat(64)]));
       assert.deepEqual(resolveComponents(arch, foreign), resolveComponents(arch));
-    }
-  });
-
-  it("writes versions.tsv with eight tab-separated fields per component, the pinned digest sixth, and no shell metacharacters", () => {
-    for (const arch of ["x86_64", "arm64"] as const) {
-      const operator = Object.fromEntries(unpinnedReleases(arch).map((u, i) => [u.key, (i + 1).toString(16).padStart(64, "e")]));
-      for (const digests of [{}, operator]) {
-        const rows = versionsTsv(arch, digests).trim().split("\n");
-        assert.equal(rows.length, Object.keys(COMPONENTS).length);
-        for (const r of rows) {
-          const fields = r.split("\t");
-          assert.equal(fields.length, 8, r);
-          const c = resolveComponents(arch, digests).find((x) => x.name === fields[0])!;
-          assert.equal(fields[5], c.sha256 ?? "-", r);
-          assert.doesNotMatch(r.replace(/\t/g, ""), /[\s'"$`\\]/);
-        }
-      }
-      // With the operator's digests every row carries a digest the host can check.
-      assert.ok(versionsTsv(arch, operator).trim().split("\n").every((r) => /^[0-9a-f]{64}$/.test(r.split("\t")[5])), arch);
     }
   });
 });

@@ -5,8 +5,9 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { secretsTsv } from "../hostfiles/agent";
 import { hostScript } from "../hostfiles/templates";
+import { buildBundle } from "../hostfiles/bundle";
+import { placeholderBundleContext } from "../layout/host-file";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
 
@@ -38,11 +39,20 @@ printf 'value of %s' "$name"
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 
+  /** An applied bundle (as the apply step leaves it) with these secrets. */
+  const bundleWith = (name: string, secrets: { parameter: string; file: string; version: number | null }[]) => {
+    const file = path.join(t.dir, `${name}.json`);
+    fs.writeFileSync(file, JSON.stringify({ region: "eu-west-1", secrets }));
+    return file;
+  };
+
   it("reads the version the bundle names (name:version), or the latest when unknown, into private files", () => {
     const out = path.join(t.dir, "out1");
-    const tsv = path.join(t.dir, "secrets1.tsv");
-    fs.writeFileSync(tsv, "/p/dev/grafana/admin-password\tgrafana/admin-password\t7\n/p/dev/otelcol/key\totelcol/otlp.key\t-\n");
-    const r = run(script, [tsv, out], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const bundle = bundleWith("b1", [
+      { parameter: "/p/dev/grafana/admin-password", file: "grafana/admin-password", version: 7 },
+      { parameter: "/p/dev/otelcol/key", file: "otelcol/otlp.key", version: null },
+    ]);
+    const r = run(script, [bundle, out], { env: { PATH: `${bin}:${process.env.PATH}` } });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.equal(fs.readFileSync(path.join(out, "grafana/admin-password"), "utf8"), "value of /p/dev/grafana/admin-password:7");
     assert.equal(fs.readFileSync(path.join(out, "otelcol/otlp.key"), "utf8"), "value of /p/dev/otelcol/key");
@@ -54,20 +64,31 @@ printf 'value of %s' "$name"
 
   it("fails naming the parameter it could not read, after writing the others", () => {
     const out = path.join(t.dir, "out2");
-    const tsv = path.join(t.dir, "secrets2.tsv");
-    fs.writeFileSync(tsv, "/p/dev/broken\ta/broken\t3\n/p/dev/fine\ta/fine\t2\n");
-    const r = run(script, [tsv, out], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const bundle = bundleWith("b2", [
+      { parameter: "/p/dev/broken", file: "a/broken", version: 3 },
+      { parameter: "/p/dev/fine", file: "a/fine", version: 2 },
+    ]);
+    const r = run(script, [bundle, out], { env: { PATH: `${bin}:${process.env.PATH}` } });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot read SSM parameter \/p\/dev\/broken:3/);
     assert.equal(fs.readFileSync(path.join(out, "a/fine"), "utf8"), "value of /p/dev/fine:2");
   });
 
-  it("is fed by the bundle's secrets.tsv: one row per secret with its version", () => {
+  it("reads the rendered bundle's secrets: every parameter once, at the version the bundle pins, for the stack's region", () => {
     const cfg = stackConfig("prd");
-    const tsv = secretsTsv(cfg, { "grafana-admin-password": 4 });
-    const rows = tsv.trim().split("\n").map((l) => l.split("\t"));
-    assert.ok(rows.every((r) => r.length === 3));
-    assert.deepEqual(rows.find((r) => r[0].endsWith("/grafana/admin-password"))?.[2], "4");
-    assert.ok(rows.filter((r) => !r[0].endsWith("/grafana/admin-password")).every((r) => r[2] === "-"));
+    const out = path.join(t.dir, "out3");
+    const rendered = buildBundle(cfg, { ...placeholderBundleContext("prd"), secretVersions: { "grafana-admin-password": 4 } });
+    const file = path.join(t.dir, "rendered.json");
+    fs.writeFileSync(file, JSON.stringify(rendered));
+    fs.writeFileSync(path.join(bin, "aws"), `#!/usr/bin/env bash\nprintf '%s %s\\n' "$AWS_REGION" "$*" >>"${log}.3"\nprintf x\n`, { mode: 0o755 });
+    const r = run(script, [file, out], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const calls = fs.readFileSync(`${log}.3`, "utf8").trim().split("\n");
+    assert.equal(calls.length, rendered.secrets.length);
+    for (const s of rendered.secrets) {
+      const selector = s.id === "grafana-admin-password" ? `${s.parameter}:4` : s.parameter;
+      assert.ok(calls.includes(`${cfg.region} ssm get-parameter --with-decryption --name ${selector} --query Parameter.Value --output text`), selector);
+      assert.ok(fs.existsSync(path.join(out, s.file)), s.file);
+    }
   });
 });

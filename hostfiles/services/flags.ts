@@ -10,7 +10,7 @@ import { loopback } from "./common";
 
 /**
  * Share (percent) of the data volume's filesystem Prometheus may fill before size-based retention deletes the
- * oldest blocks. The size itself is computed at every start from the filesystem (templates/host/prometheus-start.sh),
+ * oldest blocks. The size itself is computed at every start from the filesystem (host-agent/prometheus-start.sh),
  * not from the configured volume size: a volume grown in EBS but not yet in XFS keeps the real, smaller limit.
  *
  * The volume also holds Loki's WAL, TSDB index and caches, Tempo's WAL, live-store and metrics-generator WAL,

@@ -16,7 +16,8 @@
  * be handled in tests/boot/releases.ts, stated, not silently dropped.
  *
  * One container is reused along the scenarios, in order: first boot → sandbox → config change → missing
- * permission → kill -9 → reboot → host replacement; then a wrong bucket and prd on their own roots.
+ * permission → kill -9 → reboot → host replacement → missing volume; then a wrong bucket, a partitioned volume and
+ * prd on their own roots.
  *
  * Needs root, systemd-nspawn, overlayfs and the Debian packages .ci/run installs: without them it is skipped with
  * a loud message, and under CI=true it fails instead.
@@ -24,9 +25,9 @@
 import { strict as assert } from "assert";
 import { StackConfig } from "../../config/stack-config";
 import { buildBundle } from "../../hostfiles/bundle";
-import { DATA_FS_LABEL, DATA_MOUNT, SERVICE_UNITS, ServiceName, SERVICES } from "../../layout/host-layout";
+import { DATA_FS_LABEL, DATA_MOUNT, dataVolumeDevice, SERVICE_UNITS, ServiceName, SERVICES } from "../../layout/host-layout";
 import { placeholderUserDataContext } from "../../layout/host-file";
-import { enabledUnits } from "../../hostfiles/units";
+import { DATA_MOUNT_UNIT, enabledUnits } from "../../hostfiles/units";
 import { stackConfig } from "../support/stacks";
 import { BootLab, GuestHost, missingPrerequisites } from "./host";
 import { REAL_SERVICES, STANDIN_SERVICES } from "./releases";
@@ -46,6 +47,13 @@ function waitFor<T>(what: string, seconds: number, check: () => T | undefined | 
 
 /** Units of the services with state: their data directories on the volume. */
 const STATEFUL = (Object.keys(SERVICES) as ServiceName[]).filter((s) => SERVICES[s].dataDir);
+
+/** The data volume is mounted, by systemd's mount unit from the volume's by-id device. */
+function assertMountedBySystemd(host: GuestHost): void {
+  assert.equal(host.prop(DATA_MOUNT_UNIT, "ActiveState"), "active");
+  assert.equal(host.prop(DATA_MOUNT_UNIT, "What"), dataVolumeDevice(host.userDataCtx.dataVolumeId));
+  assert.equal(host.run(`findmnt -n -o FSTYPE ${DATA_MOUNT}`).trim(), "xfs");
+}
 
 function cursor(host: GuestHost): string {
   return /-- cursor: (.*)/.exec(host.run("journalctl -n 0 --show-cursor -q"))?.[1] ?? "";
@@ -116,10 +124,12 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
       const out = host.waitHealthy({ timeoutSec: 300 });
       assert.match(out, /monitoring host is healthy/);
       assertHealthyAndSteady(host, cfg);
-      // The label XFS accepted (mkfs.xfs refuses more than 12 characters) and the volume mounted by the apply step.
-      assert.equal(host.run("blkid -p -s LABEL -o value /dev/sdf").trim(), DATA_FS_LABEL);
-      assert.equal(host.run(`findmnt -n -o FSTYPE ${DATA_MOUNT}`).trim(), "xfs");
-      assert.match(host.run("cat /etc/fstab"), new RegExp(`^UUID=\\S+ ${DATA_MOUNT} xfs \\S*nofail`, "m"));
+      // The label XFS accepted (mkfs.xfs refuses more than 12 characters), and the volume mounted by systemd's mount
+      // unit (user data) from its by-id device, not by an fstab line.
+      const device = dataVolumeDevice(host.userDataCtx.dataVolumeId);
+      assert.equal(host.run(`blkid -p -s LABEL -o value ${device}`).trim(), DATA_FS_LABEL);
+      assertMountedBySystemd(host);
+      assert.doesNotMatch(host.run("cat /etc/fstab"), new RegExp(` ${DATA_MOUNT} `));
       // Each service runs as its own user and owns its data directory (StateDirectory=).
       for (const s of STATEFUL) {
         const { user, dataDir } = SERVICES[s];
@@ -132,7 +142,7 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
       }
       // The stand-ins read their config and credentials and wrote into their data directory under the unit.
       for (const s of STANDIN_SERVICES) assert.equal(host.exec(`test -s ${SERVICES[s].dataDir}/boot-test-stand-in`).status, 0, `${s} stand-in did not start`);
-      // The real AWS CLI signed every request for the stack's region (bootstrap.env exported; IMDS here has no region).
+      // The real AWS CLI signed every request for the stack's region (exported from bootstrap.json; IMDS here has no region).
       const signed = lab.requests().filter((r) => r.service === "s3" || r.service === "ssm");
       assert.ok(signed.some((r) => r.service === "s3") && signed.some((r) => r.service === "ssm"), "the host never asked S3 and SSM");
       assert.deepEqual([...new Set(signed.map((r) => r.region))], [cfg.region]);
@@ -242,8 +252,10 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
 
     it("reboot: healthy again, TSDB samples and Alertmanager silences kept, nothing restarted", () => {
       host.poweroff();
-      host.boot("mounted");
+      host.boot();
       host.waitHealthy({ timeoutSec: 240 });
+      // Mounted by systemd at boot (the services pull the mount unit in); the bootstrap does not run again.
+      assertMountedBySystemd(host);
       assertHealthyAndSteady(host, cfg);
       assert.equal(samplesBefore(host, keptAt), keptSamples, "samples lost across the reboot");
       assert.ok(silenceIds(host).includes(silenceId), "the silence did not survive the reboot");
@@ -255,7 +267,7 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
       host.poweroff();
       const replacement = lab.host({ cfg, volume: host.volume, uidShift: 3, instanceId: `i-replaced${Date.now().toString(16)}` });
       host = replacement;
-      host.boot("device");
+      host.boot();
       host.waitHealthy({ timeoutSec: 300 });
       assertHealthyAndSteady(host, cfg);
       assert.match(host.run("journalctl -b -o cat --no-pager -u cloud-final.service"), /already has a filesystem \(TYPE="?xfs"?\); keeping its data/);
@@ -273,16 +285,26 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
       waitFor("new samples after the replacement", 60, () => samplesBefore(host, Math.floor(Date.now() / 1000)) > keptSamples);
     });
 
-    it("the sandboxed apply service, finding the data volume unmounted, stops at once with a message (never writes to the root volume)", () => {
+    it("a missing volume: no service with state starts and nothing is written to the root volume's mount point", () => {
+      host.poweroff();
+      host.boot("missing");
       try {
-        host.run(`systemctl stop ${STATEFUL.map((s) => SERVICE_UNITS[s]).join(" ")} && umount ${DATA_MOUNT}`);
-        assert.notEqual(host.exec(`mountpoint -q ${DATA_MOUNT}`).status, 0);
+        waitFor("the mount to fail", 120, () => host.prop(DATA_MOUNT_UNIT, "ActiveState") === "failed");
+        // systemd brought up what does not need the volume, and not what does (RequiresMountsFor=).
+        waitFor("boot to settle", 120, () => !/^(initializing|starting)$/.test(host.exec("systemctl is-system-running").stdout.trim()));
+        assert.equal(host.prop("monitoring-secrets.service", "ActiveState"), "active");
+        for (const s of STATEFUL) assert.notEqual(host.prop(SERVICE_UNITS[s], "ActiveState"), "active", `${s} runs without its data volume`);
+        assert.notEqual(host.prop(SERVICE_UNITS.nodeExporter, "ActiveState"), "active", "node_exporter runs without the data volume");
+        // The apply step does not start either: its files include some on the volume.
         const c = cursor(host);
         const t0 = Date.now();
-        assert.notEqual(host.exec("systemctl start monitoring-apply.service", { timeoutMs: 60_000 }).status, 0);
-        assert.ok(Date.now() - t0 < 30_000, "the apply step waited for a device it cannot see");
-        assert.match(journalSince(host, c, "monitoring-apply.service"), /is not mounted and this sandboxed run cannot mount it/);
-        for (const s of STATEFUL) assert.notEqual(host.prop(SERVICE_UNITS[s], "ActiveState"), "active", `${s} runs without its data volume`);
+        const res = host.exec("systemctl start monitoring-apply.service", { timeoutMs: 60_000 });
+        assert.notEqual(res.status, 0);
+        assert.ok(Date.now() - t0 < 30_000, "the apply step waited for a device that is not there");
+        assert.match(res.stderr, /dependency job for monitoring-apply\.service failed/i);
+        waitFor("the failed mount in the journal", 30, () => /Failed to mount var-lib-monitoring\.mount|Dependency failed for/.test(journalSince(host, c)));
+        assert.notEqual(host.exec(`mountpoint -q ${DATA_MOUNT}`).status, 0);
+        assert.equal(host.run(`find ${DATA_MOUNT} -mindepth 1 | head -5`), "", "something wrote to the root volume below the mount point");
       } finally {
         host.poweroff();
       }
@@ -321,7 +343,7 @@ describe("boot: the rendered host boots under real systemd (tests/boot)", functi
           const j = host.run("journalctl -b -o cat --no-pager -u cloud-final.service");
           return /refusing to format it/.test(j) && j;
         });
-        assert.match(log, /data volume \/dev\/sdf carries a signature but no filesystem \(.*PTTYPE="?gpt/);
+        assert.match(log, /data volume \/dev\/disk\/by-id\/nvme-Amazon_Elastic_Block_Store_vol\w+ carries a signature but no filesystem \(.*PTTYPE="?gpt/);
         assert.doesNotMatch(log, /creating an XFS filesystem/);
       } finally {
         host.poweroff();

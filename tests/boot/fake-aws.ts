@@ -6,7 +6,7 @@
  *     trust store): S3 HeadObject/GetObject (ETag = MD5 of the body, If-Match → 412), SSM GetParameter, and every
  *     release URL (`https://<host>/<path>` → <state>/releases/<host>/<path>);
  *   - HTTP on 169.254.169.254:80: IMDSv2 (token, instance-role credentials). It deliberately does NOT answer the
- *     region (placement/*): the host must take its region from bootstrap.env, as the AWS CLI does on EC2 when
+ *     region (placement/*): the host must take its region from bootstrap.json, as the AWS CLI does on EC2 when
  *     AWS_REGION is set, so a region that never reaches `aws` fails here instead of being papered over.
  *
  * It keeps no state of its own: every request reads <state>/objects/<bucket>/<key>, <state>/deny.json (actions

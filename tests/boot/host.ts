@@ -23,10 +23,11 @@
  *     store (Debian's AWS CLI 2.9 predates AWS_ENDPOINT_URL);
  *   - Debian's Alertmanager build reads its notification templates from /usr/share/prometheus/alertmanager: the
  *     guest gets a copy (the upstream release embeds them);
- *   - the data volume is a sparse file on a loop device, bound in as /dev/sdf (the attachment's device name; no
- *     Nitro by-id link) and under its own name (no udev, so mount(8) finds the fstab UUID through /proc/partitions). systemd in a container does not mount block devices from fstab, so on a reboot the test
- *     mounts the volume from outside and binds it in at the mount point; first boot and host replacement let the
- *     host's own apply step find, format (if blank) and mount it;
+ *   - the data volume is a sparse file on a loop device, bound in at the Nitro by-id path of the stack's volume id
+ *     (`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…`, which udev creates on EC2; a container has no udev).
+ *     systemd mounts it with the mount unit user data wrote, at first boot (started by the apply step after
+ *     formatting a blank volume) and at every later boot; without udev it does not wait for a late device (the
+ *     device unit's timeout is EC2-only); a missing volume is a boot without it;
  *   - a reboot is a power-off and a new nspawn on the same root (what systemd-nspawn@.service does on exit 133).
  */
 import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from "child_process";
@@ -35,7 +36,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { StackConfig } from "../../config/stack-config";
 import { renderBundle } from "../../hostfiles/bundle";
-import { DATA_DEVICE_NAME, DATA_MOUNT } from "../../layout/host-layout";
+import { dataVolumeDevice } from "../../layout/host-layout";
 import { secretFiles } from "../../hostfiles/secrets";
 import { AMI_DEFAULT_USER, renderUserData } from "../../hostfiles/user-data";
 import { BundleContext, placeholderBundleContext, placeholderUserDataContext, UserDataContext } from "../../layout/host-file";
@@ -388,10 +389,10 @@ export class GuestHost {
   }
 
   /**
-   * Boots the container. `volume: "device"` binds the loop device in as /dev/sdf (first boot, host replacement: the
-   * host's apply step finds and mounts it); `"mounted"` mounts it here and binds it at the mount point (reboot).
+   * Boots the container. `volume: "attached"` binds the loop device in at the volume's by-id path (the host formats
+   * it if blank and systemd mounts it); `"missing"` boots without it (a volume that is not attached).
    */
-  boot(volume: "device" | "mounted" = "device"): void {
+  boot(volume: "attached" | "missing" = "attached"): void {
     if (this.nspawn) throw new Error("already booted");
     this.mountRoot();
     const undoRoot = this.cleanups.add(`unmount ${this.root}`, () => this.unmountRoot());
@@ -401,17 +402,8 @@ export class GuestHost {
       // systemd's BPF IP firewall (IPAddressDeny=) needs bpf() and pure cgroup v2 in the guest, else it is silently off.
       "--capability=all", "--system-call-filter=bpf", "--console=read-only",
     ];
-    let undoMount: (() => void) | undefined;
-    // No udev in a container, so no /dev/disk/by-uuid: mount(8) resolves the fstab UUID by scanning
-    // /proc/partitions, which names the loop device, so it is bound in under its own name too.
-    if (volume === "device") args.push(`--bind=${this.volume.loop}:${DATA_DEVICE_NAME}`, `--bind=${this.volume.loop}`);
-    else {
-      const mnt = path.join(path.dirname(this.root), "data-volume");
-      fs.mkdirSync(mnt, { recursive: true });
-      sh("mount", [this.volume.loop, mnt]);
-      undoMount = this.cleanups.add(`unmount ${mnt}`, () => sh("umount", [mnt], { allowFail: true }));
-      args.push(`--bind=${mnt}:${DATA_MOUNT}`);
-    }
+    // No udev in a container: the by-id link EC2's udev makes is the bind's target instead.
+    if (volume === "attached") args.push(`--bind=${this.volume.loop}:${dataVolumeDevice(this.userDataCtx.dataVolumeId)}`);
     const log = fs.openSync(this.consoleLog, "a");
     fs.writeSync(log, `\n===== boot ${++this.bootCount} (${volume}) ${new Date().toISOString()}\n`);
     // If this process dies without its cleanup (SIGKILL, a killed CI job), nspawn gets SIGTERM and halts the
@@ -441,7 +433,6 @@ export class GuestHost {
     });
     this.stopContainer = () => {
       undoNspawn();
-      undoMount?.();
       undoRoot();
       this.nspawn = undefined;
       this.leaderPid = 0;

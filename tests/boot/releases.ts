@@ -44,9 +44,9 @@ export const DEBIAN_ALERTMANAGER_ASSETS = "/usr/share/prometheus/alertmanager";
 export function standInProgram(service: ServiceName): string {
   const s = SERVICES[service];
   // The port the host's own health check asks (hostfiles/health-checks.ts), so the check passes for the stand-in.
-  const check = healthChecks().find(([, unit]) => unit === SERVICE_UNITS[service]);
+  const check = healthChecks().find((c) => c.unit === SERVICE_UNITS[service]);
   if (!check) throw new Error(`no health check for ${service}`);
-  const port = Number(new URL(check[2]).port);
+  const port = Number(new URL(check.url).port);
   return `#!/usr/bin/python3
 # BOOT-TEST STAND-IN for ${service} (tests/boot/releases.ts). It proves only the delivery path: that the release
 # archive was downloaded, verified and installed, and that the rendered unit starts it under its sandbox with its
@@ -91,17 +91,17 @@ function run(cmd: string, args: string[], cwd: string): void {
 
 /** Stages one component's archive content in <work>/<top>: members named as the pinned release names them. */
 function stage(c: ResolvedComponent, work: string): void {
-  for (const spec of c.install) {
-    const [from, to] = spec.split("=");
-    if (from.startsWith("tree:")) {
-      // Grafana: the archive's one top-level directory is installed whole as GRAFANA_HOME.
-      const top = from === "tree:*" ? `grafana-v${c.version}` : from.slice("tree:".length);
-      const bin = path.join(work, top, path.relative(to, SERVICES[c.name].bin));
-      fs.mkdirSync(path.dirname(bin), { recursive: true });
-      fs.writeFileSync(bin, standInProgram(c.name), { mode: 0o755 });
-      if (to !== GRAFANA_HOME) throw new Error(`unexpected tree destination ${to}`);
-      continue;
-    }
+  if ("tree" in c.install) {
+    // Grafana: the archive's one top-level directory is installed whole as GRAFANA_HOME.
+    const { from, to } = c.install.tree;
+    const top = from === "*" ? `grafana-v${c.version}` : from;
+    const bin = path.join(work, top, path.relative(to, SERVICES[c.name].bin));
+    fs.mkdirSync(path.dirname(bin), { recursive: true });
+    fs.writeFileSync(bin, standInProgram(c.name), { mode: 0o755 });
+    if (to !== GRAFANA_HOME) throw new Error(`unexpected tree destination ${to}`);
+    return;
+  }
+  for (const [from, to] of Object.entries(c.install.binaries)) {
     const dest = path.join(work, from);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     if (REAL_BINARIES[to]) fs.copyFileSync(REAL_BINARIES[to], dest);
@@ -139,22 +139,13 @@ export function buildReleases(architecture: Architecture, releasesDir: string): 
 
 /**
  * TEST ONLY: the rendered bundle with the stand-in archives' digests pinned instead of the real releases' (the
- * versions.tsv file's sixth column and the bundle's `versions` list). Every other byte is as rendered.
+ * bundle's `versions` list). Every other byte is as rendered.
  */
 export function withStandInDigests(bundle: string, digests: Record<string, string>): string {
-  const doc = JSON.parse(bundle) as { versions: { name: string; sha256: string | null }[]; files: { path: string; content: string }[] };
-  for (const v of doc.versions) v.sha256 = digests[v.name];
-  const tsv = doc.files.find((f) => f.path.endsWith("/versions.tsv"));
-  if (!tsv) throw new Error("the bundle has no versions.tsv");
-  tsv.content = tsv.content
-    .split("\n")
-    .map((row) => {
-      if (!row) return row;
-      const fields = row.split("\t");
-      if (!digests[fields[0]]) throw new Error(`no stand-in archive for ${fields[0]}`);
-      fields[5] = digests[fields[0]];
-      return fields.join("\t");
-    })
-    .join("\n");
+  const doc = JSON.parse(bundle) as { versions: { name: string; sha256: string | null }[] };
+  for (const v of doc.versions) {
+    if (!digests[v.name]) throw new Error(`no stand-in archive for ${v.name}`);
+    v.sha256 = digests[v.name];
+  }
   return `${JSON.stringify(doc, null, 1)}\n`;
 }

@@ -1,10 +1,11 @@
 #!/bin/bash
-# Applies the config bundle the sync step fetched: data volume, service users and data directories, verified
-# binaries, every file of the bundle, units. Idempotent: it runs at first boot (cloud-init, through
-# `monitoring-sync --bootstrap`) and from monitoring-apply.service whenever a new bundle was fetched. Only what
-# changed is touched, and only the units whose files changed are reloaded or restarted.
+# Applies the config bundle the sync step fetched: data volume, service users, verified binaries, every file of the
+# bundle, units. Idempotent: it runs at first boot (cloud-init, through `monitoring-sync --bootstrap`) and from
+# monitoring-apply.service whenever a new bundle was fetched. Only what changed is touched, and only the units whose
+# files changed are reloaded or restarted.
 #
-# Settings: bootstrap.env (user data) and host.env, services.tsv, versions.tsv from the bundle itself.
+# Settings: bootstrap.json (user data) and the bundle's JSON, both read with jq. What tools do is left to them:
+# systemd-sysusers creates the users, the units' StateDirectory= the data directories, `install -C` compares files.
 set -euo pipefail
 
 log() { printf 'monitoring-apply: %s\n' "$*"; }
@@ -13,9 +14,7 @@ die() {
   exit 1
 }
 
-# Overridable so tests can run the functions against a temporary tree and fake tools.
-DEV_ROOT=${DEV_ROOT:-/dev}
-FSTAB=${FSTAB:-/etc/fstab}
+# Overridable so tests can run the functions with fake tools.
 DEVICE_WAIT_SECONDS=${DEVICE_WAIT_SECONDS:-600}
 DEVICE_POLL_SECONDS=${DEVICE_POLL_SECONDS:-5}
 
@@ -25,30 +24,17 @@ DAEMON_RELOAD=0
 # ---------------------------------------------------------------------------------------------------------------
 # Data volume
 
-# Nitro instances show EBS volumes as NVMe devices whose by-id name carries the volume id (without its dash);
-# Xen instances use the attachment's device name (or its xvd alias).
-resolve_data_device() {
-  local vol=$1 name=${DATA_DEVICE_NAME#/dev/} candidate
-  for candidate in "$DEV_ROOT/disk/by-id/nvme-Amazon_Elastic_Block_Store_${vol//-/}" "$DEV_ROOT/$name" "$DEV_ROOT/${name/sd/xvd}"; do
-    if [ -e "$candidate" ]; then
-      printf '%s\n' "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# The volume is attached after the instance starts: wait for it, but not forever.
+# The volume is attached after the instance starts: wait for its by-id device (bootstrap.json's dataDevice), but not
+# forever. Only the first boot waits here: it must format a blank volume before systemd mounts it.
 wait_for_data_device() {
-  local vol=$1 waited=0 dev
-  until dev=$(resolve_data_device "$vol"); do
+  local waited=0
+  until [ -e "$DATA_DEVICE" ]; do
     if ((waited >= DEVICE_WAIT_SECONDS)); then
-      die "data volume $vol did not appear within ${DEVICE_WAIT_SECONDS}s (looked for $DEV_ROOT/disk/by-id/nvme-Amazon_Elastic_Block_Store_${vol//-/} and $DATA_DEVICE_NAME); check its attachment"
+      die "data volume $DATA_VOLUME_ID did not appear within ${DEVICE_WAIT_SECONDS}s at $DATA_DEVICE; check its attachment (a Nitro instance type is needed: the volume is found by its NVMe by-id link)"
     fi
     sleep "$DEVICE_POLL_SECONDS"
     waited=$((waited + DEVICE_POLL_SECONDS))
   done
-  printf '%s\n' "$dev"
 }
 
 # Formats the device only when it is blank. `blkid -p` probes the device itself (no cache) and exits 2 when it
@@ -74,24 +60,6 @@ ensure_filesystem() {
   esac
 }
 
-# One fstab line per mount point, by filesystem UUID (device names change between instances), with nofail so a
-# missing volume never blocks boot (the services then refuse to start: RequiresMountsFor=).
-ensure_fstab() {
-  local dev=$1 uuid fstype line
-  uuid=$(blkid -p -s UUID -o value "$dev") || die "cannot read the filesystem UUID of $dev"
-  fstype=$(blkid -p -s TYPE -o value "$dev") || die "cannot read the filesystem type of $dev"
-  if [ -z "$uuid" ] || [ -z "$fstype" ]; then die "no filesystem UUID/type on $dev"; fi
-  line="UUID=$uuid $DATA_MOUNT $fstype defaults,noatime,nofail,x-systemd.device-timeout=60s 0 2"
-  touch "$FSTAB"
-  if grep -qxF "$line" "$FSTAB"; then return 0; fi
-  # Replace what an earlier volume left for this mount point; keep everything else.
-  awk -v m="$DATA_MOUNT" '$2 != m' "$FSTAB" >"$FSTAB.monitoring-new"
-  printf '%s\n' "$line" >>"$FSTAB.monitoring-new"
-  cat "$FSTAB.monitoring-new" >"$FSTAB"
-  rm -f "$FSTAB.monitoring-new"
-  log "fstab: $line"
-}
-
 # The data volume is mounted: a mount point on another filesystem than the root. A mount point alone is not enough:
 # in the sandboxed apply service ReadWritePaths= makes /var/lib/monitoring a bind mount of the root volume's own
 # directory, so `mountpoint` says yes even when the volume is missing (found by the boot test).
@@ -99,49 +67,30 @@ data_volume_mounted() {
   mountpoint -q "$DATA_MOUNT" && [ "$(stat -c %d "$DATA_MOUNT")" != "$(stat -c %d "${ROOT_FS:-/}")" ]
 }
 
+# First boot: format the volume if it is blank, then let systemd mount it with the mount unit user data wrote (the
+# same unit mounts it at every later boot, pulled in by the services' RequiresMountsFor=).
 prepare_data_volume() {
-  local dev
-  mkdir -p "$DATA_MOUNT"
   if data_volume_mounted; then return 0; fi
-  # monitoring-apply.service has no devices and its own mount namespace: only the first-boot run can mount.
+  # monitoring-apply.service cannot mount (no devices, own mount namespace), and systemd only starts it with the
+  # volume mounted (RequiresMountsFor=): this is a defence for a hand-started run.
   if [ "${APPLY_CAN_MOUNT:-yes}" != yes ]; then
     die "$DATA_MOUNT is not mounted and this sandboxed run cannot mount it; check the volume attachment, then reboot or run: sudo $BIN_ROOT/monitoring-sync --bootstrap"
   fi
-  dev=$(wait_for_data_device "$DATA_VOLUME_ID")
-  ensure_filesystem "$dev"
-  ensure_fstab "$dev"
+  wait_for_data_device
+  ensure_filesystem "$DATA_DEVICE"
   systemctl daemon-reload
-  mount "$DATA_MOUNT" || die "cannot mount $DATA_MOUNT from $dev"
-  data_volume_mounted || die "$DATA_MOUNT is not a mount point after mounting $dev"
-  log "data volume $DATA_VOLUME_ID ($dev) mounted at $DATA_MOUNT"
+  systemctl start "$DATA_MOUNT_UNIT" || die "systemd could not mount $DATA_DEVICE at $DATA_MOUNT (journalctl -u $DATA_MOUNT_UNIT)"
+  data_volume_mounted || die "$DATA_MOUNT is not a mount point after starting $DATA_MOUNT_UNIT"
+  log "data volume $DATA_VOLUME_ID ($DATA_DEVICE) mounted at $DATA_MOUNT by $DATA_MOUNT_UNIT"
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# Users and directories
+# Users
 
-ensure_user() {
-  local user=$1
-  id -u "$user" >/dev/null 2>&1 && return 0
-  useradd --system --user-group --no-create-home --home-dir / --shell /sbin/nologin "$user"
-  log "created system user $user"
-}
-
-# services.tsv: one system user per line. The data directories are the units' StateDirectory=: systemd creates
-# them on the data volume at start and, when the top directory's owner differs (an earlier instance's uids after a
-# host replacement), chowns the whole tree to the service user.
-ensure_users() {
-  local tsv=$1 user
-  while IFS=$'\t' read -r user _; do
-    [ -n "$user" ] || continue
-    ensure_user "$user"
-  done <"$tsv"
-}
-
-# login-groups.tsv: login user, group (hostfiles/ssh-access.ts). On-call's users get the journal's group; a user
-# that does not exist yet (the SSM agent creates ssm-user when it starts) is skipped until the next apply.
+# The bundle's `loginGroups` (hostfiles/ssh-access.ts): on-call's users get the journal's group. A user that does
+# not exist yet (the SSM agent creates ssm-user when it starts) is skipped until the next apply.
 ensure_login_groups() {
-  local tsv=$1 user group
-  [ -f "$tsv" ] || return 0
+  local bundle=$1 user group
   while IFS=$'\t' read -r user group; do
     [ -n "$user" ] || continue
     if ! id -u "$user" >/dev/null 2>&1; then
@@ -151,7 +100,7 @@ ensure_login_groups() {
     if id -nG "$user" | tr ' ' '\n' | grep -qx "$group"; then continue; fi
     usermod -a -G "$group" "$user"
     log "added login user $user to group $group"
-  done <"$tsv"
+  done < <(jq -r '.loginGroups[] | [.user, .group] | @tsv' "$bundle")
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -172,11 +121,36 @@ unpack_archive() {
   esac
 }
 
-# versions.tsv: name, version, unit, artifact, url, pinned sha256, archive type, install spec. The archive is
-# checked against the pinned digest again here, as root, right before it is unpacked.
+# Installs what the bundle's `install` of one component says from the unpacked archive in <work>.
+install_members() {
+  local bundle=$1 name=$2 artifact=$3 work=$4 kind from to tops
+  while IFS=$'\t' read -r kind from to; do
+    if [ "$kind" = tree ]; then
+      if [ "$from" = "*" ]; then
+        # The archive's single top-level directory, whatever this release calls it.
+        tops=("$work"/*/)
+        if [ "${#tops[@]}" -ne 1 ] || [ ! -d "${tops[0]}" ]; then die "$artifact does not have exactly one top-level directory"; fi
+        from=$(basename "${tops[0]}")
+      fi
+      # A whole tree (Grafana) is swapped in one rename, never half-updated.
+      rm -rf "$to.new" "$to.old"
+      cp -a "$work/$from" "$to.new"
+      chown -R root:root "$to.new"
+      if [ -e "$to" ]; then mv "$to" "$to.old"; fi
+      mv "$to.new" "$to"
+      rm -rf "$to.old"
+    else
+      install -D -m 0755 -o root -g root "$work/$from" "$to"
+    fi
+  done < <(jq -r --arg n "$name" '.versions[] | select(.name == $n) | .install
+    | if .tree then ["tree", .tree.from, .tree.to] | @tsv else .binaries | to_entries[] | ["binary", .key, .value] | @tsv end' "$bundle")
+}
+
+# The bundle's `versions`: every component whose installed version differs is installed from the archive the sync
+# step verified, after checking it against the pinned digest again here, as root, right before it is unpacked.
 install_binaries() {
-  local tsv=$1 name version unit artifact sha256 archive install dir work item from to items tops
-  while IFS=$'\t' read -r name version unit artifact _ sha256 archive install; do
+  local bundle=$1 name version unit artifact sha256 archive dir work
+  while IFS=$'\t' read -r name version unit artifact sha256 archive; do
     [ -n "$name" ] || continue
     if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
     dir="$STATE_DIR/sync/artifacts/$name-$version"
@@ -186,78 +160,71 @@ install_binaries() {
       die "checksum mismatch for $dir/$artifact (pinned $sha256); not installing $name $version"
     work=$(mktemp -d)
     unpack_archive "$dir/$artifact" "$archive" "$work"
-    IFS=, read -ra items <<<"$install"
-    for item in "${items[@]}"; do
-      from=${item%%=*}
-      to=${item#*=}
-      if [[ $from == tree:* ]]; then
-        from=${from#tree:}
-        if [ "$from" = "*" ]; then
-          # The archive's single top-level directory, whatever this release calls it.
-          tops=("$work"/*/)
-          if [ "${#tops[@]}" -ne 1 ] || [ ! -d "${tops[0]}" ]; then die "$artifact does not have exactly one top-level directory"; fi
-          from=$(basename "${tops[0]}")
-        fi
-        # A whole tree (Grafana) is swapped in one rename, never half-updated.
-        rm -rf "$to.new" "$to.old"
-        cp -a "$work/$from" "$to.new"
-        chown -R root:root "$to.new"
-        if [ -e "$to" ]; then mv "$to" "$to.old"; fi
-        mv "$to.new" "$to"
-        rm -rf "$to.old"
-      else
-        install -D -m 0755 -o root -g root "$work/$from" "$to"
-      fi
-    done
+    install_members "$bundle" "$name" "$artifact" "$work"
     rm -rf "$work"
     mkdir -p "$BIN_ROOT/installed"
     printf '%s\n' "$version" >"$BIN_ROOT/installed/$name"
     queue_action "$unit" restart
     log "installed $name $version"
-  done <"$tsv"
+  done < <(jq -r '.versions[] | [.name, .version, .unit, .artifact, (.sha256 // "-"), .archive] | @tsv' "$bundle")
 }
 
 # ---------------------------------------------------------------------------------------------------------------
 # Files
 
-# files.tsv: path, mode, owner, unit, action. A file is rewritten only when its content, mode or owner differ.
+# Every file of the bundle, from <dir>/files/<path> (unpacked by the sync step). `install -C` rewrites a file only
+# when its content, mode or owner differ, and says so (-v): only then is the file's onChange action queued.
 install_files() {
-  local root=$1 path mode owner unit action src
+  local root=$1 path mode owner unit action
   while IFS=$'\t' read -r path mode owner unit action; do
     [ -n "$path" ] || continue
-    src="$root/files$path"
-    if [ -f "$path" ] && [ "$(sha256sum <"$src")" = "$(sha256sum <"$path")" ] &&
-      [ "$(stat -c '%a %U:%G' "$path")" = "$(printf '%o' "$((8#$mode))") $owner" ]; then
-      continue
-    fi
-    install -D -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$src" "$path"
+    if [ -z "$(install -C -v -D -m "$mode" -o "${owner%%:*}" -g "${owner#*:}" "$root/files$path" "$path")" ]; then continue; fi
     log "updated $path"
     if [[ $path == "$UNIT_DIR"/* ]]; then DAEMON_RELOAD=1; fi
     queue_action "$unit" "$action"
-  done <"$root/files.tsv"
+  done < <(jq -r "$FILE_ROWS" "$root/bundle.json")
 }
 
-# Files of the previous bundle that the new one no longer has (a removed SLO's rule file, say) are deleted, and
-# their unit gets the action it would get on a change. installed-files.tsv records what the last apply installed.
+# path, mode, owner, unit, action of every file of a bundle (`-` for no action).
+FILE_ROWS='.files[] | [.path, .mode, .owner, (.onChange.unit // "-"), (.onChange.action // "-")] | @tsv'
+
+# Files of the previously applied bundle that the new one no longer has (a removed SLO's rule file, say) are
+# deleted, and their unit gets the action it would get on a change.
 remove_stale_files() {
   local previous=$1 current=$2 path unit action
   [ -f "$previous" ] || return 0
-  while IFS=$'\t' read -r path _ _ unit action; do
+  while IFS=$'\t' read -r path unit action; do
     [ -n "$path" ] || continue
-    # One process, no pipe: `cut | grep -q` under pipefail fails when grep exits first (cut gets SIGPIPE on a large
-    # files.tsv), and the file would be taken for stale and removed (the boot test saw units deleted that way).
-    if awk -F'\t' -v p="$path" '$1 == p { found = 1; exit } END { exit !found }' "$current"; then continue; fi
     rm -f "$path"
     log "removed $path (no longer in the bundle)"
     if [[ $path == "$UNIT_DIR"/* ]]; then DAEMON_RELOAD=1; fi
     queue_action "$unit" "$action"
-  done <"$previous"
+  done < <(jq -rn --slurpfile old "$previous" --slurpfile new "$current" '
+    ($new[0].files | map(.path)) as $keep
+    | $old[0].files[] | select(.path as $p | $keep | index($p) | not)
+    | [.path, (.onChange.unit // "-"), (.onChange.action // "-")] | @tsv')
+}
+
+# A secret added, removed or rotated (a new parameter version) restarts the secrets unit, which fetches it, and the
+# unit that loads it: LoadCredential= copies credentials only when a unit starts. Apply acts in start order, so the
+# secrets unit has run before the service restarts.
+queue_secret_changes() {
+  local previous=$1 current=$2 unit
+  [ -f "$previous" ] || return 0
+  while read -r unit; do
+    [ -n "$unit" ] || continue
+    queue_action "$unit" restart
+    queue_action "$SECRETS_UNIT" restart
+  done < <(jq -rn --slurpfile old "$previous" --slurpfile new "$current" '
+    def by_unit(s): s | group_by(.unit) | map({key: .[0].unit, value: map([.parameter, .version, .credential])}) | from_entries;
+    (by_unit($old[0].secrets // [])) as $o | (by_unit($new[0].secrets)) as $n
+    | ($o + $n | keys[]) | select($o[.] != $n[.])')
 }
 
 # ---------------------------------------------------------------------------------------------------------------
 # Certificate expiry, for node_exporter's textfile collector (the HostCertificateExpiring alerts)
 
-# Writes the end of validity of every certificate the host serves ($SERVED_CERTIFICATES) as a Unix time. A file
+# Writes the end of validity of every certificate the host serves (`host.servedCertificates`) as a Unix time. A file
 # that is missing or not a certificate is reported as 0, i.e. already expired: the alert pages instead of going quiet.
 write_certificate_metrics() {
   local out=$TEXTFILE_DIR/certificates.prom cert end epoch
@@ -265,13 +232,14 @@ write_certificate_metrics() {
   {
     printf '# HELP monitoring_host_certificate_not_after_seconds End of validity (notAfter) of a certificate the host serves, Unix time; 0 when unreadable.\n'
     printf '# TYPE monitoring_host_certificate_not_after_seconds gauge\n'
-    for cert in $SERVED_CERTIFICATES; do
+    while read -r cert; do
+      [ -n "$cert" ] || continue
       epoch=0
       if end=$(openssl x509 -enddate -noout -in "$cert" 2>/dev/null); then
         epoch=$(date -u -d "${end#notAfter=}" +%s 2>/dev/null) || epoch=0
       fi
       printf 'monitoring_host_certificate_not_after_seconds{path="%s"} %s\n' "$cert" "$epoch"
-    done
+    done < <(jq -r '.host.servedCertificates[]' "$1")
   } >"$out.tmp"
   chmod 0644 "$out.tmp"
   mv -f "$out.tmp" "$out"
@@ -320,11 +288,10 @@ act_on_unit() {
 apply_units() {
   local unit failed=() settle=""
   if ((DAEMON_RELOAD)); then systemctl daemon-reload; fi
-  # shellcheck disable=SC2086 # ENABLED_UNITS is a space-separated list of unit names
-  systemctl enable --quiet $ENABLED_UNITS
+  systemctl enable --quiet "${ENABLED_UNITS[@]}"
   # In start order (secrets first), so a service restarted for a new secret reads the new value. Units that are
   # not running (first boot, or stopped) are left to the start below, like try-restart would.
-  for unit in $ENABLED_UNITS; do
+  for unit in "${ENABLED_UNITS[@]}"; do
     act_on_unit "$unit"
     unset "ACTIONS[$unit]"
   done
@@ -333,8 +300,7 @@ apply_units() {
     act_on_unit "$unit"
   done
   # --no-block: at first boot this runs inside cloud-final.service, which the units must not wait for.
-  # shellcheck disable=SC2086
-  systemctl start --no-block $ENABLED_UNITS
+  systemctl start --no-block "${ENABLED_UNITS[@]}"
   if [ -n "$settle" ] && ((RESTART_SETTLE_SECONDS > 0)); then sleep "$RESTART_SETTLE_SECONDS"; fi
   while read -r unit; do
     [ -n "$unit" ] || continue
@@ -360,32 +326,43 @@ activate_and_record() {
   log "applied bundle $(cat "$STATE_DIR/applied-etag")"
 }
 
+# Settings, as shell variables: bootstrap.json (user data), then the bundle's `host`.
+load_settings() {
+  local bundle settings
+  settings=$(jq -er '@sh "STATE_DIR=\(.stateDir) CONFIG_ROOT=\(.configRoot) BIN_ROOT=\(.binRoot) SYNC_USER=\(.syncUser) DATA_VOLUME_ID=\(.dataVolumeId) DATA_DEVICE=\(.dataDevice) DATA_MOUNT_UNIT=\(.dataMountUnit)"' \
+    "${BOOTSTRAP_JSON:-/etc/monitoring-host/bootstrap.json}") || die "cannot read the bootstrap settings"
+  eval "$settings"
+  bundle="$STATE_DIR/sync/current/bundle.json"
+  [ -f "$bundle" ] || die "no fetched bundle at $bundle; run monitoring-sync first"
+  settings=$(jq -er '.host | @sh "DATA_MOUNT=\(.dataMount) DATA_FS_LABEL=\(.dataFsLabel) UNIT_DIR=\(.unitDir) TEXTFILE_DIR=\(.textfileDir) SYSUSERS=\(.sysusers) SECRETS_UNIT=\(.secretsUnit)"' "$bundle") ||
+    die "cannot read the settings of $bundle"
+  eval "$settings"
+  mapfile -t ENABLED_UNITS < <(jq -r '.host.enabledUnits[]' "$bundle")
+}
+
 main() {
   local current lock
   # Config files must stay readable by their service groups whatever umask the caller has.
   umask 022
-  set -a
-  # shellcheck source=/dev/null
-  . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
-  set +a
+  load_settings
   current="$STATE_DIR/sync/current"
-  [ -f "$current/files.tsv" ] || die "no fetched bundle in $current; run monitoring-sync first"
-  # shellcheck source=/dev/null
-  . "$current/files$CONFIG_ROOT/host.env"
   lock="$STATE_DIR/apply.lock"
   exec 9>"$lock"
   flock 9
 
-  ensure_user "$SYNC_USER"
   prepare_data_volume
-  ensure_users "$current/files$CONFIG_ROOT/services.tsv"
-  ensure_login_groups "$current/files$CONFIG_ROOT/login-groups.tsv"
-  install_binaries "$current/files$CONFIG_ROOT/versions.tsv"
+  # The users first: files and binaries are owned by them.
+  systemd-sysusers "$current/files$SYSUSERS" || die "systemd-sysusers could not create the users of $SYSUSERS"
+  ensure_login_groups "$current/bundle.json"
+  install_binaries "$current/bundle.json"
   install_files "$current"
-  remove_stale_files "$STATE_DIR/installed-files.tsv" "$current/files.tsv"
-  cp "$current/files.tsv" "$STATE_DIR/installed-files.tsv"
+  remove_stale_files "$CONFIG_ROOT/bundle.json" "$current/bundle.json"
+  queue_secret_changes "$CONFIG_ROOT/bundle.json" "$current/bundle.json"
+  # The applied bundle without contents: the secrets unit and the health check read it, the next apply compares.
+  jq 'del(.files[].content)' "$current/bundle.json" >"$CONFIG_ROOT/bundle.json.new"
+  mv -f "$CONFIG_ROOT/bundle.json.new" "$CONFIG_ROOT/bundle.json"
   chown -R "$SYNC_USER:$SYNC_USER" "$STATE_DIR/sync"
-  write_certificate_metrics
+  write_certificate_metrics "$current/bundle.json"
   activate_and_record
 }
 

@@ -1,12 +1,9 @@
 #!/bin/bash
-# Fetches the host's config bundle from S3 when its ETag changed, unpacks it, downloads the release archives it
-# pins and verifies each against the SHA-256 pinned in the bundle (config/release-manifest.ts, or the stack's
-# releaseDigests for an archive the manifest cannot pin), then signals the apply step. The release's own checksum
-# file is never used: it comes from the same origin as the archive.
-#
-# Runs unprivileged (monitoring-sync.service, every 90 s) so the network-facing part never has root; the apply
-# step (root, no network) installs what this verified. At first boot cloud-init runs it as root with
-# --bootstrap, which then runs the apply step itself. Settings: bootstrap.env (written by user data).
+# Fetches the config bundle from S3 when its ETag changed, unpacks it, downloads the release archives it pins and
+# verifies each against the SHA-256 in the bundle (never the release's own checksum file: same origin as the
+# archive), then signals the apply step. Unprivileged (monitoring-sync.service, every 90 s); the apply step (root,
+# no network) installs what this verified. At first boot cloud-init runs it as root with --bootstrap, which then
+# runs the apply step itself. Settings: bootstrap.json (user data) and the bundle, read with jq.
 set -euo pipefail
 
 log() { printf 'monitoring-sync: %s\n' "$*"; }
@@ -15,12 +12,13 @@ die() {
   exit 1
 }
 
-load_env() {
-  # Exported: aws needs AWS_REGION from it (under systemd, EnvironmentFile= does the same).
-  set -a
-  # shellcheck source=/dev/null
-  . "${BOOTSTRAP_ENV:-/etc/monitoring-host/bootstrap.env}"
-  set +a
+# bootstrap.json into shell variables; exported: aws needs the region.
+load_settings() {
+  local file=${BOOTSTRAP_JSON:-/etc/monitoring-host/bootstrap.json} settings
+  settings=$(jq -er '@sh "AWS_REGION=\(.region) CONFIG_BUCKET=\(.configBucket) CONFIG_KEY=\(.configKey) STATE_DIR=\(.stateDir) CONFIG_ROOT=\(.configRoot) BIN_ROOT=\(.binRoot)"' "$file") ||
+    die "cannot read the bootstrap settings in $file"
+  eval "export $settings"
+  export AWS_DEFAULT_REGION=$AWS_REGION
   SYNC_DIR="$STATE_DIR/sync"
 }
 
@@ -28,9 +26,8 @@ remote_etag() {
   aws s3api head-object --bucket "$CONFIG_BUCKET" --key "$CONFIG_KEY" --query ETag --output text
 }
 
-# The instance role can take a little while to work after launch; the bundle may still be uploading. Every failure
-# is reported at once with the AWS CLI's own error (a wrong bucket or a missing permission must not look like a
-# slow start), then again when it changes or every minute while it lasts.
+# The role or the bundle may lag the launch. Each failure is reported at once with the AWS CLI's error (a wrong
+# bucket must not look like a slow start), again when it changes, and every minute.
 wait_for_etag() {
   local tries=$1 i etag err last=""
   for ((i = 1; i <= tries; i++)); do
@@ -49,34 +46,24 @@ wait_for_etag() {
   die "cannot read s3://$CONFIG_BUCKET/$CONFIG_KEY (the instance role needs s3:GetObject on it); last error: ${last:-none}"
 }
 
-# Writes every file of the bundle below <dir>/files/<host path> and lists them in <dir>/files.tsv
-# (path, mode, owner, unit, action) for the apply step, which needs no JSON parser.
-unpack_bundle() {
-  python3 - "$1" "$2" <<'PY'
-import json, os, re, sys
+# An entry the apply step must not install: a relative path or `..`, not an octal mode, no user:group owner, an
+# action other than reload/restart of a unit, NUL in the content (unpack_bundle's separator).
+BAD_ENTRY='(.path | (test("^/") | not) or any(split("/")[]; . == "..")) or (.mode | test("^0[0-7]{3}$") | not)
+  or (.owner | test("^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$") | not)
+  or (.onChange != null and ((.onChange.unit | test("^[A-Za-z0-9@._-]+$") | not) or (.onChange.action | IN("reload", "restart") | not)))
+  or (.content | explode | any(. == 0))'
 
-bundle, out = sys.argv[1], sys.argv[2]
-with open(bundle, encoding="utf-8") as fh:
-    doc = json.load(fh)
-if doc.get("schemaVersion") != 1:
-    sys.exit("monitoring-sync: unsupported bundle schemaVersion %r" % doc.get("schemaVersion"))
-rows = []
-for f in doc["files"]:
-    path, mode, owner = f["path"], f["mode"], f["owner"]
-    change = f.get("onChange") or {}
-    fields = [path, mode, owner, change.get("unit", "-"), change.get("action", "-")]
-    if not path.startswith("/") or ".." in path.split("/") or not re.fullmatch(r"0[0-7]{3}", mode):
-        sys.exit("monitoring-sync: refusing bundle entry %r" % path)
-    if any(re.search(r"\s", x) for x in fields):
-        sys.exit("monitoring-sync: whitespace in bundle entry %r" % path)
-    dest = os.path.join(out, "files", path.lstrip("/"))
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    with open(dest, "w", encoding="utf-8", newline="") as fh:
-        fh.write(f["content"])
-    rows.append("\t".join(fields))
-with open(os.path.join(out, "files.tsv"), "w", encoding="utf-8") as fh:
-    fh.write("".join(r + "\n" for r in rows))
-PY
+# Checks the bundle, then writes each file's content to <dir>/files/<host path> for the apply step.
+unpack_bundle() {
+  local bundle=$1 out=$2 path content bad
+  jq -e '.schemaVersion == 2' "$bundle" >/dev/null || die "unsupported bundle schemaVersion $(jq -c .schemaVersion "$bundle" 2>/dev/null)"
+  bad=$(jq -r ".files[] | select($BAD_ENTRY) | .path | tojson" "$bundle") || die "the bundle is not the JSON this host reads"
+  [ -z "$bad" ] || die "refusing bundle entry $(head -n 1 <<<"$bad")"
+  mkdir -p "$out/files"
+  while IFS= read -r -d '' path && IFS= read -r -d '' content; do
+    mkdir -p "$out/files${path%/*}"
+    printf '%s' "$content" >"$out/files$path"
+  done < <(jq -j '.files[] | .path, "\u0000", .content, "\u0000"' "$bundle")
 }
 
 # Downloads the bundle with this ETag into a fresh directory and prints the directory.
@@ -94,8 +81,8 @@ fetch_bundle() {
   printf '%s\n' "$dir"
 }
 
-# Downloads one release archive into <dir> and keeps it only when its SHA-256 equals the pinned one. A mismatch, or
-# no pinned digest (`-`), stops the whole run with a non-zero exit: nothing unverified is ever installed.
+# Downloads one release archive into <dir>, kept only when its SHA-256 is the pinned one; a mismatch or no pinned
+# digest stops the run: nothing unverified is ever installed.
 fetch_artifact() {
   local dir=$1 artifact=$2 url=$3 expected=$4 actual
   if ! [[ $expected =~ ^[0-9a-f]{64}$ ]]; then
@@ -113,10 +100,10 @@ fetch_artifact() {
   log "verified $artifact ($expected)"
 }
 
-# versions.tsv: name, version, unit, artifact, url, pinned sha256, archive type, install spec.
+# The bundle's `versions`: name, version, artifact, url and pinned sha256 of every component.
 fetch_artifacts() {
-  local tsv=$1 name version artifact url sha256 dir
-  while IFS=$'\t' read -r name version _ artifact url sha256 _; do
+  local bundle=$1 name version artifact url sha256 dir
+  while IFS=$'\t' read -r name version artifact url sha256; do
     [ -n "$name" ] || continue
     if [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then continue; fi
     dir="$SYNC_DIR/artifacts/$name-$version"
@@ -125,13 +112,12 @@ fetch_artifacts() {
     fi
     log "downloading $name $version"
     fetch_artifact "$dir" "$artifact" "$url" "$sha256"
-  done <"$tsv"
+  done < <(jq -r '.versions[] | [.name, .version, .artifact, .url, (.sha256 // "-")] | @tsv' "$bundle")
 }
 
-# Keeps the new bundle and the one before it (an apply may still be reading it); keeps only the archives that are
-# pinned and not installed yet.
+# Keeps the new bundle and the previous one (an apply may read it), and the archives pinned but not installed.
 prune() {
-  local keep=$1 previous=$2 tsv=$3 d name version
+  local keep=$1 previous=$2 bundle=$3 d name version
   for d in "$SYNC_DIR"/bundles/*; do
     [ -e "$d" ] || continue
     if [ "$d" != "$keep" ] && [ "$d" != "$previous" ]; then rm -rf "$d"; fi
@@ -141,15 +127,14 @@ prune() {
     name=${d##*/}
     version=${name##*-}
     name=${name%-*}
-    if ! awk -F'\t' -v n="$name" -v v="$version" '$1 == n && $2 == v { found = 1 } END { exit !found }' "$tsv" ||
+    if ! jq -e --arg n "$name" --arg v "$version" 'any(.versions[]; .name == $n and .version == $v)' "$bundle" >/dev/null ||
       [ "$(cat "$BIN_ROOT/installed/$name" 2>/dev/null || true)" = "$version" ]; then
       rm -rf "$d"
     fi
   done
 }
 
-# One sync: fetch when the ETag changed. With --bootstrap (first boot, root) it always fetches and then runs the
-# apply step from the fetched bundle.
+# One sync: fetch when the ETag changed. --bootstrap (first boot, root) always fetches, then runs the apply step.
 sync_once() {
   local mode=$1 etag dir previous
   mkdir -p "$SYNC_DIR"
@@ -168,12 +153,12 @@ sync_once() {
   fi
   log "fetching bundle $etag"
   dir=$(fetch_bundle "$etag")
-  fetch_artifacts "$dir/files$CONFIG_ROOT/versions.tsv"
+  fetch_artifacts "$dir/bundle.json"
   previous=$(readlink "$SYNC_DIR/current" || true)
   ln -sfn "$dir" "$SYNC_DIR/current.tmp"
   mv -Tf "$SYNC_DIR/current.tmp" "$SYNC_DIR/current"
   printf '%s\n' "$etag" >"$SYNC_DIR/etag"
-  prune "$dir" "$previous" "$dir/files$CONFIG_ROOT/versions.tsv"
+  prune "$dir" "$previous" "$dir/bundle.json"
   if [ "$mode" = --bootstrap ]; then
     exec bash "$dir/files$BIN_ROOT/monitoring-apply"
   fi
@@ -184,7 +169,7 @@ sync_once() {
 
 main() {
   local attempt attempts=${BOOTSTRAP_ATTEMPTS:-5}
-  load_env
+  load_settings
   case ${1:-} in
     --bootstrap) ;;
     --bootstrap-once)

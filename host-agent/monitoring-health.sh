@@ -6,7 +6,7 @@
 #
 # 1. waits for cloud-init to finish (first boot);
 # 2. with --expect-etag: starts a sync now and waits until the host has applied exactly that config bundle;
-# 3. checks every service's health endpoint (health-checks.tsv: name, unit, URL), retrying until the deadline;
+# 3. checks every service's health endpoint (the applied bundle's `healthChecks`), retrying until the deadline;
 # 4. checks that Prometheus loaded every rule file in its rules directory without errors.
 # On failure it names the service and prints its status and the tail of its journal, then exits 1.
 set -uo pipefail
@@ -16,7 +16,7 @@ STATE_DIR=${MONHOST_STATE_DIR:-/var/lib/monitoring-host}
 RULES_DIR=${MONHOST_RULES_DIR:-/etc/prometheus/rules}
 PROMETHEUS_URL=${MONHOST_PROMETHEUS_URL:-http://127.0.0.1:9090}
 SYNC_UNIT=${MONHOST_SYNC_UNIT:-monitoring-sync.service}
-CHECKS="$CONFIG_ROOT/health-checks.tsv"
+APPLIED="$CONFIG_ROOT/bundle.json"
 
 expect_etag=""
 timeout=600
@@ -91,10 +91,9 @@ if [ -n "$expect_etag" ]; then
 fi
 
 # 3. Health endpoints.
-[ -r "$CHECKS" ] || { say "FAILED: $CHECKS is missing: the config bundle was never applied"; exit 1; }
+[ -r "$APPLIED" ] || { say "FAILED: $APPLIED is missing: the config bundle was never applied"; exit 1; }
 while IFS=$'\t' read -r name unit url; do
   [ -n "$name" ] || continue
-  case "$name" in '#'*) continue ;; esac
   until code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url") && [ "$code" = 200 ]; do
     if [ "$(remaining)" -eq 0 ]; then
       fail "$name is not healthy: $url answered ${code:-nothing}"
@@ -104,34 +103,24 @@ while IFS=$'\t' read -r name unit url; do
     sleep 2
   done
   say "ok: $name ($url)"
-done <"$CHECKS"
+done < <(jq -r '.healthChecks[] | [.name, .unit, .url] | @tsv' "$APPLIED")
 
 # 4. Prometheus loaded every rule file, and no rule reports an error.
 rules_json=$(curl -s --max-time 5 "$PROMETHEUS_URL/api/v1/rules" || true)
-if ! report=$(RULES_DIR="$RULES_DIR" python3 - "$rules_json" <<'PY'
-import glob, json, os, sys
-try:
-    groups = json.loads(sys.argv[1])["data"]["groups"]
-except Exception:
-    print("Prometheus /api/v1/rules did not answer with JSON")
-    sys.exit(1)
-loaded = {g.get("file") for g in groups}
-expected = sorted(glob.glob(os.path.join(os.environ["RULES_DIR"], "*.yml")))
-missing = [f for f in expected if f not in loaded]
-errors = [f'{g["name"]}/{r.get("name")}: {r.get("lastError")}' for g in groups for r in g.get("rules", []) if r.get("health") == "err"]
-if missing or errors:
-    for f in missing:
-        print(f"rule file not loaded: {f}")
-    for e in errors:
-        print(f"rule error: {e}")
-    sys.exit(1)
-print(f"{len(expected)} rule files, {sum(len(g.get('rules', [])) for g in groups)} rules loaded")
-PY
-); then
+shopt -s nullglob
+expected=("$RULES_DIR"/*.yml)
+if ! jq -e '.data.groups | type == "array"' >/dev/null 2>&1 <<<"$rules_json"; then
+  fail "prometheus rules: Prometheus /api/v1/rules did not answer with JSON"
+  explain_unit prometheus.service
+elif report=$(jq -r '
+    [.data.groups[].file] as $loaded
+    | ($ARGS.positional[] | select(. as $f | $loaded | index($f) | not) | "rule file not loaded: \(.)"),
+      (.data.groups[] | .name as $g | .rules[]? | select(.health == "err") | "rule error: \($g)/\(.name): \(.lastError)")' \
+    --args "${expected[@]}" <<<"$rules_json") && [ -n "$report" ]; then
   fail "prometheus rules: $report"
   explain_unit prometheus.service
 else
-  say "ok: prometheus rules: $report"
+  say "ok: prometheus rules: ${#expected[@]} rule files, $(jq '[.data.groups[].rules | length] | add // 0' <<<"$rules_json") rules loaded"
 fi
 
 if [ "$failures" -gt 0 ]; then
