@@ -69,17 +69,20 @@ export function sloLabels(spec: SloSpec): Record<string, string> {
   };
 }
 
+/** An alert's labels: `severity` (what Alertmanager routes on) and the rest. */
+export type SloAlertLabels = Record<string, string> & { severity: AlertSeverity };
+
 /** One alert of an SLO: what it is (a burn-rate tier, the saturation alert, the missing-metrics alert), its name and labels. */
 export type SloAlertName =
-  | { of: "burn"; tier: BurnTier; alert: string; labels: Record<string, string> }
-  | { of: "saturation" | "metrics-missing"; alert: string; labels: Record<string, string> };
+  | { of: "burn"; tier: BurnTier; alert: string; labels: SloAlertLabels }
+  | { of: "saturation" | "metrics-missing"; alert: string; labels: SloAlertLabels };
 
 /**
  * The alerts of one SLO in rule order. The alerts read the recorded series, so they carry the same labels
  * (sli_kind included) plus severity; the SLO's routing labels (`alerting.labels`) come last.
  */
 export function sloAlertNames(spec: SloSpec): SloAlertName[] {
-  const labels = (severity: AlertSeverity, extra: Record<string, string> = {}) => ({ severity, ...sloLabels(spec), ...extra, ...spec.alerting.labels });
+  const labels = (severity: AlertSeverity, extra: Record<string, string> = {}): SloAlertLabels => ({ severity, ...sloLabels(spec), ...extra, ...spec.alerting.labels });
   const missing = { of: "metrics-missing" as const, alert: ALERT_NAMES.metricsMissing, labels: labels(spec.alerting.ticketSeverity) };
   if (spec.kind === "saturation") {
     return [{ of: "saturation", alert: ALERT_NAMES.dbSaturation, labels: labels(spec.alerting.saturationSeverity) }, missing];
@@ -101,7 +104,7 @@ export interface SloService {
   health: HealthSignal;
   /** Names of the SLOs of this service. */
   slos: string[];
-  alert?: { alert: string; labels: Record<string, string> };
+  alert?: { alert: string; labels: SloAlertLabels };
 }
 
 /** The services of an SLO list, in order of first mention; `scrapedServices` (appScrapeTargets) default to `up`. */
@@ -113,7 +116,7 @@ export function sloServices(specs: SloSpec[], scrapedServices: string[]): SloSer
     const health: HealthSignal = explicit ?? (scrapedServices.includes(service) ? "up" : "target_info");
     const slos = ofService.map((s) => s.name);
     if (health === "none") return { service, health, slos };
-    const severity = ofService.some((s) => s.alerting.pageSeverity === "page") ? "page" : "ticket";
+    const severity: AlertSeverity = ofService.some((s) => s.alerting.pageSeverity === "page") ? "page" : "ticket";
     const extra = Object.assign({}, ...ofService.map((s) => s.alerting.labels)) as Record<string, string>;
     return { service, health, slos, alert: { alert: ALERT_NAMES.serviceDown, labels: { severity, slo: slos.join(","), service, ...extra } } };
   });

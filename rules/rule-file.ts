@@ -8,6 +8,7 @@
  * `runbookBaseUrl` (rules/runbook-links.ts).
  */
 import * as YAML from "yaml";
+import type { RoutedSeverity } from "../config/severities";
 import type { StackConfig } from "../config/stack-config";
 import { runbookUrl, type RunbookLink } from "./runbook-links";
 
@@ -18,7 +19,8 @@ export interface AlertRule {
   for?: string;
   /** `keep_firing_for`: how long it keeps firing after the condition cleared. */
   keepFiringFor?: string;
-  labels: Record<string, string>;
+  /** `severity` is what Alertmanager routes on (config/alert-routing.ts); the rest select receivers or describe. */
+  labels: Record<string, string> & { severity: RoutedSeverity };
   /** Go templates; `{{ $value }}` is the measured value. */
   annotations: { summary: string; description: string };
   /** The runbook the alert links (`runbook_url`, attached by the serialiser). */

@@ -165,7 +165,7 @@ function ratioSli(spec: SloSpec, seriesSelector: string, labels: Record<string, 
     { record: RECORDS.budgetRemaining, expr: `1 - ${RECORDS.errorRatioWindow}${seriesSelector} / ${+budget.toPrecision(12)}`, labels },
   ];
 
-  const burnAlerts = alertNames.flatMap((n) => (n.of === "burn" ? [burnAlertModel(n.tier, spec, n.labels.severity as BurnAlertModel["severity"])] : []));
+  const burnAlerts = alertNames.flatMap((n) => (n.of === "burn" ? [burnAlertModel(n.tier, spec, n.labels.severity)] : []));
   const badWord = spec.kind === "latency" ? `slower than ${spec.threshold! * 1000} ms` : "failing (5xx)";
   return {
     sliDescription,
