@@ -1,7 +1,7 @@
 /**
  * Every component version the host runs, pinned in one place, with where each release archive lives and the
  * SHA-256 of every archive per architecture. The host's sync step downloads the archive and refuses to install it
- * unless its SHA-256 equals the digest pinned here (templates/host/monitoring-sync.sh); the apply step checks it
+ * unless its SHA-256 equals the digest pinned here (host-agent/monitoring-sync.sh); the apply step checks it
  * again. The release's own checksum file is not consulted: it comes from the same origin as the archive, so it
  * catches corruption but not a tampered release.
  *

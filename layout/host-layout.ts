@@ -26,7 +26,7 @@ export function dataVolumeDevice(volumeId: string): string {
 export const DATA_DEVICE_TIMEOUT = "10min";
 
 /** Filesystem label written when (and only when) the data volume is blank. XFS labels hold at most 12 characters
- * (`mkfs.xfs -L` refuses longer ones): tests/host-bootstrap.spec.ts formats a file with the real mkfs.xfs. */
+ * (`mkfs.xfs -L` refuses longer ones): tests/host-agent/apply.spec.ts formats a file with the real mkfs.xfs. */
 export const DATA_FS_LABEL = "monitoring";
 export const XFS_LABEL_MAX = 12;
 

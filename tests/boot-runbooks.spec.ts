@@ -83,7 +83,7 @@ describe("boot: every runbook command runs on the booted host as on-call's login
     host.boot();
     host.waitHealthy({ timeoutSec: 900 });
     // ssm-user as the SSM agent creates it (a user with a home and its own sudoers file), then the next bundle
-    // change, as in production: its apply gives the user the journal's group (login-groups.tsv).
+    // change, as in production: its apply gives the user the journal's group (the bundle's loginGroups).
     host.run(
       `useradd --create-home --shell /bin/bash ${SSM_SESSION_USER} && printf '${SSM_SESSION_USER} ALL=(ALL) NOPASSWD:ALL\\n' > /etc/sudoers.d/ssm-agent-users && chmod 0440 /etc/sudoers.d/ssm-agent-users`,
     );

@@ -1,7 +1,7 @@
 /**
  * The release archives the boot test serves at the pinned URLs (config/release-manifest.ts), under the pinned archive
  * names, so the host's sync step downloads and verifies them and the apply step installs them exactly as it would
- * the real releases. The host verifies against the SHA-256 pinned in the bundle (versions.tsv, column 6): these
+ * the real releases. The host verifies against the SHA-256 pinned in the bundle (its `versions`): these
  * archives are not the upstream ones, so `withStandInDigests` pins THEIR digests in the bundle the test uploads
  * (TEST ONLY; nothing else in the bundle changes).
  *
