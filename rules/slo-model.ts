@@ -110,44 +110,53 @@ export function buildSloModel(spec: SloSpec): SloModel {
   };
 }
 
-/** The HTTP request SLIs: requests and bad requests of the selected route, per recorded window. */
-function ratioSli(spec: SloSpec, seriesSelector: string, labels: Record<string, string>, alertNames: SloAlertName[]): Sli {
+/** The HTTP requests an SLO selects: requests/s and bad requests/s over any window, and what counts as bad. */
+function httpSli(spec: SloSpec): Pick<RatioModel, "requestsExpr" | "errorsExpr" | "latency" | "http"> & Pick<SloModel, "presenceSelector" | "sliDescription"> {
   const names = HTTP_METRICS[spec.metrics as "otel" | "otel-legacy"];
   const base = matchers([
     ["job", spec.selector.job ?? spec.service],
     [names.route, spec.selector.route],
     [names.method, spec.selector.method],
   ]);
+  const http = { names, matchers: base };
   const count = seriesMatcher(names, "count");
   const bucket = seriesMatcher(names, "bucket");
   const requestsExpr = (w: string) => `sum(rate({${count}, ${base}}[${w}]))`;
-  let errorsExpr: (w: string) => string;
-  let latency: RatioModel["latency"];
-  let presenceSelector: string;
-  let sliDescription: string;
   if (spec.kind === "latency") {
     const le = leMatcher(spec.threshold! * names.leScale);
-    latency = { thresholdSeconds: spec.threshold!, le: le.text, histogram: names.histogram };
-    // Slow = all requests minus those in the threshold bucket. Both sides come from the same scrape of the same
-    // histogram, so they are extrapolated alike and the difference does not go negative.
-    errorsExpr = (w) => `(${requestsExpr(w)} - sum(rate({${bucket}, ${base}, ${le.matcher}}[${w}])))`;
-    presenceSelector = `{${bucket}, ${base}, ${le.matcher}}`;
-    sliDescription = `share of ${what(spec)} slower than ${spec.threshold! * 1000} ms (histogram bucket le="${le.text}")`;
-  } else {
-    errorsExpr = (w) => `(sum(rate({${count}, ${base}, ${names.status}=~"5.."}[${w}])) or vector(0))`;
-    presenceSelector = `{${count}, ${base}}`;
-    sliDescription = `share of ${what(spec)} answered with a 5xx status`;
+    return {
+      requestsExpr,
+      // Slow = all requests minus those in the threshold bucket. Both sides come from the same scrape of the same
+      // histogram, so they are extrapolated alike and the difference does not go negative.
+      errorsExpr: (w) => `(${requestsExpr(w)} - sum(rate({${bucket}, ${base}, ${le.matcher}}[${w}])))`,
+      latency: { thresholdSeconds: spec.threshold!, le: le.text, histogram: names.histogram },
+      http,
+      presenceSelector: `{${bucket}, ${base}, ${le.matcher}}`,
+      sliDescription: `share of ${what(spec)} slower than ${spec.threshold! * 1000} ms (histogram bucket le="${le.text}")`,
+    };
   }
+  return {
+    requestsExpr,
+    errorsExpr: (w) => `(sum(rate({${count}, ${base}, ${http.names.status}=~"5.."}[${w}])) or vector(0))`,
+    http,
+    presenceSelector: `{${count}, ${base}}`,
+    sliDescription: `share of ${what(spec)} answered with a 5xx status`,
+  };
+}
 
-  const objective = spec.objective!;
-  const budget = 1 - objective;
-  const windowText = spec.window.text;
-
+/** The records of a ratio SLO: per burn-rate window (fast group, or the long one), and over the whole SLO window. */
+function ratioRecords(
+  sli: Pick<RatioModel, "requestsExpr" | "errorsExpr">,
+  seriesSelector: string,
+  labels: Record<string, string>,
+  objective: number,
+  windowText: string,
+): Pick<SloModel, "records" | "windowRecords"> {
   const records: RecordModel[] = RATE_WINDOWS.flatMap((w) => {
     const long = evaluationOf(w);
     return [
-      { record: RECORDS.requests(w), expr: requestsExpr(w), labels, ...long },
-      { record: RECORDS.errors(w), expr: errorsExpr(w), labels, ...long },
+      { record: RECORDS.requests(w), expr: sli.requestsExpr(w), labels, ...long },
+      { record: RECORDS.errors(w), expr: sli.errorsExpr(w), labels, ...long },
       // Division by zero: with no traffic the ratio is absent, not NaN, so nothing compares against it.
       { record: RECORDS.errorRatio(w), expr: `${RECORDS.errors(w)}${seriesSelector} / (${RECORDS.requests(w)}${seriesSelector} > 0)`, labels, ...long },
     ];
@@ -162,9 +171,18 @@ function ratioSli(spec: SloSpec, seriesSelector: string, labels: Record<string, 
         ` / (sum_over_time(${RECORDS.requests("5m")}${seriesSelector}[${windowText}]) > 0)`,
       labels,
     },
-    { record: RECORDS.budgetRemaining, expr: `1 - ${RECORDS.errorRatioWindow}${seriesSelector} / ${+budget.toPrecision(12)}`, labels },
+    { record: RECORDS.budgetRemaining, expr: `1 - ${RECORDS.errorRatioWindow}${seriesSelector} / ${+(1 - objective).toPrecision(12)}`, labels },
   ];
+  return { records, windowRecords };
+}
 
+/** Latency and availability SLOs: the HTTP SLI, its records, and the burn-rate alerts on them. */
+function ratioSli(spec: SloSpec, seriesSelector: string, labels: Record<string, string>, alertNames: SloAlertName[]): Sli {
+  const { requestsExpr, errorsExpr, latency, http, presenceSelector, sliDescription } = httpSli(spec);
+  const objective = spec.objective!;
+  const budget = 1 - objective;
+  const windowText = spec.window.text;
+  const { records, windowRecords } = ratioRecords({ requestsExpr, errorsExpr }, seriesSelector, labels, objective, windowText);
   const burnAlerts = alertNames.flatMap((n) => (n.of === "burn" ? [burnAlertModel(n.tier, spec, n.labels.severity)] : []));
   const badWord = spec.kind === "latency" ? `slower than ${spec.threshold! * 1000} ms` : "failing (5xx)";
   return {
@@ -181,7 +199,7 @@ function ratioSli(spec: SloSpec, seriesSelector: string, labels: Record<string, 
       windows: RATE_WINDOWS,
       burnAlerts,
       ...(latency ? { latency } : {}),
-      http: { names, matchers: base },
+      http,
     },
     missingConsequence:
       `the SLO ${spec.name} cannot be evaluated and its burn-rate alerts cannot fire. ` +
