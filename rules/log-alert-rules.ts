@@ -1,6 +1,6 @@
 /**
  * The log alerts as a Loki ruler rule file (Prometheus rule-file format, LogQL expressions): one group per service,
- * in the ruler's local rule storage on the data volume (LOKI_RULER in hostfiles/services/loki.ts).
+ * in the ruler's local rule storage on the data volume (LOKI_RULER in layout/host-layout.ts).
  *
  * Only alerting rules: each alert's expression reads Loki directly, so it works while Prometheus is down, and no
  * recorded series has to travel to Prometheus by remote-write (which would add a ruler WAL and a write endpoint
