@@ -47,6 +47,9 @@ export function isPlaceholderUrl(url: string): boolean {
   );
 }
 
+/** Instance sizes with too little memory for six services. */
+export const TOO_SMALL_SIZES: readonly string[] = ["nano", "micro", "small"];
+
 /** Graviton families: a digit, then `g` (t4g, m7g, m7gd, c6gn, im4gn, is4gen, g5g), plus the first-generation a1. */
 export function isGravitonFamily(family: string): boolean {
   return family === "a1" || /^[a-z]+\d+g[a-z]*$/.test(family);

@@ -118,6 +118,8 @@ const CASES: BadConfig[] = [
   { what: "an instance type without a size", set: { instanceType: "t3" }, key: "instanceType", says: /family\.size/ },
   { what: "a tiny instance type", set: { instanceType: "t3.micro" }, key: "instanceType", says: /medium or larger/ },
   { what: "a Mac instance type", set: { instanceType: "mac2.metal" }, key: "instanceType", says: /Mac instance/ },
+  { what: "a Xen-based instance type (no NVMe by-id link for the data volume)", set: { instanceType: "t2.large" }, key: "instanceType", says: /"t2\.large" is a Xen-based type: .*NVMe by-id link.*only Nitro instances have; pick a Nitro type like t3\.large/ },
+  { what: "a Xen-based storage type (i3, whose metal size alone is Nitro)", set: { instanceType: "i3.xlarge" }, key: "instanceType", says: /Xen-based type.*pick a Nitro type like i4i\.xlarge/ },
   { what: "a Graviton type with x86_64", set: { instanceType: "m7g.xlarge", architecture: "x86_64" }, key: "architecture", says: /instance type m7g\.xlarge is arm64/ },
   { what: "an x86 type with arm64", set: { instanceType: "t3.large", architecture: "arm64" }, key: "architecture", says: /is x86_64/ },
   { what: "architecture amd64", set: { architecture: "amd64" }, key: "architecture", says: /allowed: x86_64, arm64/ },

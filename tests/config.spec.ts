@@ -6,7 +6,9 @@ import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
 import { ConfigError } from "../config/config-problems";
 import { loadStackConfig } from "../config/loader";
-import { sshPublicKeyProblem } from "../config/value-checks";
+import { isGravitonFamily, sshPublicKeyProblem } from "../config/value-checks";
+import { NITRO_EXCEPTIONS, XEN_FAMILIES } from "../config/nitro";
+import { ec2 as ec2Enums } from "@pulumi/aws/types/enums";
 import { FileConfigSource } from "../config/config-source";
 import { COMPONENTS, RELEASE_ARCH, releaseDigestKey, unpinnedReleases } from "../config/release-manifest";
 import { resolveComponents } from "../hostfiles/versions";
@@ -244,6 +246,71 @@ describe("stack config", () => {
       const found = problems("dev", { environment: "qa", instanceType: "big", dataVolumeSizeGiB: 1, metricsRetention: "x", vpcId: "vpc-1" });
       const keys = new Set(found.map((p) => p.key));
       for (const k of ["environment", "instanceType", "dataVolumeSizeGiB", "metricsRetention", "vpcId"]) assert.ok(keys.has(K(k)), `missing ${k}`);
+    });
+  });
+
+  describe("instanceType: only Nitro types (the data volume is mounted by its NVMe by-id link)", () => {
+    const known = Object.values(ec2Enums.InstanceType) as string[];
+    const familyOf = (t: string) => t.split(".")[0];
+    /** Overrides for `instanceType`, moved to arm64 with stand-in digests when it is a Graviton type. */
+    const withType = (t: string) => (isGravitonFamily(familyOf(t)) ? arm64Overrides(t) : { instanceType: t });
+    /** The loader's problems about instanceType for `t` (none when the config loads). */
+    const typeProblems = (t: string) => loadOrProblems("dev", withType(t), {}).filter((p) => p.key === K("instanceType"));
+    // AWS, Amazon EC2 User Guide, "Instance types" > "Hypervisor type"
+    // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-types.html#instance-hypervisor-type), both lists
+    // as the page names them (lower-cased); config/nitro.ts quotes the Xen list and names the copy it was read from.
+    const AWS_XEN = "m1 m2 m3 m4 t1 t2 c1 c3 c4 r3 r4 x1 x1e d2 h1 i2 i3 f1 g3 p2 p3".split(" ");
+    const AWS_NITRO = (
+      "m5 m5a m5ad m5d m5dn m5n m5zn m6a m6g m6gd m6i m6id m6idn m6in m7a m7g m7gd m7i m7i-flex m8g t3 t3a t4g " +
+      "c5 c5a c5ad c5d c5n c6a c6g c6gd c6gn c6i c6id c6in c7a c7g c7gd c7gn c7i c7i-flex c8g " +
+      "r5 r5a r5ad r5b r5d r5dn r5n r6a r6g r6gd r6i r6idn r6in r6id r7a r7g r7gd r7i r7iz r8g u-3tb1 u-6tb1 u-9tb1 " +
+      "u-12tb1 u-18tb1 u-24tb1 u7i-6tb u7i-8tb u7i-12tb u7in-16tb u7in-24tb u7in-32tb u7inh-32tb x2gd x2idn x2iedn " +
+      "x2iezn x8g z1d d3 d3en i3en i4g i4i i7ie i8g im4gn is4gen dl1 dl2q f2 g4ad g4dn g5 g5g g6 g6e gr6 inf1 inf2 " +
+      "p3dn p4d p4de p5 p5e p5en trn1 trn1n trn2 trn2u vt1 hpc6a hpc6id hpc7a hpc7g a1"
+    ).split(" ");
+
+    it("refuses a Xen type, naming what is wrong and a Nitro type to pick", () => {
+      const [hit] = typeProblems("t2.large");
+      assert.ok(hit, "t2.large was accepted");
+      assert.match(hit.message, /"t2\.large" is a Xen-based type: the data volume is found by its NVMe by-id link .*only Nitro instances have; pick a Nitro type like t3\.large$/);
+      assert.match(typeProblems("m4.xlarge")[0]?.message ?? "", /pick a Nitro type like m7i\.xlarge$/);
+      assert.match(typeProblems("i3.large")[0]?.message ?? "", /Xen-based.*like i4i\.large$/);
+    });
+
+    it("accepts the Nitro exceptions of Xen families (i3.metal) and p3dn, a family of its own", () => {
+      for (const t of [...NITRO_EXCEPTIONS, "p3dn.24xlarge"]) assert.deepEqual(typeProblems(t), [], t);
+    });
+
+    it("accepts current Nitro types, x86 and Graviton", () => {
+      for (const t of ["t3.large", "t3a.large", "m5.large", "m7i.xlarge", "m7g.xlarge", "c7g.xlarge", "t4g.large", "r7i.large", "i3en.large"]) {
+        assert.deepEqual(typeProblems(t), [], t);
+      }
+    });
+
+    it("the Xen list is AWS's, holds no family AWS names as Nitro, and every family in it exists", () => {
+      for (const f of AWS_XEN) assert.ok(f in XEN_FAMILIES, `AWS lists ${f} as Xen-based, config/nitro.ts does not`);
+      for (const f of AWS_NITRO) assert.ok(!(f in XEN_FAMILIES), `AWS lists ${f} as Nitro-based, config/nitro.ts as Xen`);
+      const families = new Set(known.map(familyOf));
+      for (const f of Object.keys(XEN_FAMILIES)) assert.ok(families.has(f), `${f} is not a family of the provider's enum`);
+      for (const t of NITRO_EXCEPTIONS) assert.ok(known.includes(t) && familyOf(t) in XEN_FAMILIES, `${t} is no exception of a Xen family`);
+    });
+
+    it("every type the provider knows is classified: Xen types refused, with a suggestion that itself loads", () => {
+      const suggested = new Set<string>();
+      for (const t of known) {
+        if (familyOf(t).startsWith("mac")) continue; // refused as Mac instances before the hypervisor matters
+        const xen = familyOf(t) in XEN_FAMILIES && !NITRO_EXCEPTIONS.has(t);
+        const hit = typeProblems(t).find((p) => /Xen-based/.test(p.message));
+        if (!xen) {
+          assert.equal(hit, undefined, `${t} refused as Xen-based`);
+          continue;
+        }
+        assert.ok(hit, `${t} (a Xen family) was not refused as Xen-based`);
+        const like = /pick a Nitro type like (\S+)$/.exec(hit.message)?.[1];
+        assert.ok(like, `${t}: no suggestion in ${hit.message}`);
+        suggested.add(like);
+      }
+      for (const t of suggested) assert.deepEqual(typeProblems(t), [], `the suggested ${t} is refused`);
     });
   });
 

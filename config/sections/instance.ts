@@ -1,13 +1,15 @@
 /**
  * `instanceType` and `architecture`: an instance type that exists and fits six services, and an architecture that
- * matches it (derived from the type when unset).
+ * matches it (derived from the type when unset). The type must be built on the Nitro System: the host finds its data
+ * volume by the NVMe by-id link only Nitro instances have (config/nitro.ts).
  */
 // The provider's own list of instance types (generated from its schema): no AWS call needed.
 import { ec2 as ec2Enums } from "@pulumi/aws/types/enums";
 import { ConfigProblems, didYouMean, show } from "../config-problems";
 import type { Reader } from "../reader";
 import { ARCHITECTURES, type Architecture } from "../stack-config";
-import { isGravitonFamily } from "../value-checks";
+import { isGravitonFamily, TOO_SMALL_SIZES } from "../value-checks";
+import { isXenType, nitroAlternative } from "../nitro";
 
 export function readInstance(r: Reader, p: ConfigProblems, k: (key: string) => string) {
   const instanceType = r.string("instanceType", { required: true });
@@ -30,7 +32,15 @@ export function readInstance(r: Reader, p: ConfigProblems, k: (key: string) => s
       p.add(k("instanceType"), `${show(instanceType)} is a Mac instance (dedicated hosts, macOS only); Amazon Linux needs another family, like t3 or m7g`);
     } else {
       const [, family, size] = m;
-      if (["nano", "micro", "small"].includes(size)) {
+      if (isXenType(instanceType)) {
+        p.add(
+          k("instanceType"),
+          `${show(instanceType)} is a Xen-based type: the data volume is found by its NVMe by-id link ` +
+            `(/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…), which only Nitro instances have; ` +
+            `pick a Nitro type like ${nitroAlternative(instanceType, known)}`,
+        );
+      }
+      if (TOO_SMALL_SIZES.includes(size)) {
         p.add(k("instanceType"), `${show(instanceType)} has too little memory for six services; use size medium or larger`);
       }
       const familyArch: Architecture = isGravitonFamily(family) ? "arm64" : "x86_64";
