@@ -10,11 +10,12 @@
  * `traffic` drives POST /appointments at a fixed rate (bounded: it stops with `stop()` of the returned handle or
  * when the app is stopped) and counts the answers by status.
  */
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Daemon, freePort, LOOPBACK, sleep, startDaemon } from "../support/daemons";
 import { run } from "../support/validators";
-import type { PostgresCluster } from "./postgres";
+import type { PostgresDatabase } from "./postgres";
 
 export const EXAMPLE_DIR = path.join(__dirname, "..", "..", "examples", "appointments-api");
 
@@ -35,17 +36,40 @@ export function requireExampleApp(ctx: Mocha.Context, hasPostgres: boolean): voi
   ctx.skip();
 }
 
-/** Compiles the example with its own (pinned) TypeScript; its node_modules come from `npm ci` in its directory. */
+/** What the example's build depends on: its sources, tsconfig and lockfile (which pins its TypeScript). */
+function exampleInputsHash(): string {
+  const h = createHash("sha256");
+  const files = [
+    "tsconfig.json",
+    "package-lock.json",
+    ...(fs.readdirSync(path.join(EXAMPLE_DIR, "src"), { recursive: true }) as string[]).map((f) => path.join("src", f)).filter((f) => fs.statSync(path.join(EXAMPLE_DIR, f)).isFile()),
+  ].sort();
+  for (const f of files) h.update(`${f}\0`).update(fs.readFileSync(path.join(EXAMPLE_DIR, f))).update("\0");
+  return h.digest("hex");
+}
+
+/**
+ * Compiles the example with its own (pinned) TypeScript; its node_modules come from `npm ci` in its directory.
+ * Spec files run side by side (`npm test` runs mocha in parallel) and several start the example: the build runs
+ * under a lock and only when its inputs changed since the last one (a stamp in dist/), so no spec rewrites dist/
+ * while another one starts the app from it.
+ */
 export function buildExample(): void {
   const tsc = path.join(EXAMPLE_DIR, "node_modules", "typescript", "bin", "tsc");
   if (!fs.existsSync(tsc)) throw new Error(`${EXAMPLE_DIR}/node_modules is missing: run \`npm ci --prefix examples/appointments-api\` (.ci/run does)`);
-  const r = run(process.execPath, [tsc, "-p", EXAMPLE_DIR], { timeoutMs: 120_000 });
+  const dist = path.join(EXAMPLE_DIR, "dist");
+  fs.mkdirSync(dist, { recursive: true });
+  const hash = exampleInputsHash();
+  const stamp = path.join(dist, ".inputs-sha256");
+  // In the lock: build unless the stamp says dist/ is from these inputs, then write the stamp.
+  const script = 'if [ "$(cat "$1" 2>/dev/null)" != "$2" ]; then rm -f "$1" && "$3" "$4" -p "$5" && printf %s "$2" > "$1"; fi';
+  const r = run("flock", ["-w", "300", path.join(dist, ".build.lock"), "sh", "-c", script, "build", stamp, hash, process.execPath, tsc, EXAMPLE_DIR], { timeoutMs: 420_000 });
   if (r.status !== 0) throw new Error(`building the example failed:\n${r.stdout}${r.stderr}`);
 }
 
 export interface AppointmentsAppOptions {
   service: string;
-  db: PostgresCluster;
+  db: PostgresDatabase;
   poolMax: number;
   tracesUrl: string;
 }
