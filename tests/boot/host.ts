@@ -406,9 +406,16 @@ export class GuestHost {
     if (volume === "attached") args.push(`--bind=${this.volume.loop}:${dataVolumeDevice(this.userDataCtx.dataVolumeId)}`);
     const log = fs.openSync(this.consoleLog, "a");
     fs.writeSync(log, `\n===== boot ${++this.bootCount} (${volume}) ${new Date().toISOString()}\n`);
+    // nspawn (--keep-unit) puts the container into `payload` and itself into `supervisor` below the cgroup it runs
+    // in, and the container's cgroup namespace starts there. Containers booted side by side (the full suite runs the
+    // boot specs in parallel processes) would share those: each nspawn first moves to a cgroup of its own,
+    // `mh-boot-<pid>-<container>` below this process's, in the unified hierarchy and (hybrid hosts) name=systemd.
+    const cgroups = ownCgroupDirs(process.pid).map((d) => path.join(d, `mh-boot-${process.pid}-${this.name}`));
+    for (const d of cgroups) fs.mkdirSync(d, { recursive: true });
     // If this process dies without its cleanup (SIGKILL, a killed CI job), nspawn gets SIGTERM and halts the
     // container cleanly (a SIGKILLed nspawn would leave the container running with no parent).
-    const child = spawn("setpriv", ["--pdeathsig", "SIGTERM", "systemd-nspawn", ...args], {
+    const join = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs" || exit 1; shift; n=$((n - 1)); done; exec "$@"';
+    const child = spawn("sh", ["-c", join, "sh", String(cgroups.length), ...cgroups, "setpriv", "--pdeathsig", "SIGTERM", "systemd-nspawn", ...args], {
       stdio: ["ignore", log, log],
       env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" },
       detached: true,
@@ -416,7 +423,6 @@ export class GuestHost {
     this.nspawn = child;
     const pid = child.pid!;
     fs.writeFileSync(path.join(path.dirname(this.root), "nspawn.pid"), `${pid}\n`);
-    const cgroup = ownCgroupDir(pid);
     const undoNspawn = this.cleanups.add(`stop container ${this.name}`, () => {
       // Killing the container's PID 1 kills its whole PID namespace; then nspawn itself.
       for (const p of [this.leaderPid, pid]) {
@@ -427,7 +433,7 @@ export class GuestHost {
         }
       }
       waitExit(pid, 10_000);
-      removeLeftoverCgroups(cgroup);
+      for (const d of cgroups) removeLeftoverCgroups(d);
       // Stale pid files must never lead .ci/run's safety net to another process.
       for (const f of ["init.pid", "nspawn.pid"]) fs.rmSync(path.join(path.dirname(this.root), f), { force: true });
     });
@@ -577,27 +583,41 @@ function waitExit(pid: number, timeoutMs: number): boolean {
   return false;
 }
 
-/** The unified-hierarchy cgroup directory a process runs in here (nspawn puts payload/supervisor below it). */
-function ownCgroupDir(pid: number): string | undefined {
+/**
+ * The cgroup directories a process runs in that nspawn uses: the unified hierarchy's (`0::`, mounted at
+ * /sys/fs/cgroup or, on a hybrid host, /sys/fs/cgroup/unified) and the legacy `name=systemd` one of a hybrid host.
+ */
+function ownCgroupDirs(pid: number): string[] {
+  const dirs: string[] = [];
   try {
-    const line = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"));
-    if (!line) return undefined;
-    const rel = line.slice(3);
-    for (const base of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
-      if (fs.existsSync(path.join(base, rel, "cgroup.procs"))) return path.join(base, rel);
+    for (const line of fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n")) {
+      const m = /^(\d+):([^:]*):(.*)$/.exec(line);
+      if (!m) continue;
+      const bases = m[1] === "0" && m[2] === "" ? ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] : m[2] === "name=systemd" ? ["/sys/fs/cgroup/systemd"] : [];
+      const base = bases.find((b) => fs.existsSync(path.join(b, m[3], "cgroup.procs")));
+      if (base) dirs.push(path.join(base, m[3]));
     }
   } catch {
     /* process gone */
   }
-  return undefined;
+  return dirs;
 }
 
-/** nspawn leaves empty payload/supervisor cgroups behind; rmdir only ever removes empty ones. */
-function removeLeftoverCgroups(dir: string | undefined): void {
-  if (!dir) return;
-  for (const sub of ["payload", "supervisor"]) {
-    const p = path.join(dir, sub);
-    if (!fs.existsSync(p)) continue;
-    spawnSync("find", [p, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"], { timeout: 10_000 });
+/**
+ * Removes a container's own cgroup (`mh-boot-*`, boot()) with the payload/supervisor cgroups nspawn left below it
+ * and the guest's below those. rmdir only ever removes a cgroup with no process left; the guest's processes die
+ * with its PID 1 but asynchronously, so it retries for a few seconds.
+ */
+function removeLeftoverCgroups(dir: string): void {
+  if (!path.basename(dir).startsWith("mh-boot-")) throw new Error(`not a boot test cgroup: ${dir}`);
+  const deadline = Date.now() + 10_000;
+  while (fs.existsSync(dir)) {
+    spawnSync("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"], { timeout: 10_000 });
+    if (!fs.existsSync(dir)) return;
+    if (Date.now() > deadline) {
+      process.stderr.write(`boot test: cgroup ${dir} still has processes; left behind\n`);
+      return;
+    }
+    sleepMs(200);
   }
 }
