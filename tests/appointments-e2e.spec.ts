@@ -28,7 +28,7 @@
  *     stays clean;
  *   - "slow-db" (likewise): pg_sleep 600 ms per request, enough clients to keep every pooled connection busy: the
  *     latency SLO's fast alert fires, and the saturation alert (a 1-minute average, then `for: 1m`: the longest).
- * About 3 minutes; run alone with `npx mocha tests/appointments-e2e.spec.ts` (docs/testing.md).
+ * About 2½ minutes; run alone with `npx mocha tests/appointments-e2e.spec.ts` (docs/testing.md).
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
