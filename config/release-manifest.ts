@@ -192,7 +192,6 @@ export function releaseDigestKey(name: ServiceName, architecture: Architecture):
   return `${name}@${COMPONENTS[name].version}/${architecture}`;
 }
 
-
 /** The archives of an architecture this manifest pins no digest for, with why (a stack must supply them). */
 export function unpinnedReleases(architecture: Architecture): { name: ServiceName; key: string; artifact: string; url: string; reason: string }[] {
   const arch = RELEASE_ARCH[architecture];

@@ -17,7 +17,7 @@ export interface ResolvedComponent {
   url: string;
   /** The SHA-256 the host checks the archive against: the manifest's, else the operator's; null when neither has one. */
   sha256: string | null;
-  /** Where `sha256` comes from: this manifest (with its public sources) or the stack's `releaseDigests`. */
+  /** Where `sha256` comes from: the manifest (with its public sources) or the stack's `releaseDigests`. */
   pinnedBy: "config/release-manifest.ts" | "releaseDigests" | null;
   archive: "tar.gz" | "zip";
   /** What to install from the unpacked archive (Component.install for this architecture). */
