@@ -6,7 +6,7 @@
  * re-floor), running this file from that commit's tree with the child copied in:
  *   npx tsx tests/support/urns.ts --record <directory for urns-*.json>
  */
-import { spawnSync } from "child_process";
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { Registration } from "./urn-child";
@@ -27,21 +27,45 @@ export const URN_VARIANTS: { id: string; fixture?: string; stack: string; overri
 ];
 
 /** Every resource the program registers for a stack with overrides, in registration order. */
-export function registrations(stack: string, overrides: Record<string, unknown> = {}): Registration[] {
-  const r = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(__dirname, "urn-child.ts"), stack, JSON.stringify(overrides)], {
-    encoding: "utf8",
-    timeout: 120_000,
+export function registrations(stack: string, overrides: Record<string, unknown> = {}): Promise<Registration[]> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--require", "tsx/cjs", path.join(__dirname, "urn-child.ts"), stack, JSON.stringify(overrides)],
+      { encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const line = stdout.trim().split("\n").pop() ?? "";
+        if (!line.startsWith("[")) reject(new Error(`program run printed no registrations (${err?.message ?? "no error"}):\n${stdout}\n${stderr}`));
+        else resolve(JSON.parse(line) as Registration[]);
+      },
+    );
   });
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  if (!line.startsWith("[")) throw new Error(`program run printed no registrations:\n${r.stdout}\n${r.stderr}`);
-  return JSON.parse(line) as Registration[];
+}
+
+/** Runs `jobs` at most `width` at a time (each variant is a process of its own loading the whole program). */
+export async function inBatches<T>(jobs: (() => Promise<T>)[], width = 2): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]();
+      }
+    }),
+  );
+  return out;
 }
 
 if (require.main === module) {
   const [flag, dir] = process.argv.slice(2);
   if (flag !== "--record" || !dir) throw new Error("usage: npx tsx tests/support/urns.ts --record <directory>");
+  void record(dir);
+}
+
+async function record(dir: string): Promise<void> {
   for (const v of URN_VARIANTS.filter((x) => !x.fixture)) {
-    const urns = registrations(v.stack, v.overrides).map((r) => r.urn).sort();
+    const urns = (await registrations(v.stack, v.overrides)).map((r) => r.urn).sort();
     fs.writeFileSync(path.join(dir, `urns-${v.id}.json`), JSON.stringify(urns, null, 2) + "\n");
     console.log(`urns-${v.id}.json: ${urns.length} URNs`);
   }
