@@ -84,7 +84,7 @@ export function main(argv: string[]): number {
   console.log(formatEstimate(managed));
   const missing = [...own.unpriced, ...managed.unpriced].filter((i) => i.missing?.includes("no price")).map((i) => i.priceId);
   if (missing.length > 0) {
-    console.log(`\nprices NOT FOUND on AWS's pages and so not counted: ${[...new Set(missing)].join(", ")} (pricing/aws-prices.json says why)`);
+    console.log(`\nprices NOT FOUND (on AWS's pages or a cited copy of its Price List) and so not counted: ${[...new Set(missing)].join(", ")} (pricing/aws-prices.json says why)`);
   }
   return 0;
 }

@@ -20,15 +20,45 @@ function unitPrices(table: PriceTable): PriceTable {
 describe("npm run cost", () => {
   const table = loadPriceTable();
 
-  it("the price table has a date, a region, and a source on an AWS page for every entry; nulls say why", () => {
+  it("the price table has a date and a region; every price has an AWS source, every non-null price its date; nulls say why", () => {
     assert.match(table.retrieved, /^\d{4}-\d{2}-\d{2}$/);
     assert.ok(table.region.length > 0);
     const ids = table.prices.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length);
+    const offerFile = new RegExp(`^https://pricing\\.us-east-1\\.amazonaws\\.com/offers/v1\\.0/aws/\\w+/current/${table.region}/index\\.json$`);
     for (const p of table.prices) {
-      assert.match(p.source, /^https:\/\/(aws\.amazon\.com|docs\.aws\.amazon\.com)\//, p.id);
+      assert.ok(/^https:\/\/(aws\.amazon\.com|docs\.aws\.amazon\.com)\//.test(p.source) || offerFile.test(p.source), `${p.id}: ${p.source}`);
       assert.ok(p.usd === null || (typeof p.usd === "number" && p.usd > 0), p.id);
       assert.ok(p.note.length > 10, p.id);
+      if (p.usd === null) continue;
+      assert.match(p.retrieved ?? "", /^\d{4}-\d{2}-\d{2}$/, `${p.id} has a price but no date`);
+      if (offerFile.test(p.source)) {
+        // Read in a stored copy of the offer file: the note must say so and cite the exact record.
+        assert.match(p.note, /^SECONDARY: /, p.id);
+        assert.match(p.note, /github\.com\/[\w.-]+\/[\w.-]+, path \S+, commit [0-9a-f]{40}/, p.id);
+        assert.match(p.note, /usage type \S+/, p.id);
+        assert.match(p.note, new RegExp(`\\b${p.usd.toFixed(2)}\\b`), `${p.id}: the note quotes the figure`);
+      }
+    }
+  });
+
+  it("with the real table, every priced item is its price × its quantity and the total their sum", () => {
+    for (const stack of ["dev", "prd"]) {
+      for (const cfg of [stackConfig(stack), stackConfig(stack, { hosts: 2, secondSubnetId: "subnet-00000000000000001" })]) {
+        for (const e of [selfManagedEstimate(cfg, USAGE, table), managedEstimate(cfg, USAGE, table)]) {
+          let sum = 0;
+          for (const i of e.items) {
+            const price = table.prices.find((p) => p.id === i.priceId)?.usd ?? null;
+            if (price === null || i.quantity === undefined) assert.equal(i.usd, undefined, i.what);
+            else {
+              assert.equal(i.usd, price * i.quantity, i.what);
+              sum += price * i.quantity;
+            }
+          }
+          assert.equal(e.knownUsd, sum, e.title);
+          assert.deepEqual(e.unpriced, e.items.filter((i) => i.usd === undefined));
+        }
+      }
     }
   });
 

@@ -19,7 +19,11 @@ export interface Price {
   description: string;
   unit: string;
   usd: number | null;
+  /** The AWS page, or the AWS Price List API offer file, the price was read from. */
   source: string;
+  /** When the price was read (YYYY-MM-DD); set on every non-null price. */
+  retrieved?: string;
+  /** How it was read; a figure taken from a stored copy of an offer file starts with SECONDARY and cites the copy. */
   note: string;
 }
 
