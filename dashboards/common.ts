@@ -20,7 +20,6 @@ export const DS = {
   tempo: { type: "tempo", uid: DATASOURCE_UIDS.tempo },
 } as const satisfies Record<string, common.DataSourceRef>;
 
-export { MAX_UID_LENGTH, stableUid } from "../layout/dashboard-uid";
 
 /**
  * `(expr) or vector(0)`: for counters of failures that exist only once something failed. A healthy system shows 0,

@@ -8,7 +8,8 @@ import type { MetricConvention } from "../config/slo-spec";
 import { ALERT_NAMES } from "../config/slo-alerts";
 import { RECORDS } from "../rules/slo-conventions";
 import type { SloModel } from "../rules/slo-model";
-import { baseDashboard, dashboardLink, finish, seriesPanel, stableUid } from "./common";
+import { baseDashboard, dashboardLink, finish, seriesPanel } from "./common";
+import { stableUid } from "../layout/dashboard-uid";
 import { q } from "../rules/promql";
 
 export const DB_DASHBOARD_UID = stableUid("database-saturation");

@@ -21,7 +21,7 @@ import { RUNBOOK_FOLDER, runbookDashboards } from "./runbooks";
 import { SLO_DASHBOARD_UID, sloDashboard } from "./slos";
 import { slug } from "../layout/slug";
 
-export { dashboardQueries, dashboardPanels, stableUid, MAX_UID_LENGTH, DS } from "./common";
+export { dashboardQueries, dashboardPanels, DS } from "./common";
 export type { DashboardQuery } from "./common";
 
 /** The Grafana folder the dashboards are provisioned into (a directory under GRAFANA_DASHBOARDS_DIR). */

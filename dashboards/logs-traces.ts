@@ -8,7 +8,8 @@ import * as logs from "@grafana/grafana-foundation-sdk/logs";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import type { SloModel } from "../rules/slo-model";
-import { baseDashboard, dashboardLink, DS, finish, lokiQuery, stableUid, traceqlQuery } from "./common";
+import { baseDashboard, dashboardLink, DS, finish, lokiQuery, traceqlQuery } from "./common";
+import { stableUid } from "../layout/dashboard-uid";
 
 export const LOGS_TRACES_DASHBOARD_UID = stableUid("logs-and-traces");
 

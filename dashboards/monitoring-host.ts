@@ -9,7 +9,8 @@ import { OTELCOL_SIGNALS, OtelcolSignal, otelcolSignalRate } from "../rules/otel
 import { DATA_MOUNT, STACK_JOBS } from "../layout/host-layout";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import { HOST_LOG_NAMESPACE, LOG_ALERT_DEFAULT_FILTER } from "../config/log-alert-defaults";
-import { baseDashboard, dashboardLink, DS, finish, lokiQuery, orZero, seriesPanel, stableUid, statPanel } from "./common";
+import { baseDashboard, dashboardLink, DS, finish, lokiQuery, orZero, seriesPanel, statPanel } from "./common";
+import { stableUid } from "../layout/dashboard-uid";
 import { q } from "../rules/promql";
 
 export const HOST_DASHBOARD_UID = stableUid("monitoring-host");

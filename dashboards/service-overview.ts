@@ -9,7 +9,8 @@ import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import { HTTP_METRICS, seriesMatcher, type HttpMetricNames } from "../rules/slo-conventions";
 import type { SloModel } from "../rules/slo-model";
-import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, seriesPanel, stableUid } from "./common";
+import { alertAnnotation, baseDashboard, dashboardLink, DS, finish, promQuery, seriesPanel } from "./common";
+import { stableUid } from "../layout/dashboard-uid";
 import { q } from "../rules/promql";
 
 export function serviceDashboardUid(service: string): string {

@@ -10,7 +10,8 @@ import { runbookUid } from "../rules/runbook-links";
 import { ALERT_NAMES } from "../config/slo-alerts";
 import { pct, RECORDS, RUNBOOKS } from "../rules/slo-conventions";
 import type { SloModel, SloModels } from "../rules/slo-model";
-import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, seriesPanel, stableUid, statPanel } from "./common";
+import { alertAnnotation, baseDashboard, dashboardLink, FIRING_MAPPINGS, finish, PromTarget, seriesPanel, statPanel } from "./common";
+import { stableUid } from "../layout/dashboard-uid";
 import { q } from "../rules/promql";
 
 export const SLO_DASHBOARD_UID = stableUid("slo-overview");

@@ -23,9 +23,8 @@ import {
   dashboardQueries,
   DASHBOARD_FOLDER_DIR,
   DashboardQuery,
-  MAX_UID_LENGTH,
-  stableUid,
 } from "../dashboards";
+import { MAX_UID_LENGTH, stableUid } from "../layout/dashboard-uid";
 import { POOL_METRICS } from "../dashboards/database";
 import { DASHBOARD_FOLDER, dashboardFolder } from "../dashboards/index";
 import { RUNBOOK_FOLDER, runbookDashboards } from "../dashboards/runbooks";
