@@ -17,7 +17,6 @@
  * gets are validated like the monitoring host's (tests/app-agent.spec.ts).
  */
 import { renderTemplate, yamlFile } from "./templates";
-import { renderServiceUnit, ServiceUnitSpec } from "./units";
 import type { Architecture, StackConfig } from "../config/stack-config";
 import { otlpClientParameters } from "../config/otlp-client-parameters";
 import { SERVICES } from "../layout/host-layout";
@@ -25,6 +24,7 @@ import { durableDelivery, MEMORY_LIMITER, QUEUE_STORAGE, queueStorage } from "./
 import { COMPONENTS, OperatorDigests, RELEASE_ARCH, ReleaseArch, releaseDigestKey } from "../config/release-manifest";
 import { resolveComponents } from "./versions";
 import { shQuote } from "./agent";
+import { ServiceUnitSpec, renderServiceUnit } from "./systemd-unit";
 
 /** Paths, user and ports on the application instance. */
 export const APP_AGENT = {

@@ -9,7 +9,8 @@ import { assertNoSecrets } from "./leak-check";
 import { BIN_ROOT, CONFIG_ROOT, dataVolumeDevice, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { hostScript, renderTemplate, yamlBlock } from "./templates";
 import type { UserDataContext } from "../layout/host-file";
-import { AGENT, DATA_MOUNT_UNIT, dataVolumeUnits } from "./units";
+import { AGENT } from "./units";
+import { DATA_MOUNT_UNIT, dataVolumeUnits } from "./data-volume-units";
 
 /** EC2's limit on user data. */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;

@@ -11,9 +11,10 @@ import { DATA_MOUNT, SERVICE_UNITS, ServiceName, SERVICES } from "../layout/host
 import { secretFiles } from "../hostfiles/secrets";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "../hostfiles/services/flags";
 import type { HostFile } from "../layout/host-file";
-import { AGENT, enabledUnits, execWord, IMDS_ADDRESSES, renderServiceUnit, unitFiles } from "../hostfiles/units";
+import { AGENT, enabledUnits, unitFiles } from "../hostfiles/units";
 import { stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
+import { IMDS_ADDRESSES, execWord, renderServiceUnit } from "../hostfiles/systemd-unit";
 
 /** `Key=value` settings of one section (repeated keys keep every value, in order). */
 function section(unit: string, name: string): [string, string][] {

@@ -13,13 +13,14 @@ import { buildBundle, renderBundle } from "../hostfiles/bundle";
 import { assertNoSecrets, readableSecretValues } from "../hostfiles/leak-check";
 import { renderHostFiles } from "../hostfiles/host-files";
 import { placeholderBundleContext, placeholderUserDataContext } from "../layout/host-file";
-import { AGENT, DATA_MOUNT_UNIT } from "../hostfiles/units";
+import { AGENT } from "../hostfiles/units";
 import { DATA_MOUNT } from "../layout/host-layout";
 import { AUTHORIZED_KEYS_DIR, SSHD_DROP_IN, sshdDropIn } from "../hostfiles/ssh-access";
 import { BOOTSTRAP_JSON, PER_BOOT_BOOTSTRAP, renderUserData, USER_DATA_LIMIT_BYTES } from "../hostfiles/user-data";
 import { renderTemplate } from "../hostfiles/templates";
 import { secretValues, stackConfig } from "./support/stacks";
 import { requireTool, run, tempDir } from "./support/validators";
+import { DATA_MOUNT_UNIT } from "../hostfiles/data-volume-units";
 
 /** A syntactically valid OpenSSH ed25519 public key line (random key body). */
 function ed25519Key(comment: string): string {

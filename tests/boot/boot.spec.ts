@@ -27,10 +27,11 @@ import { StackConfig } from "../../config/stack-config";
 import { buildBundle } from "../../hostfiles/bundle";
 import { DATA_FS_LABEL, DATA_MOUNT, dataVolumeDevice, SERVICE_UNITS, ServiceName, SERVICES } from "../../layout/host-layout";
 import { placeholderUserDataContext } from "../../layout/host-file";
-import { DATA_MOUNT_UNIT, enabledUnits } from "../../hostfiles/units";
+import { enabledUnits } from "../../hostfiles/units";
 import { stackConfig } from "../support/stacks";
 import { BootLab, GuestHost, missingPrerequisites } from "./host";
 import { REAL_SERVICES, STANDIN_SERVICES } from "./releases";
+import { DATA_MOUNT_UNIT } from "../../hostfiles/data-volume-units";
 
 const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
