@@ -5,10 +5,10 @@
  */
 import type { StackConfig } from "../config/stack-config";
 import { OTLP_SERVER_CERT_PATH } from "./services/otelcol";
-import { DATA_FS_LABEL, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, SYNC_USER, TEXTFILE_DIR } from "../layout/host-layout";
+import { AGENT, DATA_FS_LABEL, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, SYNC_USER, TEXTFILE_DIR } from "../layout/host-layout";
 import type { HostFile } from "../layout/host-file";
 import { hostScript } from "./templates";
-import { AGENT, enabledUnits } from "./units";
+import { enabledUnits } from "./units";
 import { UNIT_DIR } from "./systemd-unit";
 
 /** Every certificate the host serves to other machines: the apply step publishes their expiry (meta-alerts). */

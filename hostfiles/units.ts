@@ -8,38 +8,13 @@
  * checks each one.
  */
 import type { StackConfig } from "../config/stack-config";
-import { BIN_ROOT, CONFIG_ROOT, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, STATE_DIR, SYNC_USER } from "../layout/host-layout";
+import { AGENT, DATA_MOUNT, SECRETS_DIR, SERVICE_UNITS, ServiceName, SERVICES, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { secretFiles } from "./secrets";
 import { PROMETHEUS_VOLUME_SHARE_PERCENT, serviceFlags } from "./services/flags";
 import { renderTemplate, SYSTEMD_DIR } from "./templates";
 import type { HostFile, HostPair } from "../layout/host-file";
 import { renderServiceUnit, ServiceUnitSpec, UNIT_DIR } from "./systemd-unit";
 
-/** The host agent's units and scripts. */
-export const AGENT = {
-  secretsUnit: "monitoring-secrets.service",
-  syncUnit: "monitoring-sync.service",
-  syncTimer: "monitoring-sync.timer",
-  applyUnit: "monitoring-apply.service",
-  applyPath: "monitoring-apply.path",
-  secretsScript: `${BIN_ROOT}/monitoring-secrets`,
-  syncScript: `${BIN_ROOT}/monitoring-sync`,
-  applyScript: `${BIN_ROOT}/monitoring-apply`,
-  /** Prometheus' ExecStart: adds the retention size from the filesystem at every start (prometheus-start.sh). */
-  prometheusStart: `${BIN_ROOT}/prometheus-start`,
-  /**
-   * The applied bundle without the files' contents (paths, modes, owners and actions stay), written by the apply
-   * step: what the secrets unit and the health check read, and what the next apply compares against (removed
-   * files, changed secrets).
-   */
-  appliedBundle: `${CONFIG_ROOT}/bundle.json`,
-  /** Written by the apply step with the ETag of the bundle it applied (absent: the host was never bootstrapped). */
-  appliedMarker: `${STATE_DIR}/applied-etag`,
-  /** Written by the sync step after a new bundle is fetched and verified; the path unit starts apply on change. */
-  readyFile: `${STATE_DIR}/sync/ready`,
-  /** How often the host polls the bundle's ETag. */
-  pollInterval: "90s",
-} as const;
 
 /**
  * Prometheus talks to loopback only, unless it scrapes applications directly (`appScrapeTargets`): then also their

@@ -6,10 +6,9 @@
  */
 import type { StackConfig } from "../config/stack-config";
 import { assertNoSecrets } from "./leak-check";
-import { BIN_ROOT, CONFIG_ROOT, dataVolumeDevice, STATE_DIR, SYNC_USER } from "../layout/host-layout";
+import { AGENT, BIN_ROOT, CONFIG_ROOT, dataVolumeDevice, STATE_DIR, SYNC_USER } from "../layout/host-layout";
 import { hostScript, renderTemplate, yamlBlock } from "./templates";
 import type { UserDataContext } from "../layout/host-file";
-import { AGENT } from "./units";
 import { DATA_MOUNT_UNIT, dataVolumeUnits } from "./data-volume-units";
 
 /** EC2's limit on user data. */

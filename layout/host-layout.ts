@@ -214,3 +214,28 @@ export const LOKI_RULER = {
 /** The one rule file the bundle delivers (rules/log-alert-rules.ts). */
 export const LOKI_RULES_FILE = `${LOKI_RULER.storageDir}/${LOKI_RULER.tenant}/log-alerts.yaml`;
 
+/** The host agent's units and scripts. */
+export const AGENT = {
+  secretsUnit: "monitoring-secrets.service",
+  syncUnit: "monitoring-sync.service",
+  syncTimer: "monitoring-sync.timer",
+  applyUnit: "monitoring-apply.service",
+  applyPath: "monitoring-apply.path",
+  secretsScript: `${BIN_ROOT}/monitoring-secrets`,
+  syncScript: `${BIN_ROOT}/monitoring-sync`,
+  applyScript: `${BIN_ROOT}/monitoring-apply`,
+  /** Prometheus' ExecStart: adds the retention size from the filesystem at every start (prometheus-start.sh). */
+  prometheusStart: `${BIN_ROOT}/prometheus-start`,
+  /**
+   * The applied bundle without the files' contents (paths, modes, owners and actions stay), written by the apply
+   * step: what the secrets unit and the health check read, and what the next apply compares against (removed
+   * files, changed secrets).
+   */
+  appliedBundle: `${CONFIG_ROOT}/bundle.json`,
+  /** Written by the apply step with the ETag of the bundle it applied (absent: the host was never bootstrapped). */
+  appliedMarker: `${STATE_DIR}/applied-etag`,
+  /** Written by the sync step after a new bundle is fetched and verified; the path unit starts apply on change. */
+  readyFile: `${STATE_DIR}/sync/ready`,
+  /** How often the host polls the bundle's ETag. */
+  pollInterval: "90s",
+} as const;

@@ -14,7 +14,7 @@ import { ConfigError } from "../config/config-problems";
 import { loadStackConfig } from "../config/loader";
 import { StackConfig } from "../config/stack-config";
 import { FileConfigSource } from "../config/config-source";
-import { PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
+import { AGENT, PROMETHEUS_RULES_DIR, SERVICES } from "../layout/host-layout";
 import { buildBundle, bundleJson } from "../hostfiles/bundle";
 import { renderUserData } from "../hostfiles/user-data";
 import { placeholderBundleContext, placeholderPair, placeholderUserDataContext, HostFile } from "../layout/host-file";
@@ -22,7 +22,6 @@ import { COMPONENTS } from "../config/release-manifest";
 import { resolveComponents } from "../hostfiles/versions";
 import { renderRunbooks, rewriteLinks } from "../dashboards/runbooks";
 import { runbookPath } from "../rules/runbook-links";
-import { AGENT } from "../hostfiles/units";
 import { buildSloModels } from "../rules/slo-model";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");

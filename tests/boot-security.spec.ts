@@ -11,9 +11,8 @@
  */
 import { strict as assert } from "assert";
 import { BootLab, GuestHost, missingPrerequisites } from "./boot/host";
-import { AGENT } from "../hostfiles/units";
 import { stackConfig } from "./support/stacks";
-import { SERVICE_UNITS } from "../layout/host-layout";
+import { AGENT, SERVICE_UNITS } from "../layout/host-layout";
 import { IMDS_ADDRESSES } from "../hostfiles/systemd-unit";
 
 const IMDS = IMDS_ADDRESSES[0];

@@ -5,11 +5,11 @@ import * as path from "path";
 import { HOST_AGENT_DIR, hostScript, HostScriptName } from "../../hostfiles/templates";
 import { buildBundle } from "../../hostfiles/bundle";
 import { renderUserData } from "../../hostfiles/user-data";
-import { AGENT } from "../../hostfiles/units";
 import { placeholderBundleContext, placeholderUserDataContext } from "../../layout/host-file";
 import { shellScripts } from "../../scripts/render";
 import { stackConfig } from "../support/stacks";
 import { requireTool, run, tempDir } from "../support/validators";
+import { AGENT } from "../../layout/host-layout";
 
 describe("host scripts", () => {
   for (const stack of ["dev", "prd"]) {
