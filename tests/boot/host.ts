@@ -325,10 +325,19 @@ export class GuestHost {
     this.prepareRoot(opts.uidShift ?? 0);
   }
 
-  /** Renders and uploads the bundle of `cfg` (a config change is `host.upload(changedCfg)`); returns its ETag. */
-  upload(cfg: StackConfig): string {
+  /**
+   * Renders and uploads the bundle of `cfg` (a config change is `host.upload(changedCfg)`); returns its ETag.
+   * `edit` changes the rendered bundle before the upload: what a bad release or config does to a service (tests only).
+   */
+  upload(cfg: StackConfig, edit?: (bundle: { files: { path: string; content: string }[]; versions: { name: string; artifact: string; sha256: string | null }[] }) => void): string {
     const { digests } = this.lab.releases(cfg.architecture);
-    this.etag = this.lab.putObject(this.userDataCtx.configBucket, this.userDataCtx.configObjectKey, withStandInDigests(renderBundle(cfg, this.ctx), digests));
+    let text = withStandInDigests(renderBundle(cfg, this.ctx), digests);
+    if (edit) {
+      const bundle = JSON.parse(text);
+      edit(bundle);
+      text = JSON.stringify(bundle);
+    }
+    this.etag = this.lab.putObject(this.userDataCtx.configBucket, this.userDataCtx.configObjectKey, text);
     return this.etag;
   }
 

@@ -437,6 +437,8 @@ describe("apply: files dropped from the bundle, and changed secrets (real jq)", 
   });
 });
 
+// Wiring against a fake systemctl (each way a unit can fail to come back); the real-systemd case, on the booted
+// host: tests/boot-security.spec.ts "a service that does not come back after an apply fails the apply".
 describe("apply: a unit that does not come back fails the apply (fake systemctl)", () => {
   let t: ReturnType<typeof tempDir>;
   let bin: string, state: string, sys: string;

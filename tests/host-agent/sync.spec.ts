@@ -19,6 +19,8 @@ import { tempDir } from "../support/validators";
 /** bootstrap.json's settings the sync step does not use in these tests. */
 const BASE = { region: "eu-west-1", configRoot: "/etc/monitoring-host" };
 
+// Wiring against a fake curl; on the booted host with the real curl and sha256sum: tests/boot-security.spec.ts
+// "a release whose download does not match the pinned SHA-256 is refused".
 describe("sync: release downloads are verified against the pinned SHA-256 (fake curl)", () => {
   let t: ReturnType<typeof tempDir>;
   let bin: string, served: string, log: string;
